@@ -1,3 +1,3 @@
 """The version of this distribution (kept in one place for packaging and ``flyte --version``)."""
 
-__version__ = "2.12.1.dev0+ours.0.1.0"
+__version__ = "0.1.0"

@@ -1,0 +1,95 @@
+"""Flyte: write pipelines, models and agents as plain (async) Python, run them locally or on a
+control plane.
+
+Example:
+    >>> import asyncio
+    >>> import flyte
+    >>> env = flyte.TaskEnvironment(name="hello")
+    >>> @env.task
+    ... async def square(x: int) -> int:
+    ...     return x * x
+    >>> @env.task
+    ... async def main(n: int) -> list[int]:
+    ...     return list(await asyncio.gather(*(square(i) for i in range(n))))
+    >>> flyte.run(main, n=4).outputs().o0
+    [0, 1, 4, 9]
+
+Importing this package is cheap and has no side effects: protobuf, the type engine, storage and
+the CLI load only when a run needs them.
+"""
+
+from __future__ import annotations
+
+from flyte._cache import Cache, CachePolicy, CacheRequest
+from flyte._context import ctx
+from flyte._docs import Documentation, Link
+from flyte._group import group
+from flyte._image import Image
+from flyte._initialize import current_domain, current_project, init, init_from_config
+from flyte._map import map
+from flyte._pod import PodTemplate
+from flyte._resources import AMD_GPU, GPU, HABANA_GAUDI, TPU, Device, Neuron, Resources
+from flyte._retry import Backoff, RetryStrategy
+from flyte._reusable import ReusePolicy
+from flyte._run import ActionOutputs, Run, run, with_runcontext
+from flyte._secret import Secret, SecretRequest
+from flyte._task import AsyncFunctionTaskTemplate, TaskTemplate
+from flyte._task_environment import Environment, TaskEnvironment
+from flyte._timeout import Timeout, TimeoutType
+from flyte._trace import trace
+from flyte._trigger import Cron, FixedRate, Trigger, TriggerTime
+from flyte._version import __version__
+from flyte._custom_context import custom_context, get_custom_context
+
+__all__ = [
+    "AMD_GPU",
+    "GPU",
+    "HABANA_GAUDI",
+    "TPU",
+    "ActionOutputs",
+    "AsyncFunctionTaskTemplate",
+    "Backoff",
+    "Cache",
+    "CachePolicy",
+    "CacheRequest",
+    "Cron",
+    "Device",
+    "Documentation",
+    "Environment",
+    "FixedRate",
+    "Image",
+    "Link",
+    "Neuron",
+    "PodTemplate",
+    "Resources",
+    "RetryStrategy",
+    "ReusePolicy",
+    "Run",
+    "Secret",
+    "SecretRequest",
+    "TaskEnvironment",
+    "TaskTemplate",
+    "Timeout",
+    "TimeoutType",
+    "Trigger",
+    "TriggerTime",
+    "__version__",
+    "ctx",
+    "current_domain",
+    "current_project",
+    "custom_context",
+    "get_custom_context",
+    "group",
+    "init",
+    "init_from_config",
+    "map",
+    "run",
+    "trace",
+    "version",
+    "with_runcontext",
+]
+
+
+def version() -> str:
+    """The version of this SDK."""
+    return __version__

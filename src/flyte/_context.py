@@ -1,0 +1,73 @@
+"""The per-call context: which action is running, under which controller, in which group.
+
+A ``contextvars.ContextVar`` carries it, so concurrent children on one event loop (and sync tasks
+on worker threads, which get a copy of the context) each see their own.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from flyte._internal.controllers.local import LocalController
+    from flyte.models import GroupData, TaskContext
+
+
+@dataclass
+class CallCounter:
+    """Numbers repeated identical calls made by one action attempt, for deterministic child names."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def next(self, key: str) -> int:
+        sequence = self.counts[key]
+        self.counts[key] = sequence + 1
+        return sequence
+
+
+@dataclass(frozen=True)
+class ExecutionState:
+    """Everything a task call needs to know about where it is being made."""
+
+    task_context: TaskContext
+    controller: LocalController
+    loop: asyncio.AbstractEventLoop
+    calls: CallCounter
+    group: GroupData | None = None
+    in_trace: bool = False
+
+    def with_group(self, group: GroupData | None) -> ExecutionState:
+        return replace(self, group=group)
+
+
+_current: contextvars.ContextVar[ExecutionState | None] = contextvars.ContextVar("flyte_execution", default=None)
+
+
+def current_state() -> ExecutionState | None:
+    """The execution state of the running task, or ``None`` outside any task."""
+    return _current.get()
+
+
+def set_state(state: ExecutionState | None) -> contextvars.Token[ExecutionState | None]:
+    return _current.set(state)
+
+
+def reset_state(token: contextvars.Token[ExecutionState | None]) -> None:
+    _current.reset(token)
+
+
+def ctx() -> TaskContext | None:
+    """The context of the task that is running now, or ``None`` outside a task.
+
+    Example:
+        >>> import flyte
+        >>> flyte.ctx() is None
+        True
+    """
+    state = _current.get()
+    return state.task_context if state is not None else None

@@ -1,0 +1,156 @@
+"""``flyte.init``: process-wide settings (endpoint, project, domain, storage, local cache)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flyte.errors import InitializationError
+
+if TYPE_CHECKING:
+    from flyte._internal.local_cache import LocalCache
+
+__all__ = ["current_domain", "current_project", "get_init_config", "init", "init_from_config"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class InitConfig:
+    """What ``flyte.init`` was called with."""
+
+    endpoint: str | None = None
+    """The control plane (``host:port`` or a URL); ``None`` means local mode."""
+    insecure: bool = False
+    """Use plain HTTP instead of TLS."""
+    org: str | None = None
+    """The organisation."""
+    project: str | None = None
+    """The default project of runs and deployments."""
+    domain: str | None = None
+    """The default domain of runs and deployments."""
+    root_dir: Path | None = None
+    """The root of the user's code (for code bundles and module names)."""
+    local_cache_dir: Path | None = None
+    """Where local mode keeps its cache (default ``~/.flyte/local-cache``)."""
+    images: dict[str, str] = field(default_factory=dict)
+    """Image names mapped to image URIs."""
+    image_builder: str = "local"
+    """Which image builder deploys use."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Other Flyte 2 options, kept for the clients that use them."""
+    initialized: bool = False
+    """Whether ``flyte.init`` was called (otherwise these are local-mode defaults)."""
+
+    def local_cache(self) -> LocalCache:
+        """The process-wide cache of local mode for the configured directory."""
+        from flyte._internal.local_cache import LocalCache, default_cache_dir
+
+        directory = (self.local_cache_dir or default_cache_dir()).expanduser()
+        with _lock:
+            cache = _caches.get(directory)
+            if cache is None:
+                cache = _caches[directory] = LocalCache(directory)
+        return cache
+
+
+_lock = threading.Lock()
+_caches: dict[Path, LocalCache] = {}
+_config = InitConfig()
+
+
+def get_init_config() -> InitConfig:
+    """The settings of the last ``flyte.init`` (local-mode defaults before any)."""
+    return _config
+
+
+def init(
+    org: str | None = None,
+    project: str | None = None,
+    domain: str | None = None,
+    root_dir: Path | str | None = None,
+    log_level: int | None = None,
+    endpoint: str | None = None,
+    insecure: bool = False,
+    images: dict[str, str] | None = None,
+    image_builder: str = "local",
+    local_cache_dir: Path | str | None = None,
+    **extra: Any,
+) -> None:
+    """Configure Flyte for this process. With no endpoint, runs execute locally.
+
+    Args:
+        org: the organisation (ignored by our control plane).
+        project: the default project.
+        domain: the default domain.
+        root_dir: the root of your code (default: the current directory).
+        log_level: the level of Flyte's own logger.
+        endpoint: the control plane, e.g. ``"localhost:8090"``; ``None`` for local mode.
+        insecure: connect without TLS.
+        images: image names mapped to URIs.
+        image_builder: ``"local"`` or ``"remote"``.
+        local_cache_dir: where local mode caches outputs (default ``~/.flyte/local-cache``).
+        **extra: the other options of Flyte 2's ``init`` (auth, storage, ...), accepted and kept.
+
+    Example:
+        >>> import flyte
+        >>> flyte.init()  # local mode
+        >>> flyte.init(endpoint="localhost:8090", insecure=True, project="flytesnacks", domain="development")
+    """
+    global _config
+    if endpoint is not None and not isinstance(endpoint, str):
+        raise InitializationError(f"endpoint must be a string such as 'localhost:8090', got {endpoint!r}")
+    if endpoint is not None and not endpoint.strip():
+        raise InitializationError("endpoint is empty; pass a host:port such as 'localhost:8090', or omit it")
+    if log_level is not None:
+        import logging
+
+        logging.getLogger("flyte").setLevel(log_level)
+    _config = InitConfig(
+        endpoint=endpoint,
+        insecure=insecure,
+        org=org,
+        project=project,
+        domain=domain,
+        root_dir=Path(root_dir) if root_dir is not None else None,
+        local_cache_dir=Path(local_cache_dir) if local_cache_dir is not None else None,
+        images=dict(images or {}),
+        image_builder=image_builder,
+        extra=extra,
+        initialized=True,
+    )
+
+
+def init_from_config(
+    path_or_config: str | Path | Any | None = None,
+    root_dir: Path | None = None,
+    log_level: int | None = None,
+    project: str | None = None,
+    domain: str | None = None,
+    org: str | None = None,
+    **extra: Any,
+) -> None:
+    """Configure Flyte from a config file, found the way Flyte 2 finds it (see :mod:`flyte.config`).
+
+    Example:
+        >>> flyte.init_from_config()  # doctest: +SKIP
+        >>> flyte.init_from_config("~/.flyte/config.yaml", project="ml")  # doctest: +SKIP
+    """
+    from flyte.config import Config, auto, config_to_init_kwargs
+
+    config = path_or_config if isinstance(path_or_config, Config) else auto(path_or_config)
+    kwargs = config_to_init_kwargs(config)
+    overrides = {"project": project, "domain": domain, "org": org, "root_dir": root_dir, "log_level": log_level}
+    kwargs.update({key: value for key, value in overrides.items() if value is not None})
+    kwargs.update(extra)
+    init(**kwargs)
+
+
+def current_project() -> str | None:
+    """The project ``flyte.init`` configured."""
+    return _config.project
+
+
+def current_domain() -> str | None:
+    """The domain ``flyte.init`` configured."""
+    return _config.domain

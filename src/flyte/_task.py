@@ -1,0 +1,206 @@
+"""Task templates: what ``@env.task`` turns a function into.
+
+Calling a task outside a run is a plain function call. Inside a run, the call becomes a child
+action submitted to the run's controller (local or remote), which names it deterministically,
+checks the cache, applies retries and the timeout, and records the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+
+from flyte._context import current_state
+from flyte.errors import SyncTaskCallInAsyncContextError, TraceDoesNotAllowNestedTasksError
+
+if TYPE_CHECKING:
+    from flyte._cache import Cache
+    from flyte._docs import Documentation
+    from flyte._image import Image
+    from flyte._pod import PodTemplate
+    from flyte._resources import Resources
+    from flyte._retry import RetryStrategy
+    from flyte._reusable import ReusePolicy
+    from flyte._secret import Secret
+    from flyte._task_environment import TaskEnvironment
+    from flyte._timeout import Timeout
+    from flyte._trigger import Trigger
+    from flyte.types._interface import NativeInterface
+
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_MAX_INLINE_IO_BYTES = 10 * 1024 * 1024
+
+__all__ = ["AsyncFunctionTaskTemplate", "TaskTemplate"]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class TaskTemplate(Generic[P, R]):
+    """A task: a function plus everything Flyte needs to run it as an action.
+
+    Users get these from ``@env.task``; the fields mirror the decorator's options.
+    """
+
+    name: str
+    """The full name, ``{environment}.{function}``."""
+    short_name: str
+    """The name shown in the console (defaults to the function name)."""
+    task_type: str = "python"
+    """The plugin that runs the task on a control plane."""
+    cache: Cache
+    """When outputs may be reused instead of running again."""
+    retries: RetryStrategy
+    """How many times a failed attempt is retried, and how long to wait in between."""
+    timeout: Timeout | None = None
+    """Limits on run time, queue time and the overall deadline."""
+    image: Image | str | None = None
+    """The container image the task runs in on a control plane."""
+    resources: Resources | None = None
+    """CPU, memory, GPU and disk requests."""
+    env_vars: dict[str, str] = field(default_factory=dict)
+    """Environment variables set while the task runs."""
+    secrets: tuple[Secret, ...] = ()
+    """Secrets made available to the task."""
+    docs: Documentation | None = None
+    """Documentation shown in the console."""
+    report: bool = False
+    """Whether the task writes an HTML report (see :mod:`flyte.report`)."""
+    interruptible: bool = False
+    """Whether the task may run on pre-emptible capacity."""
+    max_inline_io_bytes: int = DEFAULT_MAX_INLINE_IO_BYTES
+    """Inputs/outputs larger than this are offloaded to storage instead of sent inline."""
+    queue: str | None = None
+    """The named queue the task is scheduled on."""
+    pod_template: PodTemplate | str | None = None
+    """A Kubernetes pod template for the task."""
+    reusable: ReusePolicy | None = None
+    """Run in long-lived reusable workers instead of a fresh container per action."""
+    triggers: tuple[Trigger, ...] = ()
+    """Schedules that start runs of this task once it is deployed."""
+    links: tuple[Any, ...] = ()
+    """Links shown next to the action in the console."""
+    service_account: str | None = None
+    """The service account the task runs as."""
+    plugin_config: Any = None
+    """Plugin-specific configuration."""
+    parent_env: weakref.ReferenceType[TaskEnvironment] | None = None
+    """The environment the task belongs to."""
+
+    @property
+    def interface(self) -> NativeInterface:
+        """The task's typed inputs and outputs."""
+        raise NotImplementedError
+
+    def override(self, **options: Any) -> TaskTemplate[P, R]:
+        """A copy of this task with some options changed for one call site.
+
+        Accepts the options of ``@env.task`` (``short_name``, ``cache``, ``retries``,
+        ``timeout``, ``resources``, ``env_vars``, ``secrets``, ``max_inline_io_bytes``, ...).
+
+        Example:
+            >>> await train.override(retries=3, timeout=600)(data)  # doctest: +SKIP
+        """
+        from flyte._task_environment import normalize_task_options
+
+        valid = {f.name for f in fields(self)} - {"name", "parent_env", "task_type"}
+        unknown = sorted(set(options) - valid)
+        if unknown:
+            raise TypeError(f"override() got unknown option(s) {', '.join(unknown)}; valid options: {sorted(valid)}")
+        return replace(self, **normalize_task_options(options))
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class AsyncFunctionTaskTemplate(TaskTemplate[P, R]):
+    """A task made from a Python function, sync or async.
+
+    Example:
+        >>> import flyte
+        >>> env = flyte.TaskEnvironment(name="docs")
+        >>> @env.task
+        ... async def square(x: int) -> int:
+        ...     return x * x
+        >>> square.name
+        'docs.square'
+    """
+
+    func: Callable[P, R]
+    """The user's function."""
+
+    def __post_init__(self) -> None:
+        # Look like the wrapped function (name, module, docstring) for users, debuggers and loaders.
+        for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+            object.__setattr__(self, attribute, getattr(self.func, attribute, None))
+        object.__setattr__(self, "__wrapped__", self.func)
+
+    @functools.cached_property
+    def interface(self) -> NativeInterface:
+        from flyte.types._interface import NativeInterface
+
+        return NativeInterface.from_callable(self.func)
+
+    @functools.cached_property
+    def is_async(self) -> bool:
+        """Whether the user's function is a coroutine function."""
+        return inspect.iscoroutinefunction(self.func)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        state = current_state()
+        if state is None:
+            # Outside a run a task is just its function.
+            return self.func(*args, **kwargs)
+        if state.in_trace:
+            raise TraceDoesNotAllowNestedTasksError(f"Task {self.name} was called from inside a @flyte.trace function.")
+        submission = state.controller.submit(self, args, kwargs)
+        if self.is_async:
+            return submission  # type: ignore[return-value]
+        if _on_loop_thread(state.loop):
+            submission.close()
+            raise SyncTaskCallInAsyncContextError(
+                f"Sync task '{self.name}' was called in a blocking way from async code, which would block the "
+                f"event loop. Use `await {self.short_name}.aio(...)` instead."
+            )
+        return asyncio.run_coroutine_threadsafe(submission, state.loop).result()  # type: ignore[no-any-return]
+
+    def aio(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
+        """Call the task from async code, whether its function is sync or async.
+
+        Example:
+            >>> results = await asyncio.gather(*(load.aio(path) for path in paths))  # doctest: +SKIP
+        """
+        state = current_state()
+        if state is not None:
+            if state.in_trace:
+                raise TraceDoesNotAllowNestedTasksError(
+                    f"Task {self.name} was called from inside a @flyte.trace function."
+                )
+            return state.controller.submit(self, args, kwargs)
+        return _call_plain(self.func, args, kwargs)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> R:
+        """Run the user's function in the current context (sync functions on a worker thread)."""
+        if self.is_async:
+            return await self.func(*args, **kwargs)  # type: ignore[no-any-return,misc]
+        from flyte._internal.threads import run_in_daemon_thread
+
+        return await run_in_daemon_thread(self.func, *args, **kwargs)
+
+
+async def _call_plain(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    result = func(*args, **kwargs)
+    if isinstance(result, Awaitable):
+        return await result
+    return result
+
+
+def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

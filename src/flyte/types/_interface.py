@@ -1,0 +1,364 @@
+"""A task's Python signature, and its conversion to and from Flyte literals.
+
+:class:`NativeInterface` records a function's inputs (name → type and default) and outputs
+(``o0``, ``o1``, ... or the fields of a returned ``NamedTuple``). The module-level coroutines
+convert call arguments and return values to the ``Literal`` dictionaries that travel between
+tasks, and back. A value that does not match its declared type fails here, before the task
+runs, with :class:`flyte.errors.RuntimeDataValidationError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flyteidl2.core import interface_pb2, literals_pb2
+
+from flyte.errors import RuntimeDataValidationError
+from flyte.types._type_engine import TypeEngine, TypeTransformerFailedError, strip_annotated, type_name
+
+__all__ = [
+    "NativeInterface",
+    "convert_inputs_to_literals",
+    "convert_literals_to_inputs",
+    "convert_literals_to_outputs",
+    "convert_outputs_to_literals",
+]
+
+_EMPTY = inspect.Parameter.empty
+
+
+def _is_named_tuple(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, tuple) and hasattr(t, "_fields") and hasattr(t, "__annotations__")
+
+
+def _output_types(return_type: Any) -> tuple[dict[str, Any], type | None]:
+    """Split a return annotation into named outputs, as Flyte 2 does."""
+    if return_type is None or return_type is type(None):
+        return {}, None
+    bare = strip_annotated(return_type)
+    if _is_named_tuple(bare):
+        hints = typing.get_type_hints(bare, include_extras=True)
+        return {name: hints[name] for name in bare._fields}, bare
+    if typing.get_origin(bare) is tuple:
+        args = typing.get_args(bare)
+        if args and Ellipsis not in args and args != ((),):
+            return {f"o{i}": arg for i, arg in enumerate(args)}, None
+    return {"o0": return_type}, None
+
+
+@dataclasses.dataclass(frozen=True)
+class NativeInterface:
+    """The inputs and outputs of a task, as Python types.
+
+    Attributes:
+        inputs: name → (Python type, default); the default is ``inspect.Parameter.empty`` when
+            the input is required. Declaration order is kept; it matters for the inputs hash.
+        outputs: name → Python type; ``o0..oN`` for plain and tuple returns, the field names
+            for a ``NamedTuple`` return; empty for ``-> None``.
+        output_tuple: the ``NamedTuple`` class a task returns, so that outputs read back
+            are rebuilt as that class; ``None`` otherwise.
+
+    Example:
+        >>> def add(x: int, y: int = 1) -> tuple[int, str]: ...
+        >>> iface = NativeInterface.from_callable(add)
+        >>> list(iface.inputs), list(iface.outputs)
+        (['x', 'y'], ['o0', 'o1'])
+    """
+
+    inputs: dict[str, tuple[Any, Any]]
+    """Input name → (Python type, default or ``inspect.Parameter.empty``)."""
+    outputs: dict[str, Any]
+    """Output name → Python type."""
+    output_tuple: type | None = None
+    """The returned ``NamedTuple`` class, if the function returns one."""
+
+    @classmethod
+    def from_callable(cls, func: Callable[..., Any]) -> NativeInterface:
+        """Build the interface of ``func`` from its annotations.
+
+        Args:
+            func: a function whose parameters and return value are all annotated.
+
+        Raises:
+            TypeError: a parameter or the return value has no annotation, or ``func`` takes
+                ``*args`` / ``**kwargs``.
+
+        Example:
+            >>> def f(x: int) -> None: ...
+            >>> NativeInterface.from_callable(f).outputs
+            {}
+        """
+        name = getattr(func, "__qualname__", repr(func))
+        signature = inspect.signature(func)
+        try:
+            hints = typing.get_type_hints(func, include_extras=True)
+        except NameError as e:
+            raise TypeError(f"Cannot resolve the type annotations of {name}: {e}") from e
+        inputs: dict[str, tuple[Any, Any]] = {}
+        for param in signature.parameters.values():
+            if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+                raise TypeError(f"{name} takes *{param.name}; tasks need a fixed list of named inputs")
+            if param.name not in hints:
+                raise TypeError(
+                    f"Input {param.name!r} of {name} has no type annotation; annotate it, e.g. {param.name}: int"
+                )
+            inputs[param.name] = (hints[param.name], param.default)
+        if "return" not in hints:
+            raise TypeError(f"{name} has no return annotation; add one (use '-> None' when it returns nothing)")
+        outputs, output_tuple = _output_types(hints["return"])
+        return cls(inputs=inputs, outputs=outputs, output_tuple=output_tuple)
+
+    @classmethod
+    def from_types(
+        cls, inputs: Mapping[str, tuple[Any, Any]], outputs: Mapping[str, Any], output_tuple: type | None = None
+    ) -> NativeInterface:
+        """Build an interface from explicit types.
+
+        Example:
+            >>> NativeInterface.from_types({"x": (int, inspect.Parameter.empty)}, {"o0": str}).outputs
+            {'o0': <class 'str'>}
+        """
+        return cls(inputs=dict(inputs), outputs=dict(outputs), output_tuple=output_tuple)
+
+    @property
+    def required_inputs(self) -> list[str]:
+        """The names of inputs without a default, in declaration order."""
+        return [name for name, (_, default) in self.inputs.items() if default is _EMPTY]
+
+    def has_outputs(self) -> bool:
+        """Whether the task returns anything."""
+        return bool(self.outputs)
+
+    def convert_to_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Bind positional and keyword arguments to input names (defaults are not filled in).
+
+        Raises:
+            TypeError: too many positional arguments, an unknown name, or a name given twice.
+
+        Example:
+            >>> def f(x: int, y: int = 2) -> int: ...
+            >>> NativeInterface.from_callable(f).convert_to_kwargs(1, y=3)
+            {'x': 1, 'y': 3}
+        """
+        names = list(self.inputs)
+        if len(args) > len(names):
+            raise TypeError(f"Expected at most {len(names)} positional arguments, got {len(args)}")
+        bound = dict(zip(names, args, strict=False))
+        for key, value in kwargs.items():
+            if key not in self.inputs:
+                raise TypeError(f"Unexpected input {key!r}; the inputs are {names}")
+            if key in bound:
+                raise TypeError(f"Input {key!r} was given both positionally and by name")
+            bound[key] = value
+        return bound
+
+    def to_typed_interface(self) -> interface_pb2.TypedInterface:
+        """Return the wire form of the interface, as Flyte 2 writes it into a task template.
+
+        Variables are sorted by name, carry no description, and defaults are not part of it.
+
+        Example:
+            >>> def f(b: int, a: str) -> None: ...
+            >>> [v.key for v in NativeInterface.from_callable(f).to_typed_interface().inputs.variables]
+            ['a', 'b']
+        """
+        return interface_pb2.TypedInterface(
+            inputs=_variable_map({name: t for name, (t, _) in self.inputs.items()}),
+            outputs=_variable_map(self.outputs),
+        )
+
+    def __str__(self) -> str:
+        def show(default: Any) -> str:
+            return "" if default is _EMPTY else f" = {default!r}"
+
+        ins = ", ".join(f"{n}: {type_name(t)}{show(d)}" for n, (t, d) in self.inputs.items())
+        outs = ", ".join(f"{n}: {type_name(t)}" for n, t in self.outputs.items())
+        return f"({ins}) -> ({outs})"
+
+
+def _variable_map(types: Mapping[str, Any]) -> interface_pb2.VariableMap:
+    entries = [
+        interface_pb2.VariableEntry(key=name, value=interface_pb2.Variable(type=TypeEngine.to_literal_type(t)))
+        for name, t in sorted(types.items())
+    ]
+    return interface_pb2.VariableMap(variables=entries)
+
+
+def _validation_error(kind: str, name: str, t: Any, value: Any, cause: Exception, task_name: str) -> Exception:
+    where = f" of task {task_name}" if task_name else ""
+    return RuntimeDataValidationError(
+        f"{kind} {name!r}{where} expects {type_name(t)}, got a value of type {type_name(type(value))}: {cause}",
+        var=name,
+        task_name=task_name,
+    )
+
+
+async def _to_literal(kind: str, name: str, t: Any, value: Any, task_name: str) -> literals_pb2.Literal:
+    try:
+        return await TypeEngine.to_literal(value, t, TypeEngine.to_literal_type(t))
+    except (TypeTransformerFailedError, TypeError, ValueError, AttributeError, OverflowError) as e:
+        raise _validation_error(kind, name, t, value, e, task_name) from e
+
+
+async def convert_inputs_to_literals(
+    interface: NativeInterface, kwargs: Mapping[str, Any], *, task_name: str = ""
+) -> dict[str, literals_pb2.Literal]:
+    """Convert call arguments to literals, filling in defaults, in declaration order.
+
+    Args:
+        interface: the task's interface.
+        kwargs: input name → value (use :meth:`NativeInterface.convert_to_kwargs` for positionals).
+        task_name: used in error messages.
+
+    Raises:
+        RuntimeDataValidationError: an input is missing, unknown, or does not match its type.
+
+    Example:
+        >>> import asyncio
+        >>> def f(x: int, y: str = "a") -> None: ...
+        >>> lits = asyncio.run(convert_inputs_to_literals(NativeInterface.from_callable(f), {"x": 1}))
+        >>> sorted(lits)
+        ['x', 'y']
+    """
+    for key in kwargs:
+        if key not in interface.inputs:
+            raise RuntimeDataValidationError(
+                f"Unexpected input {key!r}{_of(task_name)}; the inputs are {list(interface.inputs)}",
+                var=key,
+                task_name=task_name,
+            )
+    literals: dict[str, literals_pb2.Literal] = {}
+    for name, (t, default) in interface.inputs.items():
+        if name in kwargs:
+            value = kwargs[name]
+        elif default is not _EMPTY:
+            value = default
+        else:
+            raise RuntimeDataValidationError(
+                f"Missing required input {name!r}{_of(task_name)} of type {type_name(t)}",
+                var=name,
+                task_name=task_name,
+            )
+        literals[name] = await _to_literal("Input", name, t, value, task_name)
+    return literals
+
+
+def _of(task_name: str) -> str:
+    return f" of task {task_name}" if task_name else ""
+
+
+async def convert_literals_to_inputs(
+    interface: NativeInterface, literals: Mapping[str, literals_pb2.Literal], *, task_name: str = ""
+) -> dict[str, Any]:
+    """Convert input literals to Python keyword arguments; missing inputs take their defaults.
+
+    Raises:
+        RuntimeDataValidationError: a required input is missing or cannot be read as its type.
+
+    Example:
+        >>> import asyncio
+        >>> def f(x: int, y: str = "a") -> None: ...
+        >>> iface = NativeInterface.from_callable(f)
+        >>> lits = asyncio.run(convert_inputs_to_literals(iface, {"x": 1}))
+        >>> asyncio.run(convert_literals_to_inputs(iface, lits))
+        {'x': 1, 'y': 'a'}
+    """
+    kwargs: dict[str, Any] = {}
+    for name, (t, default) in interface.inputs.items():
+        lit = literals.get(name)
+        if lit is None:
+            if default is _EMPTY:
+                raise RuntimeDataValidationError(
+                    f"Missing required input {name!r}{_of(task_name)} of type {type_name(t)}",
+                    var=name,
+                    task_name=task_name,
+                )
+            kwargs[name] = default
+            continue
+        try:
+            kwargs[name] = await TypeEngine.to_python_value(lit, t)
+        except (TypeTransformerFailedError, TypeError, ValueError, AttributeError) as e:
+            raise RuntimeDataValidationError(
+                f"Input {name!r}{_of(task_name)} cannot be read as {type_name(t)}: {e}", var=name, task_name=task_name
+            ) from e
+    return kwargs
+
+
+async def convert_outputs_to_literals(
+    interface: NativeInterface, value: Any, *, task_name: str = ""
+) -> dict[str, literals_pb2.Literal]:
+    """Convert a task's return value to output literals.
+
+    A single output takes the value as is; several outputs need a tuple of matching length.
+
+    Raises:
+        RuntimeDataValidationError: the value does not match the declared outputs.
+
+    Example:
+        >>> import asyncio
+        >>> def f() -> tuple[int, str]: ...
+        >>> lits = asyncio.run(convert_outputs_to_literals(NativeInterface.from_callable(f), (1, "a")))
+        >>> sorted(lits)
+        ['o0', 'o1']
+    """
+    outputs = interface.outputs
+    if not outputs:
+        return {}
+    if len(outputs) == 1 and interface.output_tuple is None:
+        ((name, t),) = outputs.items()
+        return {name: await _to_literal("Output", name, t, value, task_name)}
+    if not isinstance(value, tuple) or len(value) != len(outputs):
+        raise RuntimeDataValidationError(
+            f"Task {task_name or '(unnamed)'} must return a tuple of {len(outputs)} values "
+            f"({', '.join(type_name(t) for t in outputs.values())}), got {type_name(type(value))}",
+            var="o0",
+            task_name=task_name,
+        )
+    return {
+        name: await _to_literal("Output", name, t, item, task_name)
+        for (name, t), item in zip(outputs.items(), value, strict=True)
+    }
+
+
+async def convert_literals_to_outputs(
+    interface: NativeInterface, literals: Mapping[str, literals_pb2.Literal], *, task_name: str = ""
+) -> Any:
+    """Convert output literals back to what the task returned.
+
+    Returns ``None`` for no outputs, the bare value for one output, a tuple for several (an
+    instance of the ``NamedTuple`` class when the task returns one).
+
+    Raises:
+        RuntimeDataValidationError: an output is missing or cannot be read as its type.
+
+    Example:
+        >>> import asyncio
+        >>> def f() -> int: ...
+        >>> iface = NativeInterface.from_callable(f)
+        >>> asyncio.run(convert_literals_to_outputs(iface, asyncio.run(convert_outputs_to_literals(iface, 3))))
+        3
+    """
+    values: list[Any] = []
+    for name, t in interface.outputs.items():
+        lit = literals.get(name)
+        if lit is None:
+            raise RuntimeDataValidationError(
+                f"Missing output {name!r}{_of(task_name)} of type {type_name(t)}", var=name, task_name=task_name
+            )
+        try:
+            values.append(await TypeEngine.to_python_value(lit, t))
+        except (TypeTransformerFailedError, TypeError, ValueError, AttributeError) as e:
+            raise RuntimeDataValidationError(
+                f"Output {name!r}{_of(task_name)} cannot be read as {type_name(t)}: {e}", var=name, task_name=task_name
+            ) from e
+    if interface.output_tuple is not None:
+        return interface.output_tuple(*values)
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return tuple(values)

@@ -1,0 +1,219 @@
+"""Transformers for ``tuple[A, B, ...]``, ``NamedTuple`` and ``TypedDict``.
+
+Flyte 2 wraps each of these in a generated pydantic model and encodes it like any pydantic model
+(``_structured``): a ``STRUCT`` with the wrapper's JSON schema and msgpack bytes. The wrappers are
+named ``TupleWrapper_tuple`` (fields ``item_0``, ``item_1``, ...), ``NamedTupleWrapper_<Name>`` and
+``TypedDictWrapper_<Name>`` (the class's own fields). Inside a union the variants are tagged
+``"Typed Tuple"``, ``"NamedTuple"`` and ``"TypedDict"``.
+
+``tuple[int, ...]`` and bare ``tuple`` are not handled here; they fall back to pickle.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from typing import Any
+
+from flyteidl2.core import literals_pb2, types_pb2
+
+from flyte.types._containers import msgpack_literal, read_msgpack
+from flyte.types._structured import PydanticTransformer
+from flyte.types._type_engine import (
+    TypeEngine,
+    TypeTransformer,
+    TypeTransformerFailedError,
+    _short_repr,
+    type_name,
+)
+
+__all__ = ["NamedTupleTransformer", "TupleTransformer", "TypedDictTransformer", "register_tuples"]
+
+_PYDANTIC = PydanticTransformer()
+
+
+def is_named_tuple_type(t: Any) -> bool:
+    """Return whether ``t`` is a ``typing.NamedTuple`` class."""
+    return isinstance(t, type) and issubclass(t, tuple) and hasattr(t, "_fields") and hasattr(t, "__annotations__")
+
+
+def is_typed_dict_type(t: Any) -> bool:
+    """Return whether ``t`` is a ``TypedDict`` class (from ``typing`` or ``typing_extensions``)."""
+    if typing.is_typeddict(t):
+        return True
+    try:
+        import typing_extensions
+    except ImportError:  # pragma: no cover - typing_extensions is a dependency
+        return False
+    return bool(typing_extensions.is_typeddict(t))
+
+
+def is_fixed_tuple(t: Any) -> bool:
+    """Return whether ``t`` is ``tuple[A, B, ...]`` with a fixed list of element types."""
+    if typing.get_origin(t) is not tuple:
+        return False
+    args = typing.get_args(t)
+    return bool(args) and Ellipsis not in args and args != ((),)
+
+
+@functools.lru_cache(maxsize=512)
+def _wrapper_model(t: Any) -> Any:
+    import pydantic
+
+    if is_named_tuple_type(t):
+        hints = typing.get_type_hints(t, include_extras=True)
+        fields: dict[str, Any] = {name: (hints[name], ...) for name in t._fields}
+        name = f"NamedTupleWrapper_{t.__name__}"
+    elif is_typed_dict_type(t):
+        hints = typing.get_type_hints(t, include_extras=True)
+        required = getattr(t, "__required_keys__", frozenset(hints))
+        fields = {key: (hint, ... if key in required else None) for key, hint in hints.items()}
+        name = f"TypedDictWrapper_{t.__name__}"
+    else:
+        fields = {f"item_{i}": (arg, ...) for i, arg in enumerate(typing.get_args(t))}
+        name = "TupleWrapper_tuple"
+    return pydantic.create_model(name, **fields)
+
+
+class _WrappedTransformer(TypeTransformer[Any]):
+    """Shared machinery: convert to the wrapper model, then encode as a pydantic model."""
+
+    def _to_fields(self, python_val: Any, python_type: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _from_model(self, model: Any, python_type: Any) -> Any:
+        raise NotImplementedError
+
+    def _check(self, python_val: Any, python_type: Any) -> None:
+        raise NotImplementedError
+
+    def get_literal_type(self, t: Any = None) -> types_pb2.LiteralType:
+        return _PYDANTIC.get_literal_type(_wrapper_model(t))
+
+    async def to_literal(
+        self, python_val: Any, python_type: Any, expected: types_pb2.LiteralType
+    ) -> literals_pb2.Literal:
+        from pydantic import ValidationError
+
+        self._check(python_val, python_type)
+        wrapper = _wrapper_model(python_type)
+        try:
+            model = wrapper.model_validate(self._to_fields(python_val, python_type), strict=True)
+        except ValidationError as e:
+            raise TypeTransformerFailedError(
+                f"Cannot encode {_short_repr(python_val)} as {type_name(python_type)}: {e}"
+            ) from e
+        return msgpack_literal(_PYDANTIC.dump(model))
+
+    async def to_python_value(self, lv: literals_pb2.Literal, expected_python_type: Any) -> Any:
+        model = _PYDANTIC.load(_wrapper_model(expected_python_type), read_msgpack(lv, expected_python_type))
+        return self._from_model(model, expected_python_type)
+
+
+class TupleTransformer(_WrappedTransformer):
+    """``tuple[A, B, ...]`` as a pydantic wrapper with fields ``item_0``, ``item_1``, ...
+
+    Example:
+        >>> TypeEngine.get_transformer(tuple[int, str]).name
+        'Typed Tuple'
+    """
+
+    def __init__(self) -> None:
+        super().__init__("Typed Tuple", tuple)
+
+    def _check(self, python_val: Any, python_type: Any) -> None:
+        n = len(typing.get_args(python_type))
+        if not isinstance(python_val, tuple) or len(python_val) != n:
+            raise TypeTransformerFailedError(
+                f"Expected a tuple of {n} items for {type_name(python_type)}, got {_short_repr(python_val)} "
+                f"of type {type_name(type(python_val))}"
+            )
+
+    def _to_fields(self, python_val: Any, python_type: Any) -> dict[str, Any]:
+        return {f"item_{i}": v for i, v in enumerate(python_val)}
+
+    def _from_model(self, model: Any, python_type: Any) -> Any:
+        return tuple(getattr(model, f"item_{i}") for i in range(len(typing.get_args(python_type))))
+
+
+class NamedTupleTransformer(_WrappedTransformer):
+    """A ``NamedTuple`` as a pydantic wrapper with the tuple's fields.
+
+    Example:
+        >>> class Pair(typing.NamedTuple):
+        ...     a: int
+        ...     b: str
+        >>> TypeEngine.get_transformer(Pair).name
+        'NamedTuple'
+    """
+
+    def __init__(self) -> None:
+        super().__init__("NamedTuple", tuple)
+
+    def _check(self, python_val: Any, python_type: Any) -> None:
+        if not isinstance(python_val, python_type):
+            raise TypeTransformerFailedError(
+                f"Expected a {type_name(python_type)}, got {_short_repr(python_val)} "
+                f"of type {type_name(type(python_val))}"
+            )
+
+    def _to_fields(self, python_val: Any, python_type: Any) -> dict[str, Any]:
+        return dict(python_val._asdict())
+
+    def _from_model(self, model: Any, python_type: Any) -> Any:
+        return python_type(**{name: getattr(model, name) for name in python_type._fields})
+
+
+class TypedDictTransformer(_WrappedTransformer):
+    """A ``TypedDict`` as a pydantic wrapper with the dict's keys as fields; decodes to a ``dict``.
+
+    Example:
+        >>> class Movie(typing.TypedDict):
+        ...     title: str
+        >>> TypeEngine.get_transformer(Movie).name
+        'TypedDict'
+    """
+
+    def __init__(self) -> None:
+        super().__init__("TypedDict", dict)
+
+    def _check(self, python_val: Any, python_type: Any) -> None:
+        if not isinstance(python_val, dict):
+            raise TypeTransformerFailedError(
+                f"Expected a dict for {type_name(python_type)}, got {_short_repr(python_val)} "
+                f"of type {type_name(type(python_val))}"
+            )
+        unknown = set(python_val) - set(typing.get_type_hints(python_type))
+        if unknown:
+            raise TypeTransformerFailedError(f"Unexpected keys {sorted(unknown)} for {type_name(python_type)}")
+
+    def _to_fields(self, python_val: Any, python_type: Any) -> dict[str, Any]:
+        return dict(python_val)
+
+    def _from_model(self, model: Any, python_type: Any) -> Any:
+        present = model.model_fields_set | _required(python_type)
+        return {key: getattr(model, key) for key in typing.get_type_hints(python_type) if key in present}
+
+
+def _required(t: Any) -> set[str]:
+    return set(getattr(t, "__required_keys__", ()))
+
+
+_TUPLE = TupleTransformer()
+_NAMED_TUPLE = NamedTupleTransformer()
+_TYPED_DICT = TypedDictTransformer()
+
+
+def _resolve_tuple_like(t: Any) -> TypeTransformer[Any] | None:
+    if is_named_tuple_type(t):
+        return _NAMED_TUPLE
+    if is_fixed_tuple(t):
+        return _TUPLE
+    if is_typed_dict_type(t):
+        return _TYPED_DICT
+    return None
+
+
+def register_tuples() -> None:
+    """Register the tuple, NamedTuple and TypedDict transformers."""
+    TypeEngine.register_resolver(_resolve_tuple_like, priority=25)

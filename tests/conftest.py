@@ -1,0 +1,19 @@
+"""Shared fixtures: every test gets its own local cache directory and a fresh ``flyte.init``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_local_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the local cache at a fresh directory so tests never see each other's entries."""
+    directory = tmp_path_factory.mktemp("local-cache")
+    monkeypatch.setenv("FLYTE_LOCAL_CACHE_DIR", str(directory))
+    import flyte
+
+    flyte.init()
+    yield directory

@@ -1,0 +1,65 @@
+"""``import flyte`` must stay fast and free of side effects."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import flyte
+
+# Heavy or side-effecting packages that must load only when a run or a command needs them.
+FORBIDDEN_PREFIXES = (
+    "google.protobuf",
+    "flyteidl2",
+    "connectrpc",
+    "rich",
+    "click",
+    "pydantic",
+    "yaml",
+    "msgpack",
+    "mashumaro",
+    "cloudpickle",
+    "fsspec",
+    "pandas",
+    "pyarrow",
+    "httpx",
+    "sqlite3",
+    "flyte.cli",
+    "flyte.types",
+    "flyte_server",
+)
+
+PROBE = """
+import json, logging, sys
+before_hook = sys.excepthook
+before_handlers = list(logging.getLogger().handlers)
+import flyte
+print(json.dumps({
+    "modules": sorted(sys.modules),
+    "excepthook_changed": sys.excepthook is not before_hook,
+    "root_handlers_changed": logging.getLogger().handlers != before_handlers,
+}))
+"""
+
+
+def test_import_loads_no_heavy_modules_and_changes_nothing() -> None:
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    loaded = [m for m in report["modules"] if m.startswith(FORBIDDEN_PREFIXES)]
+    assert loaded == [], f"import flyte loaded {loaded}"
+    assert not report["excepthook_changed"]
+    assert not report["root_handlers_changed"]
+
+
+def test_public_names_are_pinned() -> None:
+    assert set(flyte.__all__) == {
+        "AMD_GPU", "GPU", "HABANA_GAUDI", "TPU", "ActionOutputs", "AsyncFunctionTaskTemplate", "Backoff", "Cache",
+        "CachePolicy", "CacheRequest", "Cron", "Device", "Documentation", "Environment", "FixedRate", "Image",
+        "Link", "Neuron", "PodTemplate", "Resources", "RetryStrategy", "ReusePolicy", "Run", "Secret",
+        "SecretRequest", "TaskEnvironment", "TaskTemplate", "Timeout", "TimeoutType", "Trigger", "TriggerTime",
+        "__version__", "ctx", "current_domain", "current_project", "custom_context", "get_custom_context", "group",
+        "init", "init_from_config", "map", "run", "trace", "version", "with_runcontext",
+    }  # fmt: skip
+    for name in flyte.__all__:
+        assert hasattr(flyte, name), name
