@@ -61,8 +61,10 @@ def measure(python: str, n: int, repeat: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as home:
         environment = {**os.environ, "HOME": home, "FLYTE_LOCAL_CACHE_DIR": os.path.join(home, "cache")}
         environment.pop("PYTHONPATH", None)
+        script = Path(home) / "fanout_worker.py"
+        script.write_text(WORKER)
         out = subprocess.run(
-            [python, "-c", WORKER, str(n), str(repeat)], capture_output=True, text=True, env=environment, check=False
+            [python, str(script), str(n), str(repeat)], capture_output=True, text=True, env=environment, check=False
         )
         if out.returncode != 0:
             raise RuntimeError(f"{python} failed:\n{out.stderr[-3000:]}")

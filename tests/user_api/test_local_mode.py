@@ -58,8 +58,9 @@ def test_map_returns_exceptions_in_place() -> None:
 
 
 def test_sync_task_called_blocking_from_async_code_is_rejected() -> None:
-    with pytest.raises(flyte.errors.SyncTaskCallInAsyncContextError, match=r"double\.aio"):
+    with pytest.raises(flyte.errors.RuntimeUserError, match=r"double\.aio") as info:
         flyte.run(p.calls_sync_without_aio)
+    assert info.value.code == "SyncTaskCallInAsyncContextError"
 
 
 def test_child_error_arrives_as_runtime_user_error_with_code() -> None:
@@ -99,8 +100,9 @@ def test_retries_exhausted_raise_the_last_error(tmp_path: Path) -> None:
 
 def test_non_recoverable_error_is_not_retried(tmp_path: Path) -> None:
     counter = tmp_path / "count"
-    with pytest.raises(flyte.errors.NonRecoverableError, match="corrupt"):
+    with pytest.raises(flyte.errors.RuntimeUserError, match="corrupt") as info:
         flyte.run(p.hopeless, counter_file=str(counter))
+    assert info.value.code == "NonRecoverableError"
     assert count(counter) == 1
 
 

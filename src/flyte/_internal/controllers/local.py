@@ -24,6 +24,7 @@ from flyte.errors import (
     ActionAbortedError,
     BaseRuntimeError,
     NonRecoverableError,
+    RuntimeSystemError,
     RuntimeUserError,
     TaskTimeoutError,
 )
@@ -145,12 +146,27 @@ def bind_inputs(task: AsyncFunctionTaskTemplate[Any, Any], args: tuple[Any, ...]
 
 
 def to_runtime_error(error: BaseException, worker: str) -> BaseRuntimeError:
-    """The error a caller sees when an action fails: Flyte errors as they are, others wrapped."""
+    """The error a caller sees when an action fails, as it would arrive from a remote action.
+
+    Only the code (the original class name, or a Flyte code), the kind and the message cross a
+    task boundary: user errors arrive as ``RuntimeUserError``, system errors as
+    ``RuntimeSystemError``; timeouts and aborts keep their specific classes, because remote mode
+    rebuilds those from their codes too.
+    """
+    if type(error) in _BOUNDARY_ERRORS:
+        return error  # type: ignore[return-value]
     if isinstance(error, BaseRuntimeError):
-        return error
-    wrapped = RuntimeUserError(str(error), code=type(error).__name__, worker=worker)
-    wrapped.__cause__ = error
-    return wrapped
+        boundary: type[BaseRuntimeError] = RuntimeSystemError if error.kind == "system" else RuntimeUserError
+        converted = boundary(str(error), code=error.code, worker=error.worker or worker)
+    else:
+        converted = RuntimeUserError(str(error), code=type(error).__name__, worker=worker)
+    converted.__cause__ = error
+    return converted
+
+
+_BOUNDARY_ERRORS: frozenset[type[BaseException]] = frozenset(
+    {RuntimeUserError, RuntimeSystemError, TaskTimeoutError, ActionAbortedError}
+)
 
 
 class LocalController:
@@ -314,12 +330,13 @@ class LocalController:
                 return await self._run_attempt(task, action_id, inputs, attempt, group, limit)
             except asyncio.CancelledError:
                 raise
-            except BaseException as raw:
+            except Exception as raw:
                 error = self._classify(task, action_id, raw, limit, timeout)
-                if isinstance(error, (NonRecoverableError, TaskTimeoutError, ActionAbortedError)):
-                    raise error from (raw if error is not raw else raw.__cause__)
-                if attempt >= task.retries.count:
-                    raise error from (raw if error is not raw else raw.__cause__)
+                final = isinstance(raw, NonRecoverableError) or type(error) in (TaskTimeoutError, ActionAbortedError)
+                if final or attempt >= task.retries.count:
+                    if error is raw:
+                        raise
+                    raise error from raw
                 attempt += 1
                 delay = task.retries.delay_for(attempt)
                 if delay > 0:
@@ -329,7 +346,7 @@ class LocalController:
         self,
         task: AsyncFunctionTaskTemplate[Any, Any],
         action_id: ActionID,
-        raw: BaseException,
+        raw: Exception,
         limit: float | None,
         timeout: float | None,
     ) -> BaseRuntimeError:
@@ -339,9 +356,7 @@ class LocalController:
                 f"Task {task.name} (action {action_id.name}) exceeded its {which} of {limit:g}s.",
                 worker=action_id.name,
             )
-        if isinstance(raw, Exception):
-            return to_runtime_error(raw, action_id.name)
-        raise raw
+        return to_runtime_error(raw, action_id.name)
 
     async def _run_attempt(
         self,
