@@ -52,31 +52,29 @@ leading ``~`` in a given path or in the two variables is expanded; ``$VARS`` are
 Environment overrides apply on top of a file that was found (never without one). A variable
 that is set, even to the empty string, replaces the file's value; empty clears it:
 
-========================================  ===============================
-Variable                                  Overrides
-========================================  ===============================
-``FLYTE_ADMIN_ENDPOINT``                  ``admin.endpoint``
-``FLYTE_ADMIN_INSECURE``                  ``admin.insecure``
-``FLYTE_ADMIN_INSECURESKIPVERIFY``        ``admin.insecureSkipVerify``
-``FLYTE_ADMIN_CACERTFILEPATH``            ``admin.caCertFilePath``
-``FLYTE_AUTH_TYPE``, ``FLYTE_ADMIN_AUTHTYPE``  ``admin.authType`` (first set wins)
-``FLYTE_ADMIN_CLIENTID``                  ``admin.clientId``
-``FLYTE_ADMIN_CLIENTSECRETLOCATION``      ``admin.clientSecretLocation``
-``FLYTE_ADMIN_CLIENTSECRETENVVAR``        ``admin.clientSecretEnvVar``
-``FLYTE_ADMIN_SCOPES``                    ``admin.scopes`` (comma/space separated or JSON)
-``FLYTE_AUTH_COMMAND``, ``FLYTE_ADMIN_COMMAND``  ``admin.command`` (shell words or JSON)
-``FLYTE_AUTH_PROXY_COMMAND``, ``FLYTE_ADMIN_PROXYCOMMAND``  ``admin.proxyCommand``
-``FLYTE_ADMIN_HTTPPROXYURL``              ``admin.httpProxyURL``
-``FLYTE_ADMIN_DISABLEKEYRING``            ``admin.disableKeyring``
-``FLYTE_CONSOLE_ENDPOINT``                ``console.endpoint``
-``FLYTE_TASK_ORG`` / ``_PROJECT`` / ``_DOMAIN``  ``task.org`` / ``project`` / ``domain``
-``FLYTE_IMAGE_BUILDER``                   ``image.builder``
-``FLYTE_IMAGE_REGISTRY``                  ``image.registry``
-``FLYTE_IMAGE_IMAGE_REFS``                ``image.image_refs`` (JSON object or ``a=x,b=y``)
-``FLYTE_LOCAL_PERSISTENCE`` / ``_TRACKED`` / ``_TRACKED_STRICT``  ``local.*``
-========================================  ===============================
+- ``FLYTE_ADMIN_ENDPOINT``, ``FLYTE_ADMIN_INSECURE``, ``FLYTE_ADMIN_INSECURESKIPVERIFY``,
+  ``FLYTE_ADMIN_CACERTFILEPATH``, ``FLYTE_ADMIN_CLIENTID``, ``FLYTE_ADMIN_CLIENTSECRETLOCATION``,
+  ``FLYTE_ADMIN_CLIENTSECRETENVVAR``, ``FLYTE_ADMIN_HTTPPROXYURL``, ``FLYTE_ADMIN_DISABLEKEYRING``:
+  the ``admin`` key of the same name (``FLYTE_ADMIN_<KEY IN UPPER CASE>``);
+- ``FLYTE_AUTH_TYPE``, then ``FLYTE_ADMIN_AUTHTYPE``: ``admin.authType`` (the first one set wins);
+- ``FLYTE_AUTH_COMMAND``, then ``FLYTE_ADMIN_COMMAND``: ``admin.command`` (shell words or a JSON list);
+- ``FLYTE_AUTH_PROXY_COMMAND``, then ``FLYTE_ADMIN_PROXYCOMMAND``: ``admin.proxyCommand``;
+- ``FLYTE_ADMIN_SCOPES``: ``admin.scopes`` (comma- or space-separated, or a JSON list);
+- ``FLYTE_CONSOLE_ENDPOINT``: ``console.endpoint``;
+- ``FLYTE_TASK_ORG``, ``FLYTE_TASK_PROJECT``, ``FLYTE_TASK_DOMAIN``: ``task.*``;
+- ``FLYTE_IMAGE_BUILDER``, ``FLYTE_IMAGE_REGISTRY``: ``image.*``;
+- ``FLYTE_IMAGE_IMAGE_REFS``: ``image.image_refs`` (a JSON object or ``name=ref,name2=ref2``);
+- ``FLYTE_LOCAL_PERSISTENCE``, ``FLYTE_LOCAL_TRACKED``, ``FLYTE_LOCAL_TRACKED_STRICT``: ``local.*``.
 
 Booleans accept ``true/false``, ``yes/no``, ``on/off`` and ``1/0``.
+
+Files written by :func:`write_config` have the layout of ``flyte create config``: sorted keys,
+the endpoint as ``dns:///host[:port]``, ``image.builder`` always present.
+
+Stricter than Flyte 2 on purpose: a file that is not valid YAML, or a value of the wrong type
+(``project: yes`` reads as a boolean), raises :class:`~flyte.errors.InitializationError` naming
+the file and key instead of being ignored, and boolean variables are parsed rather than kept
+as strings. Step 3 of the search needs ``git`` on ``PATH``; without it the step is skipped.
 
 Example:
     >>> import flyte.config
@@ -107,7 +105,7 @@ from flyte.config._reader import (
     get_config_file,
     set_if_exists,
 )
-from flyte.config._writer import normalize_endpoint, write_config
+from flyte.config._writer import normalize_endpoint, org_from_endpoint, write_config
 
 __all__ = [
     "CONFIG_FILE_ENV_VARS",
@@ -124,6 +122,7 @@ __all__ = [
     "find_config_file",
     "get_config_file",
     "normalize_endpoint",
+    "org_from_endpoint",
     "set_if_exists",
     "write_config",
 ]

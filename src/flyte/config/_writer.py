@@ -47,6 +47,26 @@ def normalize_endpoint(endpoint: str) -> str:
     return f"dns:///{host}"
 
 
+def org_from_endpoint(endpoint: str) -> str | None:
+    """The organisation a hosted endpoint implies: the first label of a host with three or more.
+
+    ``flyte create config`` writes it as ``task.org`` when no org is given. IP addresses and
+    short names (``localhost``, ``example.com``) imply none.
+
+    Example:
+        >>> org_from_endpoint("dns:///acme.hosted.example.com:443")
+        'acme'
+        >>> org_from_endpoint("localhost:30080") is None
+        True
+    """
+    authority = normalize_endpoint(endpoint).removeprefix("dns:///").split("/", 1)[0]
+    host = authority.rsplit(":", 1)[0] if not authority.startswith("[") else ""
+    labels = host.split(".")
+    if len(labels) < 3 or all(label.isdigit() for label in labels):
+        return None
+    return labels[0] or None
+
+
 def _bad_endpoint(endpoint: str) -> InitializationError:
     return InitializationError(
         f"Invalid endpoint {endpoint!r}: expected dns:///<host>[:port], https://<host>, http://<host> or <host>[:port]"
@@ -72,7 +92,8 @@ def write_config(
 
     Only settings that are given are written (``insecure`` and the local flags only when
     true); ``image.builder`` is always written, ``local`` when ``builder`` is ``None``. The
-    endpoint is normalised with :func:`normalize_endpoint`. Parent folders are created.
+    endpoint is normalised with :func:`normalize_endpoint`. Without an ``org``, the one the
+    endpoint implies (:func:`org_from_endpoint`) is written. Parent folders are created.
 
     Args:
         path: the file to write (``flyte create config`` defaults to ``.flyte/config.yaml``).
@@ -80,7 +101,7 @@ def write_config(
         insecure: connect without TLS.
         project: default project.
         domain: default domain.
-        org: organisation.
+        org: organisation; ``None`` takes it from the endpoint's host, if it implies one.
         builder: image builder (``local``, ``local-podman`` or ``remote``).
         force: replace an existing file.
         registry: the registry images are pushed to.
@@ -114,6 +135,7 @@ def write_config(
     admin: dict[str, Any] = {}
     if endpoint:
         admin["endpoint"] = normalize_endpoint(endpoint)
+        org = org or org_from_endpoint(endpoint)
     if insecure:
         admin["insecure"] = True
     if auth_type:
