@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-WORKER = r'''
+WORKER = r"""
 import asyncio, json, os, sys, time
 n, repeat = int(sys.argv[1]), int(sys.argv[2])
 import flyte
@@ -47,12 +47,16 @@ flyte.init()
 flyte.run(root, n=10)  # warm up imports
 results = {"uncached": [], "cache_write": [], "cache_hit": []}
 for r in range(repeat):
-    t = time.perf_counter(); flyte.run(root, n=n); results["uncached"].append(time.perf_counter() - t)
+    def timed(key, task, **inputs):
+        t = time.perf_counter()
+        flyte.run(task, **inputs)
+        results[key].append(time.perf_counter() - t)
+    timed("uncached", root, n=n)
     salt = int(time.time() * 1000) % 1000003 + r
-    t = time.perf_counter(); flyte.run(cached_root, n=n, salt=salt); results["cache_write"].append(time.perf_counter() - t)
-    t = time.perf_counter(); flyte.run(cached_root, n=n, salt=salt); results["cache_hit"].append(time.perf_counter() - t)
+    timed("cache_write", cached_root, n=n, salt=salt)
+    timed("cache_hit", cached_root, n=n, salt=salt)
 print(json.dumps({k: min(v) for k, v in results.items()}))
-'''
+"""
 
 IMPORT = "import time; t = time.perf_counter(); import flyte; print(time.perf_counter() - t)"
 

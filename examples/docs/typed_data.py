@@ -3,7 +3,6 @@
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Optional, Union
 
 import pydantic
 
@@ -31,7 +30,7 @@ class Owner(pydantic.BaseModel):
 
 @env.task
 async def describe(
-    box: Box, owner: Owner, color: Color, when: datetime, note: Optional[str] = None, size: Union[int, str] = 1
+    box: Box, owner: Owner, color: Color, when: datetime, note: str | None = None, size: int | str = 1
 ) -> tuple[Box, str, datetime, Color]:
     bigger = Box(width=box.width * 2, height=box.height + 0.5, tags=[*box.tags, color.value])
     summary = f"{owner.name} owns {sorted(owner.teams)} note={note} size={size}"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from flyte._cache import Cache, CachePolicy, CacheRequest
 from flyte._context import ctx
+from flyte._custom_context import custom_context, get_custom_context
 from flyte._docs import Documentation, Link
 from flyte._group import group
 from flyte._image import Image
@@ -39,7 +40,6 @@ from flyte._timeout import Timeout, TimeoutType
 from flyte._trace import trace
 from flyte._trigger import Cron, FixedRate, Trigger, TriggerTime
 from flyte._version import __version__
-from flyte._custom_context import custom_context, get_custom_context
 
 __all__ = [
     "AMD_GPU",

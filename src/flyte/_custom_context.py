@@ -10,7 +10,11 @@ from flyte._context import ctx
 
 __all__ = ["custom_context", "get_custom_context"]
 
-_overrides: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("flyte_custom_context", default={})
+_NO_OVERRIDES: dict[str, str] = {}  # shared and never mutated: a block always installs a new dict
+_overrides: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
+    "flyte_custom_context",
+    default=_NO_OVERRIDES,
+)
 
 
 def get_custom_context() -> dict[str, str]:

@@ -53,8 +53,10 @@ DEFAULT_IMAGE_REPOSITORY = "ghcr.io/flyteorg/flyte"
 _ALL_PLATFORMS: tuple[str, ...] = ("linux/amd64", "linux/arm64")
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 _NAME = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
-_HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?"
-_REGISTRY = re.compile(rf"^{_HOST}(?:/{_PATH_COMPONENT})*$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# A first component is a registry host only if it has a dot or a port, or is localhost (as in Docker).
+_HOST = rf"(?:localhost(?::[0-9]+)?|{_LABEL}(?:\.{_LABEL})+(?::[0-9]+)?|{_LABEL}:[0-9]+)"
+_REGISTRY = re.compile(rf"^(?:{_HOST}|{_PATH_COMPONENT})(?:/{_PATH_COMPONENT})*$")
 _REFERENCE = re.compile(
     rf"^(?:{_HOST}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@sha256:[0-9a-f]{{64}})?$"
 )
@@ -141,12 +143,7 @@ class Image:
         if not platform or any(not isinstance(p, str) or not _PLATFORM.match(p) for p in platform):
             raise ValueError(f"platform must be one or more of 'os/arch' such as 'linux/amd64', got {self.platform!r}")
         object.__setattr__(self, "platform", platform)
-        version = tuple(self.python_version)
-        if len(version) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in version):
-            raise ValueError(f"python_version must be (major, minor), for example (3, 11), got {self.python_version!r}")
-        if version[0] != 3:
-            raise ValueError(f"python_version must be a Python 3 version, got {self.python_version!r}")
-        object.__setattr__(self, "python_version", version)
+        object.__setattr__(self, "python_version", _check_python_version(self.python_version))
         if self.dockerfile is not None:
             object.__setattr__(self, "dockerfile", Path(self.dockerfile))
 
@@ -176,7 +173,7 @@ class Image:
             >>> Image.from_debian_base(python_version=(3, 12), flyte_version="2.0.0").uri
             'ghcr.io/flyteorg/flyte:py3.12-v2.0.0'
         """
-        version = python_version or _current_python()
+        version = _check_python_version(python_version or _current_python())
         if install_flyte:
             base = f"{DEFAULT_IMAGE_REPOSITORY}:py{version[0]}.{version[1]}-v{flyte_version or __version__}"
         else:
@@ -247,7 +244,7 @@ class Image:
             >>> Image.from_uv_script("job.py", name="job").layers[0].script
             PosixPath('job.py')
         """
-        version = python_version or _current_python()
+        version = _check_python_version(python_version or _current_python())
         layer = UVScript(
             script=Path(script),
             index_url=index_url,
@@ -611,6 +608,15 @@ class Image:
         for owner, path in paths:
             if not path.exists():
                 raise FileNotFoundError(f"{owner} refers to {path}, which does not exist")
+
+
+def _check_python_version(value: Any) -> tuple[int, int]:
+    version = tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(version) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in version):
+        raise ValueError(f"python_version must be (major, minor), for example (3, 11), got {value!r}")
+    if version[0] != 3:
+        raise ValueError(f"python_version must be a Python 3 version, got {value!r}")
+    return version[0], version[1]
 
 
 def _to_secret(value: str | Secret | None) -> Secret | None:

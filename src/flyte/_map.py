@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
@@ -36,6 +35,8 @@ async def _map_async(
     concurrency: int = 0,
     return_exceptions: bool = True,
 ) -> AsyncIterator[Any]:
+    import asyncio
+
     task = _task_of(func)
     if concurrency < 0:
         raise ValueError(f"concurrency must be 0 (unbounded) or positive, got {concurrency}")
@@ -49,7 +50,7 @@ async def _map_async(
 
     with group(group_name or task.short_name):
         # Each call is created inside the group so its action name includes it.
-        pending = [asyncio.ensure_future(one(args)) for args in zip(*iterables)]
+        pending = [asyncio.ensure_future(one(args)) for args in zip(*iterables, strict=False)]
     try:
         for future in pending:
             try:
@@ -104,6 +105,8 @@ class _Mapper:
                 "use `async for result in flyte.map.aio(...)` there."
             )
         if state is not None:
+            import asyncio
+
             results = asyncio.run_coroutine_threadsafe(_collect(func, iterables, options), state.loop).result()
         else:
             results = run_sync(_collect(func, iterables, options))
@@ -123,4 +126,4 @@ class _Mapper:
         )
 
 
-map = _Mapper()  # noqa: A001 - the public name Flyte 2 uses
+map = _Mapper()  # the public name Flyte 2 uses

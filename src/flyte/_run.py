@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import secrets
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -97,6 +94,8 @@ def _as_outputs(result: Any, output_count: int) -> ActionOutputs:
 
 
 def _new_run_name() -> str:
+    import secrets
+
     # Lower-case letters and digits, starting with a letter: valid wherever Flyte names runs.
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     return "r" + "".join(secrets.choice(alphabet) for _ in range(19))
@@ -153,6 +152,8 @@ class Runner:
             raise TypeError(f"flyte.run() needs a task made with @env.task, got {task!r}")
         init = get_init_config()
         config = self.config
+        import tempfile
+
         name = config.name or _new_run_name()
         base = os.path.join(tempfile.gettempdir(), "flyte")
         run_base_dir = config.run_base_dir or os.path.join(base, "runs", name)

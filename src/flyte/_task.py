@@ -7,7 +7,6 @@ checks the cache, applies retries and the timeout, and records the outcome.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import weakref
@@ -19,6 +18,8 @@ from flyte._context import current_state
 from flyte.errors import SyncTaskCallInAsyncContextError, TraceDoesNotAllowNestedTasksError
 
 if TYPE_CHECKING:
+    import asyncio
+
     from flyte._cache import Cache
     from flyte._docs import Documentation
     from flyte._image import Image
@@ -166,6 +167,8 @@ class AsyncFunctionTaskTemplate(TaskTemplate[P, R]):
                 f"Sync task '{self.name}' was called in a blocking way from async code, which would block the "
                 f"event loop. Use `await {self.short_name}.aio(...)` instead."
             )
+        import asyncio
+
         return asyncio.run_coroutine_threadsafe(submission, state.loop).result()  # type: ignore[no-any-return]
 
     def aio(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
@@ -200,6 +203,8 @@ async def _call_plain(func: Callable[..., Any], args: tuple[Any, ...], kwargs: d
 
 
 def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    import asyncio
+
     try:
         return asyncio.get_running_loop() is loop
     except RuntimeError:

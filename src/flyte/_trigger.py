@@ -89,9 +89,7 @@ def _parse_field(text: str, field: str, low: int, high: int, names: dict[str, in
         step = 1
         if slash:
             if not step_text.isdigit() or int(step_text) < 1:
-                raise ValueError(
-                    f"Cron expression {expression!r}: {field} step {step_text!r} must be a positive number"
-                )
+                raise ValueError(f"Cron expression {expression!r}: {field} step {step_text!r} must be a positive int")
             step = int(step_text)
         if base == "*" or (base == "?" and field.startswith("day")):
             start, end = low, high

@@ -67,9 +67,11 @@ class LocalCache:
             pending = self._pending.get(key)
             if pending is not None:
                 return pending[0]
-            row = self._connect().execute(
-                "SELECT outputs, created_at FROM outputs WHERE cache_key = ?", (key,)
-            ).fetchone()
+            row = (
+                self._connect()
+                .execute("SELECT outputs, created_at FROM outputs WHERE cache_key = ?", (key,))
+                .fetchone()
+            )
         if row is None:
             return None
         if max_age_seconds is not None and time.time() - row[1] > max_age_seconds:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 import threading
@@ -33,6 +32,8 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, even when an event loop is already running
     in this thread (a notebook, or an async program calling a sync API): then it runs on a
     helper thread with its own loop."""
+    import asyncio
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:

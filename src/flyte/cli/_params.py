@@ -27,6 +27,7 @@ import datetime as dt
 import enum
 import inspect
 import json
+import os
 import re
 import types
 import typing
@@ -71,7 +72,7 @@ def _one_line_validation_error(error: Exception) -> str:
     return str(error).splitlines()[0]
 
 
-class JsonValueType(click.ParamType):
+class JsonValueType(click.ParamType):  # type: ignore[type-arg]  # generic only in click >= 8.2
     """A structured value (list, dict, dataclass, pydantic model) from JSON text or a JSON/YAML file.
 
     The parsed data is validated and converted to the declared type with pydantic, so nested
@@ -180,7 +181,7 @@ class LiteralChoiceType(click.Choice):  # type: ignore[type-arg]
         return self.by_text[super().convert(value, param, ctx)]
 
 
-class DateTimeType(click.ParamType):
+class DateTimeType(click.ParamType):  # type: ignore[type-arg]  # generic only in click >= 8.2
     """A ``datetime`` (or ``date``) in ISO 8601, or ``now`` / ``today``."""
 
     def __init__(self, date_only: bool = False) -> None:
@@ -245,7 +246,7 @@ def parse_duration(text: str) -> dt.timedelta | None:
     return None
 
 
-class DurationType(click.ParamType):
+class DurationType(click.ParamType):  # type: ignore[type-arg]  # generic only in click >= 8.2
     """A ``timedelta``: seconds, ``1h30m`` or ISO 8601 ``PT1H30M``."""
 
     name = "duration"
@@ -272,11 +273,11 @@ class LocalPathType(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, (str, Path)):
             return value
-        path = super().convert(value, param, ctx)
-        return self.wrap(str(path)) if self.wrap is not None else Path(path)
+        path = os.fsdecode(super().convert(value, param, ctx))
+        return self.wrap(path) if self.wrap is not None else Path(path)
 
 
-def _flyte_io_param_type(tp: Any) -> click.ParamType | None:
+def _flyte_io_param_type(tp: Any) -> click.ParamType[Any] | None:
     """``flyte.io.File`` / ``flyte.io.Dir`` (matched by name, so this works before ``flyte.io`` exists)."""
     module = getattr(tp, "__module__", "") or ""
     if not module.startswith("flyte.io"):
@@ -303,7 +304,7 @@ def _is_pydantic_model(tp: Any) -> bool:
     return isinstance(tp, type) and hasattr(tp, "model_validate") and hasattr(tp, "model_fields")
 
 
-def param_type_for(tp: Any) -> click.ParamType | None:
+def param_type_for(tp: Any) -> click.ParamType[Any] | None:
     """The click type that parses an input of Python type ``tp``; ``None`` means a boolean flag."""
     tp, _ = _strip_optional(tp)
     origin = typing.get_origin(tp)
@@ -432,7 +433,39 @@ def parse_docstring_args(doc: str | None) -> dict[str, str]:
     return result
 
 
-def input_options(inputs: dict[str, tuple[Any, Any]], descriptions: dict[str, str]) -> list[click.Option]:
+def _fields_help(tp: Any) -> str:
+    """``Opts as JSON: {"scale": int, "label": str}`` for a dataclass or pydantic model input."""
+    tp, _ = _strip_optional(tp)
+    fields: dict[str, Any] = {}
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        try:
+            hints = typing.get_type_hints(tp)
+        except (NameError, TypeError):
+            hints = {}
+        fields = {f.name: hints.get(f.name, f.type) for f in dataclasses.fields(tp)}
+    elif _is_pydantic_model(tp):
+        fields = {name: info.annotation for name, info in tp.model_fields.items()}
+    if not fields:
+        return ""
+    shown = ", ".join(f'"{name}": {short_type_name(field_type)}' for name, field_type in fields.items())
+    return f"{tp.__name__} as JSON: {{{shown}}}"
+
+
+class InputOption(click.Option):
+    """An option for a task input; its help shows the task's default as one would type it."""
+
+    def __init__(self, decls: list[str], *, default_display: str | None, **kwargs: Any) -> None:
+        super().__init__(decls, **kwargs)
+        self.default_display = default_display
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        extra = super().get_help_extra(ctx)
+        if self.default_display is not None:
+            extra["default"] = self.default_display
+        return extra
+
+
+def input_options(inputs: dict[str, tuple[Any, Any]], descriptions: dict[str, str]) -> list[click.Parameter]:
     """One click option per task input, in declaration order.
 
     Args:
@@ -441,42 +474,89 @@ def input_options(inputs: dict[str, tuple[Any, Any]], descriptions: dict[str, st
 
     Returns:
         Options whose parameter names are the input names; an option that is not given yields
-        ``None`` and should not be passed to the task.
+        ``None`` and should not be passed to the task, so that the task's default applies.
+
+    Example:
+        >>> [o.name for o in input_options({"x": (int, inspect.Parameter.empty)}, {})]
+        ['x']
     """
-    options: list[click.Option] = []
+    options: list[click.Parameter] = []
     for name, (tp, default) in inputs.items():
         required = default is _EMPTY
-        names = [f"--{name}"]
-        if "_" in name:
-            names.append(f"--{name.replace('_', '-')}")
+        dashed = name.replace("_", "-")
         param_type = param_type_for(tp)
-        help_text = descriptions.get(name, "")
-        show_default: bool | str = False if required else default_text(default, tp)
+        help_text = " ".join(part for part in (descriptions.get(name, ""), _fields_help(tp)) if part)
+        common: dict[str, Any] = {
+            "required": required,
+            "help": help_text,
+            "default_display": None if required else default_text(default, tp),
+        }
         if param_type is None:
-            flag_names = "/".join((f"--{name}", f"--no-{name}"))
-            decls = [flag_names]
-            if "_" in name:
-                dashed = name.replace("_", "-")
+            decls = [f"--{name}/--no-{name}"]
+            if dashed != name:
                 decls.append(f"--{dashed}/--no-{dashed}")
-            options.append(
-                click.Option(
-                    [*decls, name],
-                    is_flag=True,
-                    default=None,
-                    required=required,
-                    help=help_text,
-                    show_default=show_default,
-                )
-            )
+            if not required:
+                # None (not False) when neither form is given, so the task's own default applies.
+                common["default"] = None
+            options.append(InputOption([*decls, name], is_flag=True, **common))
             continue
-        options.append(
-            click.Option(
-                [*names, name],
-                type=param_type,
-                default=None,
-                required=required,
-                help=help_text,
-                show_default=show_default,
-            )
-        )
+        decls = [f"--{name}"] + ([f"--{dashed}"] if dashed != name else [])
+        options.append(InputOption([*decls, name], type=param_type, **common))
     return options
+
+
+def short_type_name(tp: Any) -> str:
+    """A type as a user would write it, without module prefixes: ``list[Opts]``, ``int | None``.
+
+    Example:
+        >>> short_type_name(dict[str, list[int]])
+        'dict[str, list[int]]'
+    """
+    if tp is type(None) or tp is None:
+        return "None"
+    inner, optional = _strip_optional(tp)
+    if optional:
+        return f"{short_type_name(inner)} | None"
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return short_type_name(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(short_type_name(arg) for arg in typing.get_args(tp))
+    if origin is typing.Literal:
+        return f"Literal[{', '.join(repr(v) for v in typing.get_args(tp))}]"
+    if origin is not None:
+        args = ", ".join("..." if arg is Ellipsis else short_type_name(arg) for arg in typing.get_args(tp))
+        base = getattr(origin, "__name__", None) or str(origin).replace("typing.", "")
+        return f"{base}[{args}]" if args else base
+    if isinstance(tp, type):
+        return tp.__name__
+    return re.sub(r"\b(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)", r"\1", str(tp))
+
+
+def short_signature(inputs: dict[str, tuple[Any, Any]], outputs: dict[str, Any]) -> str:
+    """A task's signature on one line: ``(x: int, flag: bool = False) -> str``.
+
+    Example:
+        >>> short_signature({"x": (int, inspect.Parameter.empty), "n": (float, 0.5)}, {"o0": str})
+        '(x: int, n: float = 0.5) -> str'
+    """
+    params = []
+    for name, (tp, default) in inputs.items():
+        shown = f"{name}: {short_type_name(tp)}"
+        if default is not _EMPTY:
+            text = default_text(default, tp)
+            if isinstance(default, str):
+                text = repr(default)
+            if len(text) > 24:
+                text = "..."
+            shown += f" = {text}"
+        params.append(shown)
+    if not outputs:
+        returns = "None"
+    elif len(outputs) == 1 and "o0" in outputs:
+        returns = short_type_name(outputs["o0"])
+    elif all(name.startswith("o") and name[1:].isdigit() for name in outputs):
+        returns = f"({', '.join(short_type_name(tp) for tp in outputs.values())})"
+    else:
+        returns = f"({', '.join(f'{name}: {short_type_name(tp)}' for name, tp in outputs.items())})"
+    return f"({', '.join(params)}) -> {returns}"

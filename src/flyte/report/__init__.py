@@ -64,7 +64,8 @@ class Report:
             if tab.content
         )
         title = html.escape(self.name)
-        return f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>\n<body>\n{sections}\n</body></html>\n'
+        head = f'<head><meta charset="utf-8"><title>{title}</title></head>'
+        return f"<!DOCTYPE html>\n<html>{head}\n<body>\n{sections}\n</body></html>\n"
 
     def write_to(self, directory: str) -> str | None:
         """Write ``report.html`` into ``directory`` (a local path); returns its path."""

@@ -18,7 +18,7 @@ from typing import Any
 from flyteidl2.core import interface_pb2, literals_pb2
 
 from flyte.errors import RuntimeDataValidationError
-from flyte.types._type_engine import TypeEngine, TypeTransformerFailedError, strip_annotated, type_name
+from flyte.types._type_engine import TypeEngine, TypeTransformerFailedError, _short_repr, strip_annotated, type_name
 
 __all__ = [
     "NativeInterface",
@@ -189,9 +189,13 @@ def _variable_map(types: Mapping[str, Any]) -> interface_pb2.VariableMap:
 
 
 def _validation_error(kind: str, name: str, t: Any, value: Any, cause: Exception, task_name: str) -> Exception:
-    where = f" of task {task_name}" if task_name else ""
+    detail = str(cause)
+    # The transformer's own message is only worth adding when it says more than the mismatch.
+    plain = f"Expected a value of type {type_name(t)}, got {_short_repr(value)} of type {type_name(type(value))}"
+    suffix = "" if detail == plain else f": {detail}"
     return RuntimeDataValidationError(
-        f"{kind} {name!r}{where} expects {type_name(t)}, got a value of type {type_name(type(value))}: {cause}",
+        f"{kind} {name!r}{_of(task_name)} expects {type_name(t)}, got {_short_repr(value)} "
+        f"of type {type_name(type(value))}{suffix}",
         var=name,
         task_name=task_name,
     )

@@ -318,9 +318,10 @@ class TypeEngine:
             >>> asyncio.run(TypeEngine.to_literal(3, int)).scalar.primitive.integer
             3
         """
-        fast = _FAST_ENCODERS.get(python_type)
-        if fast is not None and type(python_val) is python_type:
-            return fast(python_val)
+        if type(python_val) is python_type:  # a class, so always hashable
+            fast = _FAST_ENCODERS.get(python_type)
+            if fast is not None:
+                return fast(python_val)
         transformer = cls.get_transformer(python_type)
         if expected is None:
             expected = cls.to_literal_type(python_type)

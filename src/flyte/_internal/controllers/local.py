@@ -118,16 +118,20 @@ def _cache_facts(task: AsyncFunctionTaskTemplate[Any, Any], facts: _TaskFacts) -
     return facts
 
 
-def bind_inputs(task: AsyncFunctionTaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+def bind_inputs(
+    task: AsyncFunctionTaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
     """Match a call's arguments to the task's inputs, filling defaults; a bad call is a TypeError."""
     facts = _facts_for(task)
     names = facts.positional_names
     if len(args) > len(names):
         raise TypeError(f"{task.name}() takes {len(names)} input(s) but {len(args)} positional argument(s) were given")
-    bound = dict(zip(names, args))
+    bound = dict(zip(names, args, strict=False))
     for key, value in kwargs.items():
         if key not in facts.interface.inputs:
-            raise TypeError(f"{task.name}() got an unexpected input {key!r}; its inputs are: {', '.join(names) or 'none'}")
+            raise TypeError(
+                f"{task.name}() got an unexpected input {key!r}; its inputs are: {', '.join(names) or 'none'}"
+            )
         if key in bound:
             raise TypeError(f"{task.name}() got multiple values for input {key!r}")
         bound[key] = value
@@ -188,13 +192,17 @@ class LocalController:
 
     # --- entry points -----------------------------------------------------------------------
 
-    async def run_root(self, task: AsyncFunctionTaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    async def run_root(
+        self, task: AsyncFunctionTaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         """Run ``task`` as the root action ``a0`` of the run."""
         inputs = bind_inputs(task, args, kwargs)
         literals = await self._validate_inputs(task, inputs)
         return await self._run_action(task, self._root, inputs, literals, parent=None, group=None)
 
-    async def submit(self, task: AsyncFunctionTaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    async def submit(
+        self, task: AsyncFunctionTaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         """Run ``task`` as a child of the action that is running now."""
         from flyte.types._hashing import hash_inputs
 
@@ -217,7 +225,9 @@ class LocalController:
 
     # --- one action -------------------------------------------------------------------------
 
-    async def _validate_inputs(self, task: AsyncFunctionTaskTemplate[Any, Any], inputs: dict[str, Any]) -> dict[str, Literal]:
+    async def _validate_inputs(
+        self, task: AsyncFunctionTaskTemplate[Any, Any], inputs: dict[str, Any]
+    ) -> dict[str, Literal]:
         from flyte.types._interface import convert_inputs_to_literals
 
         return await convert_inputs_to_literals(_facts_for(task).interface, inputs, task_name=task.name)
