@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 REFERENCE_VERSION = "2.12.1"
-VENV_DIR = Path(__file__).resolve().parent.parent / ".bench" / f"refvenv-{REFERENCE_VERSION}"
+# Shared with the compatibility tests (tests/compat), so the venv is built once per machine.
+VENV_DIR = Path(
+    os.environ.get("FLYTE_REFERENCE_VENV", Path.home() / ".cache" / "flyte-ours" / f"refvenv-{REFERENCE_VERSION}")
+)
 
 
 def reference_python(create: bool = True) -> str | None:
-    """The interpreter of a venv with the reference SDK: ``$FLYTE_REFERENCE_PYTHON``, else ``.bench/``.
+    """The interpreter of a venv with the reference SDK: ``$FLYTE_REFERENCE_PYTHON``, else the shared venv.
 
     Creates the venv when missing and ``create`` is true; returns ``None`` when that fails
     (no registry access, for instance).
