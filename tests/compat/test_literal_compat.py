@@ -1,0 +1,366 @@
+"""Literals written by PyPI ``flyte==2.12.1`` decode here, and ours decode there.
+
+A session fixture finds or builds a virtualenv with the reference SDK:
+
+* ``$FLYTE_REFERENCE_PYTHON``: a Python interpreter that already has ``flyte==2.12.1``; or
+* a cached venv at ``$FLYTE_REFERENCE_VENV`` (default ``~/.cache/flyte-ours/refvenv-2.12.1``),
+  created once with ``python -m venv`` and ``pip install flyte==2.12.1``.
+
+The tests skip only when pip cannot reach the package index. Each direction runs one reference
+subprocess for all types. Both sides import the same ``compat_types`` module (written below to a
+temporary directory), so the types and values are identical and pickles resolve their classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from flyteidl2.core import literals_pb2, types_pb2
+
+from flyte.types import TypeEngine
+
+REFERENCE_VERSION = "2.12.1"
+
+COMPAT_TYPES = textwrap.dedent(
+    '''
+    """Types and values both SDKs encode; this module must stay importable by either."""
+    import dataclasses
+    import datetime
+    import enum
+    import typing
+    from typing import Annotated, NamedTuple, Optional, TypedDict
+
+    import pydantic
+
+
+    class Color(enum.Enum):
+        RED = "red"
+        GREEN = "green"
+
+
+    class Level(enum.IntEnum):
+        LOW = 1
+        HIGH = 5
+
+
+    @dataclasses.dataclass
+    class Inner:
+        a: int
+        b: str = "x"
+
+
+    @dataclasses.dataclass
+    class Outer:
+        inner: Inner
+        numbers: list[int]
+        scores: dict[str, float]
+        maybe: Optional[int] = None
+        color: Color = Color.RED
+        inners: list[Inner] = dataclasses.field(default_factory=list)
+        when: Optional[datetime.datetime] = None
+        day: datetime.date = datetime.date(2024, 2, 3)
+        level: Level = Level.HIGH
+
+
+    class Sub(pydantic.BaseModel):
+        s: str
+        colors: list[Color] = []
+
+
+    class Model(pydantic.BaseModel):
+        x: int
+        tags: list[str] = []
+        sub: Optional[Sub] = None
+        color: Color = Color.GREEN
+        level: Level = Level.LOW
+        when: datetime.datetime = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+        span: datetime.timedelta = datetime.timedelta(seconds=3)
+        by_name: dict[str, Sub] = {}
+        pair: tuple[int, str] = (1, "a")
+        inner: Optional[Inner] = None
+
+
+    class Pair(NamedTuple):
+        total: int
+        name: str
+
+
+    class Movie(TypedDict):
+        title: str
+        year: int
+
+
+    class Opaque:
+        def __init__(self, n):
+            self.n = n
+
+        def __eq__(self, other):
+            return isinstance(other, Opaque) and other.n == self.n
+
+
+    UTC = datetime.timezone.utc
+
+    CASES = [
+        ("int", int, 42),
+        ("int-min", int, -(2**63)),
+        ("float", float, 1.5),
+        ("float-inf", float, float("inf")),
+        ("str", str, "h\\u00e9llo"),
+        ("bool", bool, True),
+        ("none", type(None), None),
+        ("bytes", bytes, b"\\x00\\xffab"),
+        ("datetime", datetime.datetime, datetime.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=UTC)),
+        ("date", datetime.date, datetime.date(2024, 1, 2)),
+        ("timedelta", datetime.timedelta, datetime.timedelta(days=1, seconds=3, microseconds=500)),
+        ("list-int", list[int], [1, 2, 3]),
+        ("list-list-str", list[list[str]], [["a"], [], ["b", "c"]]),
+        ("dict-str-int", dict[str, int], {"b": 2, "a": 1}),
+        ("dict-str-list", dict[str, list[float]], {"x": [1.0, 2.5]}),
+        ("dict-untyped", dict, {"a": 1, "b": [1, "x"], "c": {"d": None}}),
+        ("dict-int-keys", dict[int, str], {1: "a", 2: "b"}),
+        ("dict-str-any", dict[str, typing.Any], {"a": 1, "b": "x"}),
+        ("optional-none", Optional[int], None),
+        ("optional-some", Optional[int], 3),
+        ("union-str", typing.Union[int, str], "x"),
+        ("union-float-int", typing.Union[float, int], 1),
+        ("union-list", typing.Union[int, list[int], None], [1]),
+        ("union-dict", typing.Union[dict[str, int], None], {"k": 1}),
+        ("list-optional", list[Optional[int]], [None, 1]),
+        ("enum", Color, Color.GREEN),
+        ("int-enum", Level, Level.HIGH),
+        ("optional-enum", Optional[Color], Color.RED),
+        ("dict-enum", dict[str, Color], {"k": Color.RED}),
+        ("dataclass", Inner, Inner(1)),
+        (
+            "dataclass-nested",
+            Outer,
+            Outer(Inner(1), [1], {"a": 1.0}, 2, Color.GREEN, [Inner(2, "y")], datetime.datetime(2024, 1, 1)),
+        ),
+        ("list-dataclass", list[Inner], [Inner(1), Inner(2, "z")]),
+        ("optional-dataclass", Optional[Inner], Inner(5)),
+        (
+            "pydantic",
+            Model,
+            Model(x=1, tags=["a"], sub=Sub(s="q", colors=[Color.RED]), by_name={"k": Sub(s="y")}, inner=Inner(4)),
+        ),
+        ("optional-pydantic", Optional[Model], Model(x=2)),
+        ("tuple", tuple[int, str, list[float]], (1, "a", [1.0])),
+        ("namedtuple", Pair, Pair(3, "p")),
+        ("optional-namedtuple", Optional[Pair], Pair(4, "q")),
+        ("typeddict", Movie, {"title": "Up", "year": 2009}),
+        ("annotated", Annotated[int, "meters"], 7),
+        ("annotated-optional", Annotated[Optional[list[int]], "meta"], [1]),
+        ("pickle", Opaque, Opaque(3)),
+        ("list-any", list[typing.Any], [1, "a", None]),
+        ("variadic-tuple", tuple[int, ...], (1, 2)),
+    ]
+    '''
+)
+
+# Runs under the reference SDK: encode every case, write <id>.lit and <id>.lt.
+REFERENCE_ENCODE = textwrap.dedent(
+    """
+    import asyncio, sys, pathlib
+    sys.path.insert(0, sys.argv[1])
+    import compat_types
+    from flyte.types import TypeEngine
+
+    async def main(out):
+        for name, t, value in compat_types.CASES:
+            lt = TypeEngine.to_literal_type(t)
+            lit = await TypeEngine.to_literal(value, t, lt)
+            (out / (name + ".lt")).write_bytes(lt.SerializeToString(deterministic=True))
+            (out / (name + ".lit")).write_bytes(lit.SerializeToString(deterministic=True))
+
+    asyncio.run(main(pathlib.Path(sys.argv[2])))
+    """
+)
+
+# Runs under the reference SDK: decode every <id>.lit we wrote, report equality as JSON.
+REFERENCE_DECODE = textwrap.dedent(
+    """
+    import asyncio, json, sys, pathlib
+    sys.path.insert(0, sys.argv[1])
+    import compat_types
+    from flyte.types import TypeEngine
+    from flyteidl2.core import literals_pb2
+
+    async def main(src):
+        report = {}
+        for name, t, value in compat_types.CASES:
+            lit = literals_pb2.Literal.FromString((src / (name + ".lit")).read_bytes())
+            try:
+                back = await TypeEngine.to_python_value(lit, t)
+                report[name] = {"equal": back == value and type(back) is type(value), "repr": repr(back)}
+            except Exception as e:
+                report[name] = {"equal": False, "repr": type(e).__name__ + ": " + str(e)}
+        print(json.dumps(report))
+
+    asyncio.run(main(pathlib.Path(sys.argv[2])))
+    """
+)
+
+_NETWORK_MARKERS = (
+    "Could not find a version that satisfies",
+    "NewConnectionError",
+    "Failed to establish a new connection",
+    "Temporary failure in name resolution",
+    "Network is unreachable",
+    "ConnectTimeoutError",
+    "ProxyError",
+)
+
+
+def _has_reference(python: str) -> bool:
+    probe = f"import flyte, sys; sys.exit(0 if flyte.__version__ == {REFERENCE_VERSION!r} else 1)"
+    return subprocess.run([python, "-c", probe], capture_output=True).returncode == 0
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+@pytest.fixture(scope="session")
+def reference_python() -> str:
+    """A Python interpreter with ``flyte==2.12.1`` installed (built once, then cached)."""
+    configured = os.environ.get("FLYTE_REFERENCE_PYTHON")
+    if configured and _has_reference(configured):
+        return configured
+    default_dir = Path.home() / ".cache" / "flyte-ours" / f"refvenv-{REFERENCE_VERSION}"
+    venv = Path(os.environ.get("FLYTE_REFERENCE_VENV", default_dir))
+    python = _venv_python(venv)
+    if python.exists() and _has_reference(str(python)):
+        return str(python)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True)
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", f"flyte=={REFERENCE_VERSION}"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if result.returncode != 0:
+        output = result.stdout + result.stderr
+        if any(marker in output for marker in _NETWORK_MARKERS):
+            pytest.skip(f"pip cannot reach the package index to install flyte=={REFERENCE_VERSION}")
+        raise RuntimeError(f"Installing flyte=={REFERENCE_VERSION} failed:\n{output[-3000:]}")
+    return str(python)
+
+
+@pytest.fixture(scope="module")
+def compat_types(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, ModuleType]]:
+    """Write the shared ``compat_types`` module and import it here."""
+    directory = tmp_path_factory.mktemp("compat_types")
+    (directory / "compat_types.py").write_text(COMPAT_TYPES)
+    sys.path.insert(0, str(directory))
+    try:
+        sys.modules.pop("compat_types", None)
+        yield directory, importlib.import_module("compat_types")
+    finally:
+        sys.path.remove(str(directory))
+        sys.modules.pop("compat_types", None)
+
+
+def _run_reference(python: str, script: str, *args: str) -> str:
+    result = subprocess.run([python, "-c", script, *args], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"reference script failed:\n{result.stderr[-4000:]}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def reference_encoded(
+    reference_python: str, compat_types: tuple[Path, ModuleType], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The reference SDK's literals and literal types for every case, one file each."""
+    out = tmp_path_factory.mktemp("reference_literals")
+    _run_reference(reference_python, REFERENCE_ENCODE, str(compat_types[0]), str(out))
+    return out
+
+
+def _case_ids() -> list[str]:
+    namespace: dict[str, Any] = {}
+    exec(COMPAT_TYPES, namespace)
+    return [name for name, _, _ in namespace["CASES"]]
+
+
+CASE_IDS = _case_ids()
+
+# Cases whose literal bytes may legitimately differ: cloudpickle embeds a per-process class
+# tracking id for classes it pickles by value; our module-level class pickles by reference.
+BYTES_MAY_DIFFER: set[str] = set()
+
+
+def _case(compat_types: tuple[Path, ModuleType], name: str) -> tuple[Any, Any]:
+    for case_name, t, value in compat_types[1].CASES:
+        if case_name == name:
+            return t, value
+    raise KeyError(name)
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", CASE_IDS)
+def test_reference_literal_decodes_here(
+    name: str, reference_encoded: Path, compat_types: tuple[Path, ModuleType]
+) -> None:
+    t, value = _case(compat_types, name)
+    lit = literals_pb2.Literal.FromString((reference_encoded / f"{name}.lit").read_bytes())
+    back = asyncio.run(TypeEngine.to_python_value(lit, t))
+    assert back == value
+    assert type(back) is type(value)
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", CASE_IDS)
+def test_literal_type_is_byte_identical(
+    name: str, reference_encoded: Path, compat_types: tuple[Path, ModuleType]
+) -> None:
+    t, _ = _case(compat_types, name)
+    ours = TypeEngine.to_literal_type(t).SerializeToString(deterministic=True)
+    theirs = (reference_encoded / f"{name}.lt").read_bytes()
+    assert types_pb2.LiteralType.FromString(ours) == types_pb2.LiteralType.FromString(theirs)
+    assert ours == theirs
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", CASE_IDS)
+def test_literal_is_byte_identical(name: str, reference_encoded: Path, compat_types: tuple[Path, ModuleType]) -> None:
+    if name in BYTES_MAY_DIFFER:
+        pytest.skip("pickle bytes depend on the process")
+    t, value = _case(compat_types, name)
+    ours = asyncio.run(TypeEngine.to_literal(value, t, TypeEngine.to_literal_type(t)))
+    assert ours.SerializeToString(deterministic=True) == (reference_encoded / f"{name}.lit").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def reference_decoded(
+    reference_python: str, compat_types: tuple[Path, ModuleType], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
+    """What the reference SDK reads back from our literals, per case."""
+    out = tmp_path_factory.mktemp("our_literals")
+
+    async def encode_all() -> None:
+        for name, t, value in compat_types[1].CASES:
+            lit = await TypeEngine.to_literal(value, t, TypeEngine.to_literal_type(t))
+            (out / f"{name}.lit").write_bytes(lit.SerializeToString(deterministic=True))
+
+    asyncio.run(encode_all())
+    stdout = _run_reference(reference_python, REFERENCE_DECODE, str(compat_types[0]), str(out))
+    report: dict[str, dict[str, Any]] = json.loads(stdout.strip().splitlines()[-1])
+    return report
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", CASE_IDS)
+def test_our_literal_decodes_in_the_reference(name: str, reference_decoded: dict[str, dict[str, Any]]) -> None:
+    result = reference_decoded[name]
+    assert result["equal"], f"reference read back {result['repr']}"
