@@ -20,16 +20,17 @@ the CLI load only when a run needs them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from flyte._cache import Cache, CachePolicy, CacheRequest
 from flyte._context import ctx
 from flyte._custom_context import custom_context, get_custom_context
 from flyte._docs import Documentation, Link
 from flyte._group import group
-from flyte._image import Image
 from flyte._initialize import current_domain, current_project, init, init_from_config
 from flyte._map import map
 from flyte._pod import PodTemplate
-from flyte._resources import AMD_GPU, GPU, HABANA_GAUDI, TPU, Device, Neuron, Resources
+from flyte._resources import AMD_GPU, APPLE_SILICON, GPU, HABANA_GAUDI, TPU, Device, DeviceClass, Neuron, Resources
 from flyte._retry import Backoff, RetryStrategy
 from flyte._reusable import ReusePolicy
 from flyte._run import ActionOutputs, Run, run, with_runcontext
@@ -38,11 +39,11 @@ from flyte._task import AsyncFunctionTaskTemplate, TaskTemplate
 from flyte._task_environment import Environment, TaskEnvironment
 from flyte._timeout import Timeout, TimeoutType
 from flyte._trace import trace
-from flyte._trigger import Cron, FixedRate, Trigger, TriggerTime
 from flyte._version import __version__
 
 __all__ = [
     "AMD_GPU",
+    "APPLE_SILICON",
     "GPU",
     "HABANA_GAUDI",
     "TPU",
@@ -54,6 +55,7 @@ __all__ = [
     "CacheRequest",
     "Cron",
     "Device",
+    "DeviceClass",
     "Documentation",
     "Environment",
     "FixedRate",
@@ -88,6 +90,34 @@ __all__ = [
     "version",
     "with_runcontext",
 ]
+
+# Loaded on first use: these modules are comparatively expensive and most programs never touch them.
+_LAZY = {
+    "Image": "flyte._image",
+    "Cron": "flyte._trigger",
+    "FixedRate": "flyte._trigger",
+    "Trigger": "flyte._trigger",
+    "TriggerTime": "flyte._trigger",
+}
+
+if TYPE_CHECKING:
+    from flyte._image import Image
+    from flyte._trigger import Cron, FixedRate, Trigger, TriggerTime
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flyte' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def version() -> str:

@@ -14,10 +14,7 @@ Example:
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import inspect
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -96,6 +93,10 @@ def _function_source(func: Callable[..., Any]) -> str:
     Decorators are left out so that changing ``@env.task(cache=...)`` arguments does not by
     itself invalidate cached results; only the body and signature count.
     """
+    import ast
+    import inspect
+    import textwrap
+
     func = inspect.unwrap(func)
     source = textwrap.dedent(inspect.getsource(func))
     try:
@@ -107,6 +108,22 @@ def _function_source(func: Callable[..., Any]) -> str:
         lines = source.splitlines()
         return "\n".join(lines[node.lineno - 1 : node.end_lineno])
     return source
+
+
+def _code_fingerprint(func: Callable[..., Any]) -> str:
+    """A stable text form of a function's bytecode, constants and names (nested code included)."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        raise ValueError(
+            f"cannot version the cache of {func!r}: it has neither source nor bytecode; "
+            "pass Cache(version_override=...)"
+        )
+
+    def describe(code_object: Any) -> str:
+        constants = [describe(c) if hasattr(c, "co_code") else repr(c) for c in code_object.co_consts]
+        return f"{code_object.co_code.hex()}|{constants}|{code_object.co_names}|{code_object.co_varnames}"
+
+    return describe(code)
 
 
 @dataclass(frozen=True)
@@ -124,19 +141,19 @@ class FunctionBodyPolicy:
     def get_version(self, salt: str, params: VersionParameters) -> str:
         """The hex digest of ``salt`` and the function's source; ``""`` when there is no function.
 
+        Functions without a source file (a REPL, ``exec``) are versioned by their bytecode.
+
         Raises:
-            ValueError: the function's source cannot be found (defined in a REPL or ``exec``).
+            ValueError: the function has neither source nor bytecode.
         """
         if params.func is None:
             return ""
         try:
             source = _function_source(params.func)
-        except (OSError, TypeError) as e:
-            name = getattr(params.func, "__qualname__", repr(params.func))
-            raise ValueError(
-                f"cannot read the source of {name} to version its cache ({e}); "
-                "define it in a file, or pass Cache(version_override=...)"
-            ) from e
+        except (OSError, TypeError):
+            # No source file (a REPL, a notebook cell, `python -c`): version by the compiled code,
+            # which changes with the body just the same, though only within one Python version.
+            source = _code_fingerprint(params.func)
         return hashlib.sha256(f"{salt}\x00{source}".encode()).hexdigest()
 
 

@@ -8,7 +8,6 @@ checks the cache, applies retries and the timeout, and records the outcome.
 from __future__ import annotations
 
 import functools
-import inspect
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, fields, replace
@@ -149,6 +148,8 @@ class AsyncFunctionTaskTemplate(TaskTemplate[P, R]):
     @functools.cached_property
     def is_async(self) -> bool:
         """Whether the user's function is a coroutine function."""
+        import inspect
+
         return inspect.iscoroutinefunction(self.func)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -23,6 +22,8 @@ __all__ = ["trace"]
 
 def _inputs_key(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     """A stable digest of a traced call's arguments (their reprs, bound to parameter names)."""
+    import inspect
+
     try:
         bound = inspect.signature(func).bind(*args, **kwargs)
         items = sorted(bound.arguments.items())
@@ -49,6 +50,8 @@ def trace(func: Callable[..., T]) -> Callable[..., T]:
         ... async def ask_llm(prompt: str) -> str:
         ...     return await client.complete(prompt)  # doctest: +SKIP
     """
+    import inspect
+
     if inspect.isasyncgenfunction(func):
 
         @functools.wraps(func)

@@ -145,11 +145,22 @@ def test_function_body_policy_ignores_decorators_but_not_the_body(tmp_path: Path
     assert plain != changed
 
 
-def test_function_body_policy_without_source_explains_what_to_do() -> None:
-    namespace: dict[str, object] = {}
-    exec("def g():\n    return 1\n", namespace)
+def test_function_body_policy_without_source_uses_the_bytecode() -> None:
+    def compiled(body: str) -> object:
+        namespace: dict[str, object] = {}
+        exec(f"def g():\n    return {body}\n", namespace)
+        return namespace["g"]
+
+    def version(func: object) -> str:
+        return FunctionBodyPolicy().get_version("", VersionParameters(func=func))  # type: ignore[arg-type]
+
+    assert version(compiled("1")) == version(compiled("1"))
+    assert version(compiled("1")) != version(compiled("2"))
+
+
+def test_function_body_policy_without_source_or_code_explains_what_to_do() -> None:
     with pytest.raises(ValueError, match=r"version_override"):
-        FunctionBodyPolicy().get_version("", VersionParameters(func=namespace["g"]))  # type: ignore[arg-type]
+        FunctionBodyPolicy().get_version("", VersionParameters(func=len))
 
 
 def test_function_body_version_is_stable_across_processes(tmp_path: Path) -> None:

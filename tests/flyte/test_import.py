@@ -54,8 +54,8 @@ def test_import_loads_no_heavy_modules_and_changes_nothing() -> None:
 
 def test_public_names_are_pinned() -> None:
     assert set(flyte.__all__) == {
-        "AMD_GPU", "GPU", "HABANA_GAUDI", "TPU", "ActionOutputs", "AsyncFunctionTaskTemplate", "Backoff", "Cache",
-        "CachePolicy", "CacheRequest", "Cron", "Device", "Documentation", "Environment", "FixedRate", "Image",
+        "AMD_GPU", "APPLE_SILICON", "GPU", "HABANA_GAUDI", "TPU", "ActionOutputs", "AsyncFunctionTaskTemplate", "Backoff", "Cache",
+        "CachePolicy", "CacheRequest", "Cron", "Device", "DeviceClass", "Documentation", "Environment", "FixedRate", "Image",
         "Link", "Neuron", "PodTemplate", "Resources", "RetryStrategy", "ReusePolicy", "Run", "Secret",
         "SecretRequest", "TaskEnvironment", "TaskTemplate", "Timeout", "TimeoutType", "Trigger", "TriggerTime",
         "__version__", "ctx", "current_domain", "current_project", "custom_context", "get_custom_context", "group",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,12 @@ class ModuleLoadFailure(Exception):
         return self.message
 
 
+def _identifier(text: str) -> str:
+    """``my-flow 2`` → ``my_flow_2``: file names that are not identifiers still get an importable name."""
+    name = re.sub(r"\W", "_", text)
+    return f"_{name}" if not name or name[0].isdigit() else name
+
+
 def module_name_for(path: Path, root_dir: Path | None = None) -> tuple[str, Path]:
     """The dotted module name of ``path`` and the folder to put on ``sys.path``.
 
@@ -56,8 +63,8 @@ def module_name_for(path: Path, root_dir: Path | None = None) -> tuple[str, Path
             relative = path.with_suffix("").relative_to(root)
         except ValueError as e:
             raise ModuleLoadFailure(f"{path} is not inside the root directory {root}") from e
-        return ".".join(relative.parts), root
-    parts = [path.stem]
+        return ".".join(_identifier(part) for part in relative.parts), root
+    parts = [_identifier(path.stem)]
     folder = path.parent
     while (folder / "__init__.py").is_file() and folder.parent != folder:
         parts.insert(0, folder.name)

@@ -55,10 +55,6 @@ def _strip_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
-def _type_label(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
 def _one_line_validation_error(error: Exception) -> str:
     """The first problem a pydantic ``ValidationError`` reports, on one line."""
     errors = getattr(error, "errors", None)
@@ -145,7 +141,7 @@ class JsonValueType(click.ParamType):  # type: ignore[type-arg]  # generic only 
             return self._adapter.validate_python(data)
         except pydantic.ValidationError as e:
             self.fail(
-                f"not a valid {_type_label(self.python_type)}: {_one_line_validation_error(e)}",
+                f"not a valid {short_type_name(self.python_type)}: {_one_line_validation_error(e)}",
                 param,
                 ctx,
             )
