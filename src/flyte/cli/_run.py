@@ -1,0 +1,468 @@
+"""``flyte run [OPTIONS] FILE TASK [--input value ...]``: run a task from a Python file.
+
+The command is three nested click levels, so that each level has its own ``--help``:
+
+* ``flyte run``: the run options (``--local``, ``--name``, ``-e KEY=VAL``, ...);
+* ``flyte run FILE``: loads the file and lists its tasks;
+* ``flyte run FILE TASK``: one option per task input, built from the task's signature.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flyte.cli._common import CLIConfig, fail, get_cli_config, stderr_console
+
+__all__ = ["RunOptions", "run"]
+
+_RUN_HELP = """Run a task from a Python file.
+
+\b
+    flyte run --local hello.py main --x 3 --names '["a", "b"]'
+
+Options of the run itself come before the file name; the task's inputs come after the task
+name. Leave out the task name to list the tasks of a file, and add --help after it to see the
+inputs of a task:
+
+\b
+    flyte run hello.py
+    flyte run hello.py main --help
+
+Inputs are given as --name value: numbers and text as they are, booleans as --name/--no-name,
+enums by member name, lists, dicts, dataclasses and pydantic models as JSON text or the path
+of a .json or .yaml file, dates in ISO 8601, durations as seconds, 1h30m or PT1H30M.
+
+Without a configured endpoint (or with --local) the task runs in this process.
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """The options given to ``flyte run`` before the file name."""
+
+    local: bool = False
+    """Run in this process even when an endpoint is configured."""
+    name: str | None = None
+    """The run's name; generated when ``None``."""
+    overwrite_cache: bool = False
+    """Run cached tasks again and replace their cache entries."""
+    env_vars: dict[str, str] = field(default_factory=dict)
+    """Environment variables set for the run (``-e KEY=VAL``)."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Labels of the run (``--label KEY=VAL``)."""
+    follow: bool = False
+    """Wait for a remote run and stream its progress (a local run always finishes first)."""
+    project: str | None = None
+    """The project of the run; overrides the config file."""
+    domain: str | None = None
+    """The domain of the run; overrides the config file."""
+    version: str | None = None
+    """The code version to report."""
+    root_dir: Path | None = None
+    """The source root, which decides the module name of the file."""
+    raw_data_path: str | None = None
+    """Where offloaded data is written."""
+    queue: str | None = None
+    """The queue every action of the run is scheduled on."""
+    max_action_concurrency: int | None = None
+    """How many actions may run at once."""
+    images: tuple[str, ...] = ()
+    """``--image name=uri`` mappings (used when building images for remote runs)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Options accepted for compatibility that local runs do not use."""
+
+
+def _key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", ctx=ctx, param=param)
+        result[key.strip()] = value
+    return result
+
+
+class RunGroup(click.Group):
+    """``flyte run``: its subcommands are Python files, resolved from the path given."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return []
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        path = Path(cmd_name).expanduser()
+        if path.is_dir():
+            raise click.UsageError(f"{cmd_name!r} is a directory; give the path of a Python file", ctx)
+        if not path.is_file():
+            raise click.UsageError(
+                f"No such file: {cmd_name!r}; give the path of a Python file that defines tasks", ctx
+            )
+        root_dir = ctx.params.get("root_dir")
+        return FileGroup(cmd_name, path, Path(root_dir) if root_dir else None)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Arguments"):
+            formatter.write_dl(
+                [
+                    ("FILE", "A Python file that defines tasks (with @env.task)."),
+                    ("TASK", "The task to run; leave it out to list the file's tasks."),
+                    ("INPUTS", "The task's inputs, as --name value (see FILE TASK --help)."),
+                ]
+            )
+
+
+def _summary(doc: str | None) -> str:
+    """The part of a docstring before its first section (``Args:``, ``Returns:``, ...)."""
+    if not doc:
+        return ""
+    import inspect
+
+    lines: list[str] = []
+    for line in inspect.cleandoc(doc).splitlines():
+        if line.strip().endswith(":") and line.strip()[:-1] in (
+            "Args",
+            "Arguments",
+            "Parameters",
+            "Returns",
+            "Raises",
+            "Yields",
+            "Example",
+            "Examples",
+        ):
+            break
+        lines.append(line)
+    return "\n".join(lines).strip()
+
+
+def _signature(task: Any) -> str:
+    from flyte.cli._params import short_signature
+
+    try:
+        interface = task.interface
+        return short_signature(interface.inputs, interface.outputs)
+    except (TypeError, NameError) as e:
+        return f"(cannot read the signature: {e})"
+
+
+class FileGroup(click.Group):
+    """``flyte run FILE``: the tasks of one file; without a task it lists them."""
+
+    def __init__(self, name: str, path: Path, root_dir: Path | None) -> None:
+        super().__init__(
+            name=name,
+            help=f"Run a task defined in {name}. Without TASK, list the tasks.",
+            invoke_without_command=True,
+            subcommand_metavar="TASK [INPUTS]...",
+            callback=self._list_tasks,
+        )
+        self.path = path
+        self.root_dir = root_dir
+        self._tasks: dict[str, Any] | None = None
+
+    def tasks(self, ctx: click.Context) -> dict[str, Any]:
+        """The file's tasks by name, loading the file on first use."""
+        if self._tasks is None:
+            from flyte.cli._loader import ModuleLoadFailure, find_tasks, load_module
+
+            try:
+                self._tasks = find_tasks(load_module(self.path, self.root_dir))
+            except ModuleLoadFailure as e:
+                fail(e.message, error=e.cause or e, verbose=get_cli_config(ctx).verbose)
+        return self._tasks
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.tasks(ctx))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        tasks = self.tasks(ctx)
+        task = tasks.get(cmd_name)
+        if task is None:
+            known = ", ".join(tasks) or "none"
+            raise click.UsageError(f"No task named {cmd_name!r} in {self.name} (its tasks: {known})", ctx)
+        return TaskCommand(cmd_name, task)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [
+            (name, _summary(_task_doc(task)).split("\n")[0] or _signature(task))
+            for name, task in self.tasks(ctx).items()
+        ]
+        if rows:
+            with formatter.section("Tasks"):
+                formatter.write_dl(rows)
+
+    def _list_tasks(self) -> None:
+        ctx = click.get_current_context()
+        if ctx.invoked_subcommand is not None:
+            return
+        tasks = self.tasks(ctx)
+        if not tasks:
+            click.echo(f"No tasks found in {self.name}; define them with @env.task.")
+            return
+        if get_cli_config(ctx).wants_json:
+            listing = [
+                {"name": name, "task": getattr(task, "name", name), "signature": _signature(task)}
+                for name, task in tasks.items()
+            ]
+            click.echo(json.dumps(listing, indent=2))
+            return
+        click.echo(f"Tasks in {self.name}:")
+        width = max(len(name) for name in tasks)
+        for name, task in tasks.items():
+            summary = _summary(_task_doc(task)).split("\n")[0]
+            line = f"  {name.ljust(width)}  {_signature(task)}"
+            click.echo(f"{line}  {summary}" if summary else line)
+        click.echo(f"\nShow the inputs of a task: flyte run {self.name} TASK --help")
+
+
+def _task_doc(task: Any) -> str | None:
+    func = getattr(task, "func", None)
+    return getattr(func, "__doc__", None) if func is not None else getattr(task, "__doc__", None)
+
+
+class TaskCommand(click.Command):
+    """``flyte run FILE TASK``: one option per task input."""
+
+    def __init__(self, name: str, task: Any) -> None:
+        from flyte.cli._params import input_options, parse_docstring_args
+
+        doc = _task_doc(task)
+        try:
+            inputs = task.interface.inputs
+        except (TypeError, NameError) as e:
+            raise click.ClickException(f"Cannot read the inputs of task {name!r}: {e}") from e
+        summary = _summary(doc)
+        super().__init__(
+            name=name,
+            params=input_options(inputs, parse_docstring_args(doc)),
+            callback=self._run,
+            help=(summary + "\n\n" if summary else "") + f"Signature: {_signature(task)}",
+            short_help=summary.split("\n")[0] if summary else None,
+            no_args_is_help=False,
+        )
+        self.task = task
+
+    def _run(self, **values: Any) -> None:
+        ctx = click.get_current_context()
+        inputs = {key: value for key, value in values.items() if value is not None}
+        execute(ctx, self.task, inputs)
+
+
+def _init_flyte(cli: CLIConfig, options: RunOptions, task_name: str) -> None:
+    import flyte
+    from flyte.errors import InitializationError
+
+    kwargs = cli.init_kwargs(project=options.project, domain=options.domain)
+    if kwargs.get("endpoint") and not options.local:
+        fail(
+            f"Remote runs are not available yet (endpoint {kwargs['endpoint']} is configured); "
+            f"pass --local to run {task_name} on this machine"
+        )
+    if options.root_dir is not None:
+        kwargs["root_dir"] = options.root_dir
+    try:
+        flyte.init(**kwargs)
+    except InitializationError as e:
+        fail(str(e), error=e, verbose=cli.verbose)
+
+
+def _output_names(task: Any, count: int) -> list[str]:
+    try:
+        names = list(task.interface.outputs)
+    except (TypeError, NameError):
+        names = []
+    return names if len(names) == count else [f"o{index}" for index in range(count)]
+
+
+def _to_json(value: Any) -> Any:
+    import dataclasses
+    import datetime as dt
+    import enum
+
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _print_result(cli: CLIConfig, task: Any, run: Any, seconds: float) -> None:
+    actions = run.actions()
+    cached = sum(1 for action in actions if getattr(action, "cache_status", "") == "CACHE_HIT")
+    outputs = tuple(run.outputs()) if task.interface.outputs else ()
+    named = dict(zip(_output_names(task, len(outputs)), outputs, strict=True))
+    if cli.wants_json:
+        document = {
+            "name": run.name,
+            "phase": run.phase,
+            "url": run.url,
+            "duration_seconds": round(seconds, 3),
+            "actions": len(actions),
+            "cache_hits": cached,
+            "outputs": {key: _to_json(value) for key, value in named.items()},
+        }
+        indent = None if cli.output_format == "json-raw" else 2
+        click.echo(json.dumps(document, indent=indent))
+        return
+    console = stderr_console()
+    noun = "action" if len(actions) == 1 else "actions"
+    console.print(
+        f"[green]✔[/green] Run [bold]{run.name}[/bold] {run.phase} in {seconds:.2f}s "
+        f"· {len(actions)} {noun}, {cached} cached",
+        markup=True,
+    )
+    console.print(f"  Path: {run.url}", markup=False)
+    for key, value in named.items():
+        click.echo(f"{key}: {value}")
+
+
+def execute(ctx: click.Context, task: Any, inputs: dict[str, Any]) -> None:
+    """Run ``task`` with ``inputs`` locally and print the summary and outputs.
+
+    Raises:
+        click.ClickException: the task failed (exit code 1), or remote mode was asked for.
+    """
+    import flyte
+    from flyte.errors import BaseRuntimeError
+
+    cli = get_cli_config(ctx)
+    options = ctx.find_object(RunOptions) or RunOptions()
+    task_name = getattr(task, "name", ctx.info_name or "task")
+    _init_flyte(cli, options, task_name)
+    runner = flyte.with_runcontext(
+        mode="local",
+        name=options.name,
+        version=options.version,
+        raw_data_path=options.raw_data_path,
+        overwrite_cache=options.overwrite_cache,
+        project=options.project,
+        domain=options.domain,
+        env_vars=options.env_vars or None,
+        labels=options.labels or None,
+        queue=options.queue,
+        max_action_concurrency=options.max_action_concurrency,
+    )
+    console = stderr_console()
+    started = time.monotonic()
+    try:
+        if cli.progress and console.is_terminal and not cli.wants_json:
+            with console.status(f"Running {task_name} locally..."):
+                run = runner.run(task, **inputs)
+        else:
+            run = runner.run(task, **inputs)
+    except BaseRuntimeError as e:
+        fail(f"{e.code}: {e}", error=e, verbose=cli.verbose)
+    except Exception as e:
+        # Errors that never reached the task (a bad input value, a misconfigured task):
+        # reported on one line like task failures, with the traceback under -v.
+        fail(f"{type(e).__name__}: {e}", error=e, verbose=cli.verbose)
+    _print_result(cli, task, run, time.monotonic() - started)
+
+
+@click.group(
+    "run",
+    cls=RunGroup,
+    help=_RUN_HELP,
+    short_help="Run a task from a Python file.",
+    subcommand_metavar="FILE TASK [INPUTS]...",
+    no_args_is_help=True,
+)
+@click.option("--local", is_flag=True, help="Run the task in this process, even when an endpoint is configured.")
+@click.option("--name", help="Name of the run; a random name is generated when not given.")
+@click.option("--overwrite-cache", is_flag=True, help="Run cached tasks again and replace their cache entries.")
+@click.option(
+    "-e",
+    "--env",
+    "env_vars",
+    multiple=True,
+    callback=_key_values,
+    metavar="KEY=VALUE",
+    help="An environment variable for the run; repeat for several, e.g. -e LOG_LEVEL=debug -e FOO=bar.",
+)
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    callback=_key_values,
+    metavar="KEY=VALUE",
+    help="A label of the run; repeat for several.",
+)
+@click.option("-f", "--follow", is_flag=True, help="Wait for the run and show its progress (local runs always do).")
+@click.option("-p", "--project", help="Project of the run; overrides the config file.")
+@click.option("-d", "--domain", help="Domain of the run; overrides the config file.")
+@click.option("--version", "run_version", help="Code version to report for the run.")
+@click.option(
+    "--root-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Source root of your code (decides module names); helpful in monorepos.",
+)
+@click.option("--raw-data-path", help="Where offloaded data (files, dataframes) is written.")
+@click.option("--queue", help="Queue to schedule every action of the run on.")
+@click.option(
+    "--max-action-concurrency",
+    type=click.IntRange(min=1),
+    help="How many actions of the run may run at once.",
+)
+@click.option("--image", "images", multiple=True, metavar="[NAME=]URI", help="Image for the run; repeatable.")
+@click.option(
+    "--copy-style",
+    type=click.Choice(["loaded_modules", "all", "none"]),
+    default="loaded_modules",
+    show_default=True,
+    help="Which files a remote run ships (not used by local runs).",
+)
+@click.option("--service-account", help="Kubernetes service account of a remote run.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    local: bool,
+    name: str | None,
+    overwrite_cache: bool,
+    env_vars: dict[str, str],
+    labels: dict[str, str],
+    follow: bool,
+    project: str | None,
+    domain: str | None,
+    run_version: str | None,
+    root_dir: Path | None,
+    raw_data_path: str | None,
+    queue: str | None,
+    max_action_concurrency: int | None,
+    images: tuple[str, ...],
+    copy_style: str,
+    service_account: str | None,
+) -> None:
+    ctx.obj = RunOptions(
+        local=local,
+        name=name,
+        overwrite_cache=overwrite_cache,
+        env_vars=env_vars,
+        labels=labels,
+        follow=follow,
+        project=project,
+        domain=domain,
+        version=run_version,
+        root_dir=root_dir,
+        raw_data_path=raw_data_path,
+        queue=queue,
+        max_action_concurrency=max_action_concurrency,
+        images=images,
+        extra={"copy_style": copy_style, "service_account": service_account},
+    )

@@ -1,0 +1,164 @@
+"""The ``flyte`` command: ``flyte [GLOBAL OPTIONS] VERB NOUN ...``.
+
+Example:
+    $ flyte run --local examples/hello.py main --x 3
+    $ flyte delete local-cache
+    $ flyte --version
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from flyte.cli._common import AUTH_TYPES, IMAGE_BUILDERS, OUTPUT_FORMATS, CLIConfig
+from flyte.cli._create import create
+from flyte.cli._delete import delete
+from flyte.cli._run import run
+
+__all__ = ["flyte_group", "main"]
+
+_HELP = """The command line of Flyte: run tasks locally, and manage the local cache and config.
+
+Commands follow a verb/noun structure: the verb is the command (run, create, delete), the
+noun its subcommand (flyte delete local-cache). Global options go before the verb:
+
+\b
+    flyte -v run --local hello.py main --x 3
+    flyte --config ./my-config.yaml run hello.py main
+    flyte --output-format json run --local hello.py main --x 3
+"""
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from flyte._version import __version__
+
+    click.echo(f"Flyte SDK version: {__version__}")
+    ctx.exit()
+
+
+def _setup_logging(verbose: int) -> None:
+    if verbose <= 0:
+        return
+    logger = logging.getLogger("flyte")
+    # Replace (not keep) an earlier handler of this CLI: sys.stderr may have changed since
+    # (the command invoked again in one process, as tests do).
+    for handler in [h for h in logger.handlers if getattr(h, "_flyte_cli", False)]:
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._flyte_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+
+
+@click.group("flyte", help=_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
+@click.option("--endpoint", help="The control plane to connect to; overrides the config file.")
+@click.option("--insecure", is_flag=True, help="Connect to the endpoint without TLS.")
+@click.option(
+    "--image-builder",
+    "--builder",
+    "image_builder",
+    type=click.Choice(IMAGE_BUILDERS),
+    help="Image builder to use; overrides image.builder of the config file.",
+)
+@click.option("--auth-type", type=click.Choice(AUTH_TYPES), help="How to authenticate to the control plane.")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Show tracebacks of errors (-v) and Flyte's debug logs (-vv).",
+)
+@click.option("--org", help="The organization the command applies to.")
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The config file to use instead of the usual search (./config.yaml, .flyte/config.yaml, ~/.flyte/...).",
+)
+@click.option(
+    "-of",
+    "--output-format",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format of commands that print results.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["console", "json"]),
+    default="console",
+    show_default=True,
+    help="Format of log lines.",
+)
+@click.option(
+    "--user-log-level",
+    type=click.Choice(["debug", "info", "warning", "error", "critical"]),
+    default="info",
+    show_default=True,
+    help="Log level of task (user) logs, independent of -v.",
+)
+@click.option("--reset-root-logger", is_flag=True, help="Route all log records through Flyte's log format.")
+@click.option("--no-progress", is_flag=True, help="Do not show a progress spinner (for CI logs).")
+@click.pass_context
+def flyte_group(
+    ctx: click.Context,
+    endpoint: str | None,
+    insecure: bool,
+    image_builder: str | None,
+    auth_type: str | None,
+    verbose: int,
+    org: str | None,
+    config_file: Path | None,
+    output_format: str,
+    log_format: str,
+    user_log_level: str,
+    reset_root_logger: bool,
+    no_progress: bool,
+) -> None:
+    _setup_logging(verbose)
+    ctx.obj = CLIConfig(
+        verbose=verbose,
+        config_file=config_file,
+        endpoint=endpoint,
+        insecure=insecure,
+        org=org,
+        image_builder=image_builder,
+        auth_type=auth_type,
+        output_format=output_format,
+        log_format=log_format,
+        user_log_level=user_log_level,
+        reset_root_logger=reset_root_logger,
+        progress=not no_progress,
+    )
+
+
+flyte_group.add_command(run)
+flyte_group.add_command(create)
+flyte_group.add_command(delete)
+
+
+def main() -> None:
+    """Entry point of the ``flyte`` console script (``flyte = "flyte.cli.main:main"``).
+
+    Example:
+        >>> main()  # doctest: +SKIP  (parses sys.argv, exits the process)
+    """
+    flyte_group(prog_name="flyte")
+
+
+if __name__ == "__main__":
+    main()
