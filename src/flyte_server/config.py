@@ -1,0 +1,67 @@
+"""``ServerConfig``: everything ``flyte start server`` can be told."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["ServerConfig", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    """``~/.flyte/server``."""
+    return Path.home() / ".flyte" / "server"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """The options of the control plane.
+
+    Example:
+        >>> config = ServerConfig(port=0, data_dir=Path("/tmp/flyte-server-doc"))
+        >>> config.database_url.startswith("sqlite+aiosqlite:///")
+        True
+    """
+
+    host: str = "127.0.0.1"
+    """The interface to listen on."""
+    port: int = 8090
+    """The port of every service (0 picks a free one)."""
+    data_dir: Path = field(default_factory=default_data_dir)
+    """Where the default SQLite database, blob store, worker directories and logs live."""
+    db: str | None = None
+    """A SQLAlchemy URL (``sqlite:///...`` or ``postgresql://...``); default SQLite in ``data_dir``."""
+    storage: str | None = None
+    """A directory or ``s3://bucket/prefix``; default ``data_dir/blobs``."""
+    s3_endpoint: str | None = None
+    """The endpoint of an S3-compatible store (MinIO, moto, ...)."""
+    s3_access_key_id: str | None = None
+    """The access key of the S3 store."""
+    s3_secret_access_key: str | None = None
+    """The secret key of the S3 store."""
+    executor: str = "local"
+    """How actions run: ``local`` worker processes."""
+    workers: int = 8
+    """How many actions may run at once."""
+    worker_python: str = field(default_factory=lambda: sys.executable)
+    """The interpreter of the Python environment whose ``a0`` runs the actions."""
+    log_level: str = "info"
+    """The server's own log level."""
+    secret_key: str | None = None
+    """The key for signed URLs and secret encryption; default a key file kept in ``data_dir``."""
+
+    @property
+    def database_url(self) -> str:
+        """The async SQLAlchemy URL of the metadata store."""
+        url = self.db or f"sqlite:///{self.data_dir / 'flyte.db'}"
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+        if url.startswith(("postgresql://", "postgres://")):
+            return "postgresql+asyncpg://" + url.split("://", 1)[1]
+        return url
+
+    @property
+    def storage_url(self) -> str:
+        """The root of the blob store (a local path or ``s3://...``)."""
+        return self.storage or str(self.data_dir / "blobs")

@@ -1,0 +1,116 @@
+"""The database: engine, sessions and schema migrations, the same code for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Integer, MetaData, String, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["MIGRATIONS", "Base", "Database", "Migration"]
+
+_NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every table."""
+
+    metadata = MetaData(naming_convention=_NAMING)
+
+
+class SchemaVersion(Base):
+    """Which migrations have been applied."""
+
+    __tablename__ = "schema_version"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    description: Mapped[str] = mapped_column(String(200))
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema's history; applied once, in order, inside a transaction."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _create_initial_schema(connection: Connection) -> None:
+    # Importing the model modules registers their tables on Base.metadata.
+    from flyte_server.store import models  # noqa: F401
+
+    Base.metadata.create_all(connection)
+
+
+# Append new migrations at the end; never edit an applied one.
+MIGRATIONS: list[Migration] = [Migration(1, "initial schema", _create_initial_schema)]
+
+
+class Database:
+    """An async engine plus a session factory for one database URL.
+
+    Example:
+        >>> database = Database("sqlite+aiosqlite:////tmp/flyte-doc.db")  # doctest: +SKIP
+        >>> await database.migrate()  # doctest: +SKIP
+        >>> async with database.session() as session: ...  # doctest: +SKIP
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        options: dict[str, object] = {"echo": echo}
+        if not self.is_sqlite:
+            options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **options)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def migrate(self) -> int:
+        """Apply the migrations not applied yet; returns the schema version."""
+        async with self.engine.begin() as connection:
+            return await connection.run_sync(_migrate)
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def _migrate(connection: Connection) -> int:
+    SchemaVersion.__table__.create(connection, checkfirst=True)  # type: ignore[attr-defined]
+    applied = {row[0] for row in connection.execute(text("SELECT version FROM schema_version"))}
+    current = max(applied, default=0)
+    for migration in MIGRATIONS:
+        if migration.version in applied:
+            continue
+        migration.apply(connection)
+        connection.execute(
+            text("INSERT INTO schema_version (version, description) VALUES (:v, :d)"),
+            {"v": migration.version, "d": migration.description},
+        )
+        current = migration.version
+    return current
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
