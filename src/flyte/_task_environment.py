@@ -33,8 +33,8 @@ __all__ = ["Environment", "TaskEnvironment"]
 class Environment:
     """What every kind of environment (tasks, apps) shares: a name, an image and dependencies."""
 
-    name: str
-    """Unique within a project; snake_case or kebab-case."""
+    name: str = field(kw_only=False)
+    """Unique within a project; snake_case or kebab-case (the one positional argument)."""
     depends_on: list[Environment] = field(default_factory=list)
     """Environments deployed together with this one."""
     pod_template: PodTemplate | str | None = None

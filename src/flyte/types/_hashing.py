@@ -3,8 +3,13 @@
 The inputs hash names a call among its siblings (local call counters, child action names) and
 feeds the cache key, so it must not depend on the process, the machine or dict ordering:
 
-* ``hash_inputs``: base64 of sha256 over ``name:`` + deterministic ``Literal`` bytes + ``;`` for
-  each input in the order given (the interface's declaration order); ``""`` when there are none.
+* ``hash_inputs``: base64 of sha256 over ``name:`` + the literal's hash material + ``;`` for each
+  input in the order given (the interface's declaration order); ``""`` when there are none. A
+  literal's hash material is, in order of precedence: its ``hash`` field when set (pickled sets);
+  for a collection, its elements' material concatenated; for a map, each key followed by its
+  value's material, by key; for a msgpack ``Binary``, the deterministic bytes of the literal with
+  the msgpack re-packed so every map's keys are sorted by their packed bytes (at any depth);
+  otherwise the literal's deterministic bytes.
 * ``hash_interface``: base64 of sha256 over the deterministic ``TypedInterface`` bytes.
 * ``cache_key``: base64 of sha256 over ``inputs_hash + task_name + interface_hash + cache_version``.
 """
@@ -14,7 +19,9 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
+from typing import Any
 
+import msgpack
 from flyteidl2.core import interface_pb2, literals_pb2
 
 __all__ = ["cache_key", "hash_inputs", "hash_interface", "hash_literal"]
@@ -32,6 +39,37 @@ def hash_literal(literal: literals_pb2.Literal) -> str:
         '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='
     """
     return _b64_sha256(literal.SerializeToString(deterministic=True))
+
+
+def _sorted_maps(value: Any) -> Any:
+    if isinstance(value, dict):
+        ordered = sorted(value.items(), key=lambda item: msgpack.packb(item[0]))
+        return {key: _sorted_maps(item) for key, item in ordered}
+    if isinstance(value, list):
+        return [_sorted_maps(item) for item in value]
+    return value
+
+
+def _hash_material(literal: literals_pb2.Literal) -> bytes:
+    """What one literal contributes to the inputs hash (see the module docstring)."""
+    recorded: str = literal.hash
+    if recorded:
+        return recorded.encode("utf-8")
+    kind = literal.WhichOneof("value")
+    if kind == "collection":
+        return b"".join(_hash_material(item) for item in literal.collection.literals)
+    if kind == "map":
+        entries = literal.map.literals
+        return b"".join(key.encode("utf-8") + _hash_material(entries[key]) for key in sorted(entries))
+    if kind == "scalar" and literal.scalar.WhichOneof("value") == "binary" and literal.scalar.binary.tag == "msgpack":
+        # Encoders write keys in field order; the hash must not depend on it.
+        canonical = literals_pb2.Literal()
+        canonical.CopyFrom(literal)
+        data = msgpack.unpackb(literal.scalar.binary.value, strict_map_key=False)
+        canonical.scalar.binary.value = msgpack.packb(_sorted_maps(data))
+        literal = canonical
+    serialized: bytes = literal.SerializeToString(deterministic=True)
+    return serialized
 
 
 def hash_inputs(literals: Mapping[str, literals_pb2.Literal]) -> str:
@@ -55,7 +93,7 @@ def hash_inputs(literals: Mapping[str, literals_pb2.Literal]) -> str:
     for name, literal in literals.items():
         h.update(name.encode("utf-8"))
         h.update(b":")
-        h.update(literal.SerializeToString(deterministic=True))
+        h.update(_hash_material(literal))
         h.update(b";")
     return base64.b64encode(h.digest()).decode("ascii")
 

@@ -5,12 +5,16 @@ Flyte 2 declares a pickled type as a union of a ``PythonPickle`` blob and a ``BI
 pickle inline as an untagged ``Binary`` scalar. Blob literals (a pickle file at a URI, as older
 SDKs wrote them) are still read.
 
+A ``set`` or ``frozenset`` also gets a content hash in the literal's ``hash`` field, because its
+pickle bytes depend on the process's string hash seed.
+
 Pickles only round-trip between identical Python and library versions, so using this transformer
 logs a warning once per type.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -81,7 +85,10 @@ class PickleTransformer(TypeTransformer[Any]):
             data = cloudpickle.dumps(python_val)
         except Exception as e:  # cloudpickle raises many types (PicklingError, TypeError, ...)
             raise TypeTransformerFailedError(f"Cannot pickle {_short_repr(python_val)}: {e}") from e
-        return literals_pb2.Literal(scalar=literals_pb2.Scalar(binary=literals_pb2.Binary(value=data)))
+        literal = literals_pb2.Literal(scalar=literals_pb2.Scalar(binary=literals_pb2.Binary(value=data)))
+        if isinstance(python_val, (set, frozenset)):
+            literal.hash = _set_hash(python_val)
+        return literal
 
     async def to_python_value(self, lv: literals_pb2.Literal, expected_python_type: Any) -> Any:
         scalar = lv.scalar
@@ -106,6 +113,19 @@ class PickleTransformer(TypeTransformer[Any]):
         if literal_type.WhichOneof("type") == "blob" and literal_type.blob.format == PICKLE_FORMAT:
             return object
         raise ValueError(f"{self.name} cannot reverse {literal_type}")
+
+
+def _set_hash(value: set[Any] | frozenset[Any]) -> str:
+    """A content hash for a set, or ``""`` when its elements cannot be ordered.
+
+    A set's pickle follows its iteration order, which for strings changes with the per-process
+    hash seed; the MD5 of the pickled sorted elements does not. Flyte 2 writes the same value.
+    """
+    try:
+        ordered = sorted(value)
+    except TypeError:
+        return ""
+    return hashlib.md5(cloudpickle.dumps(ordered), usedforsecurity=False).hexdigest()
 
 
 _PICKLE = PickleTransformer()

@@ -54,6 +54,9 @@ def _encode_none(v: None) -> literals_pb2.Literal:
     return _Literal(scalar=_Scalar(none_type=literals_pb2.Void()))
 
 
+_ONE_MICROSECOND = datetime.timedelta(microseconds=1)
+
+
 def _to_timestamp(v: datetime.datetime) -> timestamp_pb2.Timestamp:
     if v.tzinfo is None:
         v = v.replace(tzinfo=datetime.timezone.utc)
@@ -76,8 +79,11 @@ def _encode_date(v: datetime.date) -> literals_pb2.Literal:
 
 
 def _encode_timedelta(v: datetime.timedelta) -> literals_pb2.Literal:
-    seconds = v.days * 86400 + v.seconds
-    nanos = v.microseconds * 1000
+    # A protobuf Duration's seconds and nanos share one sign (its canonical form), unlike
+    # timedelta, whose days alone carry it: -0.5s is (0, -500_000_000), not (-1, 500_000_000).
+    micros = v // _ONE_MICROSECOND
+    seconds = abs(micros) // 1_000_000 * (1 if micros >= 0 else -1)
+    nanos = (micros - seconds * 1_000_000) * 1000
     return _Literal(scalar=_Scalar(primitive=_Primitive(duration=duration_pb2.Duration(seconds=seconds, nanos=nanos))))
 
 

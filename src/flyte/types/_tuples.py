@@ -2,8 +2,10 @@
 
 Flyte 2 wraps each of these in a generated pydantic model and encodes it like any pydantic model
 (``_structured``): a ``STRUCT`` with the wrapper's JSON schema and msgpack bytes. The wrappers are
-named ``TupleWrapper_tuple`` (fields ``item_0``, ``item_1``, ...), ``NamedTupleWrapper_<Name>`` and
-``TypedDictWrapper_<Name>`` (the class's own fields). Inside a union the variants are tagged
+named ``TupleWrapper_tuple`` (``TupleWrapper_Tuple`` for ``typing.Tuple``; fields ``item_0``,
+``item_1``, ...), ``NamedTupleWrapper_<Name>`` and ``TypedDictWrapper_<Name>`` (the class's own
+fields; a ``NotRequired[X]`` key becomes ``Optional[X] = None``, and ``total=False`` alone changes
+nothing). Inside a union the variants are tagged
 ``"Typed Tuple"``, ``"NamedTuple"`` and ``"TypedDict"``.
 
 ``tuple[int, ...]`` and bare ``tuple`` are not handled here; they fall back to pickle.
@@ -56,22 +58,43 @@ def is_fixed_tuple(t: Any) -> bool:
     return bool(args) and Ellipsis not in args and args != ((),)
 
 
+def _typed_dict_fields(t: Any) -> dict[str, tuple[Any, bool]]:
+    """Each key's value type and whether it is declared ``NotRequired``.
+
+    Only the ``NotRequired[X]`` qualifier makes a key optional (as ``Optional[X] = None``); like
+    Flyte 2, ``total=False`` alone does not, and ``Required[X]`` is plain ``X``.
+    """
+    import typing_extensions
+
+    fields: dict[str, tuple[Any, bool]] = {}
+    for key, hint in typing.get_type_hints(t, include_extras=True).items():
+        not_required = False
+        while typing.get_origin(hint) in (typing_extensions.Required, typing_extensions.NotRequired):
+            not_required = not_required or typing.get_origin(hint) is typing_extensions.NotRequired
+            (hint,) = typing.get_args(hint)
+        fields[key] = (hint, not_required)
+    return fields
+
+
 @functools.lru_cache(maxsize=512)
 def _wrapper_model(t: Any) -> Any:
     import pydantic
 
+    fields: dict[str, Any]
     if is_named_tuple_type(t):
         hints = typing.get_type_hints(t, include_extras=True)
-        fields: dict[str, Any] = {name: (hints[name], ...) for name in t._fields}
+        fields = {name: (hints[name], ...) for name in t._fields}
         name = f"NamedTupleWrapper_{t.__name__}"
     elif is_typed_dict_type(t):
-        hints = typing.get_type_hints(t, include_extras=True)
-        required = getattr(t, "__required_keys__", frozenset(hints))
-        fields = {key: (hint, ... if key in required else None) for key, hint in hints.items()}
+        fields = {
+            key: (hint | None, None) if not_required else (hint, ...)
+            for key, (hint, not_required) in _typed_dict_fields(t).items()
+        }
         name = f"TypedDictWrapper_{t.__name__}"
     else:
         fields = {f"item_{i}": (arg, ...) for i, arg in enumerate(typing.get_args(t))}
-        name = "TupleWrapper_tuple"
+        # ``tuple[...]`` and ``typing.Tuple[...]`` differ only in this name ("tuple" / "Tuple").
+        name = f"TupleWrapper_{getattr(t, '__name__', 'tuple')}"
     return pydantic.create_model(name, **fields)
 
 
@@ -183,20 +206,27 @@ class TypedDictTransformer(_WrappedTransformer):
                 f"Expected a dict for {type_name(python_type)}, got {_short_repr(python_val)} "
                 f"of type {type_name(type(python_val))}"
             )
-        unknown = set(python_val) - set(typing.get_type_hints(python_type))
+        fields = _typed_dict_fields(python_type)
+        unknown = set(python_val) - set(fields)
         if unknown:
             raise TypeTransformerFailedError(f"Unexpected keys {sorted(unknown)} for {type_name(python_type)}")
+        missing = [key for key, (_, not_required) in fields.items() if not not_required and key not in python_val]
+        if missing:
+            raise TypeTransformerFailedError(
+                f"Missing keys {missing} for {type_name(python_type)}: every key must be present unless it is "
+                "declared NotRequired[...] (total=False alone does not make a key optional)"
+            )
 
     def _to_fields(self, python_val: Any, python_type: Any) -> dict[str, Any]:
         return dict(python_val)
 
     def _from_model(self, model: Any, python_type: Any) -> Any:
-        present = model.model_fields_set | _required(python_type)
-        return {key: getattr(model, key) for key in typing.get_type_hints(python_type) if key in present}
-
-
-def _required(t: Any) -> set[str]:
-    return set(getattr(t, "__required_keys__", ()))
+        # A NotRequired key travels as None when absent, so None reads back as absent (as in Flyte 2).
+        return {
+            key: getattr(model, key)
+            for key, (_, not_required) in _typed_dict_fields(python_type).items()
+            if not (not_required and getattr(model, key) is None)
+        }
 
 
 _TUPLE = TupleTransformer()

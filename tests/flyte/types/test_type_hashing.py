@@ -1,10 +1,17 @@
-"""Inputs hashes and cache keys equal the ones Flyte 2.12.1 computes (values pinned from it)."""
+"""Inputs hashes and cache keys equal the ones Flyte 2.12.1 computes.
+
+The pinned values were read from PyPI ``flyte==2.12.1`` itself (not from this package): inputs
+hashes from its local-mode call counters (``flyte.ctx()._call_counter`` keys ``'demo.<task>:<hash>:'``
+after the child calls), and the cache key from the ``task_cache`` table of its local cache
+(``flyte.init(local_persistence=True)``, ``Cache(behavior="override", version_override="v7")``).
+"""
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import sys
-from typing import Optional
+from typing import Optional, TypedDict
 
 from flyte.types._hashing import cache_key, hash_inputs, hash_interface
 from flyte.types._interface import NativeInterface, convert_inputs_to_literals
@@ -14,6 +21,22 @@ def sq(x: int) -> int: ...
 def sq2(x: int, y: str = "a") -> int: ...
 def ba(b: int, a: int, c: Optional[float] = None) -> tuple[int, str]: ...  # noqa: UP045
 def noin() -> int: ...
+def ints(v: list[int]) -> int: ...
+def counts(v: dict[str, int]) -> int: ...
+def untyped(v: dict) -> int: ...  # type: ignore[type-arg]
+def nested(v: dict[str, list[dict[str, int]]]) -> int: ...
+def int_set(s: set[int]) -> int: ...
+def str_set(s: set[str]) -> int: ...
+def sets(v: list[set[int]]) -> int: ...
+def span(d: datetime.timedelta) -> int: ...
+
+
+class Movie(TypedDict):
+    title: str
+    year: int
+
+
+def movie(v: Movie) -> int: ...
 
 
 async def _hash(func: object, **kwargs: object) -> str:
@@ -29,6 +52,24 @@ async def test_inputs_hash_matches_the_reference() -> None:
     assert await _hash(sq2, x=5) == "aLgrPnmVqlkR3hZBzQqmj0kDuWcWrmVDQ7Q+TGcDA6Y="
     assert await _hash(ba, b=1, a=2) == "/n61rGc89iZdUGRadBBjPBngoI+9C0J7zJUDqcF1G3M="
     assert await _hash(noin) == ""
+
+
+async def test_inputs_hash_of_containers_sets_and_msgpack_matches_the_reference() -> None:
+    # Collections and maps hash their elements' material (a list of one int hashes like the int).
+    assert await _hash(ints, v=[1, 2]) == "67QOdOzYDRWKNNUIHlQN4LXyWc3UiSEzf8yo9HrF2Jo="
+    assert await _hash(counts, v={"a": 1}) == "fkVV9CVvDvHIQv/811XsjkSyAdUQWUg/FiWMCl+vbcs="
+    assert await _hash(nested, v={"b": [{"y": 1, "x": 2}], "a": []}) == "4WeS6X/Wm2o7W85kWk+a9kK9YKJzmBJUVL3CCsY74sM="
+    # Msgpack maps are hashed with keys sorted by their packed bytes ("year" before "title").
+    assert await _hash(movie, v={"title": "x", "year": 1}) == "fRoqVUy7inN85k/Ygm3Qenn3dprUNPCS2bOJ+5P4H30="
+    mixed = {"x": {3: "a", 1: "b", -1: "c", 200: "d"}, "\u00e9": 1, "e": 2}
+    assert await _hash(untyped, v=mixed) == "IGGAKgOfkniG4UV4aJnQt80EGHuIrBl/9BGUpVySAm0="
+    # Pickled sets hash by the literal's content hash, not the seed-dependent pickle bytes.
+    assert await _hash(int_set, s={1, 2}) == "9JlDo1NKdbZzFoLFRIxLj26gnYIPBTN5Svn+v4zsKT0="
+    assert await _hash(str_set, s={"a", "b", "c"}) == "yLLz922ZNHcgOtDsByJEFagjyhzFJbru/Zrm0bcExzE="
+    assert await _hash(sets, v=[{1, 2}, {3}]) == "Eu1IJTJfNEdu4a6mtqhhnLwTAb0GLpwArchTcE7sAPg="
+    # A negative duration uses protobuf's canonical form (seconds and nanos share a sign).
+    negative = datetime.timedelta(seconds=-1, microseconds=1)
+    assert await _hash(span, d=negative) == "YspkHoETfACZvuNMIoZtuvvlnRI7H0Y6zS2t1PbbrcQ="
 
 
 async def test_cache_key_matches_the_reference() -> None:
