@@ -233,6 +233,13 @@ class Cache:
                 raise ValueError(f"Cache policies must have a get_version(salt, params) method, got {policy!r}")
         return items
 
+    @property
+    def max_age_seconds(self) -> float | None:
+        """How long a cached entry stays valid, in seconds; ``None`` for no limit."""
+        if self.max_age is None:
+            return None
+        return self.max_age.total_seconds() if isinstance(self.max_age, timedelta) else float(self.max_age)
+
     def is_enabled(self) -> bool:
         """Whether results may be cached at all.
 

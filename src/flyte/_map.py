@@ -24,8 +24,8 @@ def _task_of(func: Any) -> AsyncFunctionTaskTemplate[Any, Any]:
 
 def _call(func: Any, args: tuple[Any, ...]) -> Any:
     if isinstance(func, functools.partial):
-        return func.func.aio(*func.args, *args, **func.keywords)
-    return func.aio(*args)
+        return _task_of(func).aio(*func.args, *args, **func.keywords)
+    return _task_of(func).aio(*args)
 
 
 async def _map_async(

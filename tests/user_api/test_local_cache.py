@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,19 @@ def test_clearing_the_cache(tmp_path: Path) -> None:
 def test_invalid_cache_requests_fail_at_decoration(value: int) -> None:
     with pytest.raises((TypeError, ValueError)):
         env.task(cache=value)(lambda: None)  # type: ignore[arg-type]
+
+
+@env.task(cache=flyte.Cache(behavior="auto", max_age=timedelta(seconds=1)))
+async def short_lived(x: int) -> int:
+    EXECUTIONS.append(x)
+    return x
+
+
+def test_entries_older_than_max_age_are_recomputed() -> None:
+    EXECUTIONS.clear()
+    flyte.run(short_lived, x=5)
+    flyte.run(short_lived, x=5)
+    assert EXECUTIONS == [5]
+    time.sleep(1.2)
+    flyte.run(short_lived, x=5)
+    assert EXECUTIONS == [5, 5]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -67,7 +68,7 @@ def test_environment_variables_of_the_environment_are_set() -> None:
 def test_backoff_waits_between_attempts() -> None:
     ATTEMPT_TIMES.clear()
     assert flyte.run(slow_to_recover).outputs().o0 == 3
-    gaps = [later - earlier for earlier, later in zip(ATTEMPT_TIMES, ATTEMPT_TIMES[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ATTEMPT_TIMES)]
     assert all(gap >= 0.25 for gap in gaps), gaps
 
 

@@ -303,8 +303,7 @@ class LocalController:
         assert self.cache is not None
         interface = _facts_for(task).interface
         if not self.settings.overwrite_cache:
-            max_age = task.cache.max_age
-            stored = self.cache.get(key, max_age_seconds=max_age.total_seconds() if max_age is not None else None)
+            stored = self.cache.get(key, max_age_seconds=task.cache.max_age_seconds)
             if stored is not None:
                 outputs = Outputs.FromString(stored)
                 record.cache_status = "CACHE_HIT"
