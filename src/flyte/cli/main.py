@@ -17,13 +17,14 @@ from flyte.cli._common import AUTH_TYPES, IMAGE_BUILDERS, OUTPUT_FORMATS, CLICon
 from flyte.cli._create import create
 from flyte.cli._delete import delete
 from flyte.cli._run import run
+from flyte.cli._start import start
 
 __all__ = ["flyte_group", "main"]
 
 _HELP = """The command line of Flyte: run tasks locally, and manage the local cache and config.
 
 Commands follow a verb/noun structure: the verb is the command (run, create, delete), the
-noun its subcommand (flyte delete local-cache). Global options go before the verb:
+noun its subcommand (flyte delete local-cache, flyte start server). Global options go before the verb:
 
 \b
     flyte -v run --local hello.py main --x 3
@@ -149,6 +150,7 @@ def flyte_group(
 flyte_group.add_command(run)
 flyte_group.add_command(create)
 flyte_group.add_command(delete)
+flyte_group.add_command(start)
 
 
 def main() -> None:

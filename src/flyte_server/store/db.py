@@ -91,7 +91,14 @@ class Database:
         await self.engine.dispose()
 
 
+_MIGRATION_LOCK = 0x466C797465  # any constant shared by every replica ("Flyte")
+
+
 def _migrate(connection: Connection) -> int:
+    if connection.dialect.name == "postgresql":
+        # Replicas starting together must not create the same tables at once; the lock is
+        # released when the migration transaction ends.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
     SchemaVersion.__table__.create(connection, checkfirst=True)  # type: ignore[attr-defined]
     applied = {row[0] for row in connection.execute(text("SELECT version FROM schema_version"))}
     current = max(applied, default=0)

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flyte_server.store.models.projects import DEFAULT_DOMAINS, DEFAULT_PROJECT, ProjectRow
 
-__all__ = ["DOMAINS", "ensure_default_project", "project_exists"]
+__all__ = ["DOMAINS", "create_project", "ensure_default_project", "get_project", "list_projects", "project_exists"]
 
 DOMAINS = DEFAULT_DOMAINS
 """Every project has these domains, as in Flyte."""
@@ -24,3 +24,29 @@ async def ensure_default_project(session: AsyncSession) -> None:
     """Seed the default project ``flytesnacks`` on first start, as Flyte does."""
     if await session.scalar(select(ProjectRow.identifier).where(ProjectRow.identifier == DEFAULT_PROJECT)) is None:
         session.add(ProjectRow(identifier=DEFAULT_PROJECT, name=DEFAULT_PROJECT, description="The default project"))
+
+
+async def get_project(session: AsyncSession, project: str) -> ProjectRow | None:
+    """The project with this identifier, or ``None``."""
+    return await session.get(ProjectRow, project)
+
+
+async def list_projects(
+    session: AsyncSession, *, limit: int, after: str = "", states: tuple[int, ...] | None = None
+) -> list[ProjectRow]:
+    """Projects ordered by identifier, after ``after`` (a page token), optionally in some states only."""
+    query = select(ProjectRow).where(ProjectRow.identifier > after)
+    if states is not None:
+        query = query.where(ProjectRow.state.in_(states))
+    return list((await session.scalars(query.order_by(ProjectRow.identifier).limit(limit))).all())
+
+
+async def create_project(
+    session: AsyncSession, *, identifier: str, name: str, description: str, labels: bytes, state: int = 0
+) -> bool:
+    """Add a project; ``False`` when one with this identifier exists."""
+    if await session.get(ProjectRow, identifier) is not None:
+        return False
+    session.add(ProjectRow(identifier=identifier, name=name, description=description, labels=labels, state=state))
+    await session.flush()
+    return True

@@ -1,0 +1,139 @@
+"""``flyte start server``: run the Flyte 2 control plane on this machine.
+
+The control plane package (``flyte_server``) is imported only when the command runs, so the rest
+of the CLI and the SDK never pay for it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from flyte.cli._common import fail, get_cli_config
+
+if TYPE_CHECKING:
+    from flyte_server.server import ServerInfo
+
+__all__ = ["start"]
+
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+@click.group("start", help="Start Flyte services on this machine.")
+def start() -> None:
+    pass
+
+
+@start.command("server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The interface to listen on (0.0.0.0: all).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8090, show_default=True, help="The port (0: any free).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the default database, storage, keys and worker files live.  [default: ~/.flyte/server]",
+)
+@click.option(
+    "--db",
+    metavar="URL",
+    help="SQLAlchemy URL of the metadata store, e.g. postgresql://user@host/flyte.  [default: SQLite in the data dir]",
+)
+@click.option(
+    "--storage",
+    metavar="DIR|s3://BUCKET/PREFIX",
+    help="Where blobs (code bundles, inputs, outputs) live.  [default: <data dir>/blobs]",
+)
+@click.option("--s3-endpoint", envvar="AWS_ENDPOINT_URL", show_envvar=True, help="Endpoint of an S3-compatible store.")
+@click.option("--s3-access-key-id", envvar="AWS_ACCESS_KEY_ID", show_envvar=True, help="Access key of the S3 store.")
+@click.option(
+    "--s3-secret-access-key", envvar="AWS_SECRET_ACCESS_KEY", show_envvar=True, help="Secret key of the S3 store."
+)
+@click.option("--executor", type=click.Choice(["local"]), default="local", show_default=True, help="How actions run.")
+@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True, help="Actions that run at once.")
+@click.option(
+    "--worker-python",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Python interpreter whose environment runs the tasks.  [default: this interpreter]",
+)
+@click.option(
+    "--secret-key",
+    envvar="FLYTE_SERVER_SECRET_KEY",
+    show_envvar=True,
+    help="Key for signed URLs and secret encryption; give every replica the same one.  [default: a key file in the "
+    "data dir]",
+)
+@click.option(
+    "--log-level", type=click.Choice(_LOG_LEVELS), default="info", show_default=True, help="Server log level."
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="key=value or JSON."
+)
+@click.pass_context
+def server(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    db: str | None,
+    storage: str | None,
+    s3_endpoint: str | None,
+    s3_access_key_id: str | None,
+    s3_secret_access_key: str | None,
+    executor: str,
+    workers: int,
+    worker_python: Path | None,
+    secret_key: str | None,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Run the Flyte control plane: every service on one port, until Ctrl-C or SIGTERM.
+
+    \b
+    Examples:
+        flyte start server
+        flyte start server --port 9000 --data-dir ./flyte-data
+        flyte start server --db postgresql://postgres@localhost/flyte --storage s3://bucket/flyte \\
+            --s3-endpoint http://localhost:9000
+    """
+    import asyncio
+
+    from flyte_server.config import ServerConfig, default_data_dir
+    from flyte_server.logging import configure_logging
+    from flyte_server.server import ServerStartError, serve
+
+    verbose = get_cli_config(ctx).verbose
+    configure_logging(log_level, log_format)
+    config = ServerConfig(
+        host=host,
+        port=port,
+        data_dir=(data_dir or default_data_dir()).expanduser().absolute(),
+        db=db,
+        storage=storage,
+        s3_endpoint=s3_endpoint,
+        s3_access_key_id=s3_access_key_id,
+        s3_secret_access_key=s3_secret_access_key,
+        executor=executor,
+        workers=workers,
+        worker_python=str(worker_python.absolute()) if worker_python else sys.executable,
+        log_level=log_level,
+        secret_key=secret_key,
+    )
+    try:
+        asyncio.run(serve(config, on_ready=_print_banner))
+    except ServerStartError as e:
+        fail(str(e), error=e, verbose=verbose)
+
+
+def _print_banner(info: ServerInfo) -> None:
+    lines = [
+        f"Flyte server ready at {info.url}",
+        f"  endpoint: {info.endpoint}",
+        f"  console:  {info.console_url}",
+        f"  data dir: {info.data_dir}",
+        "Point the SDK and the CLI at it with:",
+        f"  flyte create config --endpoint {info.endpoint} --insecure --project flytesnacks --domain development",
+    ]
+    click.echo("\n".join(lines))
+    sys.stdout.flush()

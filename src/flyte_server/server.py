@@ -1,0 +1,430 @@
+"""Compose and run the control plane: store, blob store, engine, services, scheduler and uvicorn on one port.
+
+:func:`build_app` wires the parts together without doing I/O; :meth:`ServerLifecycle.start`
+migrates the database, seeds the default project, opens the object store and starts the engine
+and the trigger scheduler; :func:`serve` binds the port, starts everything, serves until asked to
+stop (SIGINT/SIGTERM or an event), then shuts down in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import importlib
+import importlib.util
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from connectrpc.request import RequestContext
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+
+from flyte_server.admin.cluster_service import cluster_app
+from flyte_server.admin.identity_service import identity_app
+from flyte_server.admin.project_service import project_app
+from flyte_server.admin.secret_service import secret_app
+from flyte_server.admin.trigger_service import trigger_app
+from flyte_server.app import Router
+from flyte_server.blobs import BlobStore
+from flyte_server.blobs.local import LocalBlobStore
+from flyte_server.blobs.s3 import S3BlobStore, S3StoreError
+from flyte_server.config import ServerConfig
+from flyte_server.scheduler import TriggerScheduler
+from flyte_server.secrets import SecretCipher, derive_key, load_server_key, make_secret_resolver
+from flyte_server.store.db import Database
+from flyte_server.store.projects import ensure_default_project
+from flyte_server.validation import ValidationInterceptor, reject_malformed_bodies
+
+__all__ = ["EngineFactory", "ServerInfo", "ServerLifecycle", "ServerStartError", "bind_socket", "build_app", "serve"]
+
+logger = logging.getLogger(__name__)
+
+EngineFactory = Callable[..., Any]
+"""Builds the engine, called as ``factory(config=, database=, blobs=, base_url=, secret_resolver=)``.
+
+The result must offer ``start()``, ``stop()``, ``create_run(request)`` and
+``connect_apps(interceptors)`` (``flyte_server.engine.Engine`` does).
+"""
+
+READ_MAX_BYTES = 64 * 1024 * 1024
+"""The largest request body a Connect service accepts (task specs and inline inputs are small)."""
+_STARTUP_TIMEOUT = 30.0
+_GRACEFUL_SHUTDOWN_SECONDS = 3
+
+
+class ServerStartError(RuntimeError):
+    """The server cannot start: the port is taken, the database unreachable, the storage unusable.
+
+    Its message is one line saying what is wrong and what to do.
+    """
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """Where a started server can be reached."""
+
+    host: str
+    """The interface it listens on."""
+    port: int
+    """The port it listens on (the real one when 0 was asked for)."""
+    url: str
+    """The base URL of every service, e.g. ``http://127.0.0.1:8090``."""
+    endpoint: str
+    """What clients pass as ``--endpoint`` (``localhost:8090`` for a loopback server)."""
+    console_url: str
+    """The web console."""
+    data_dir: Path
+    """Where the default database, blobs and keys live."""
+
+
+def _client_host(host: str) -> str:
+    if host in ("", "0.0.0.0", "127.0.0.1", "localhost"):
+        return "127.0.0.1"
+    if host in ("::", "::1"):
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def server_info(config: ServerConfig) -> ServerInfo:
+    """The addresses of a server started with ``config`` (whose port is already the real one)."""
+    host = _client_host(config.host)
+    url = f"http://{host}:{config.port}"
+    endpoint_host = "localhost" if host in ("127.0.0.1", "[::1]") else host
+    endpoint = f"{endpoint_host}:{config.port}"
+    return ServerInfo(
+        host=config.host,
+        port=config.port,
+        url=url,
+        endpoint=endpoint,
+        console_url=f"http://{endpoint}/v2",
+        data_dir=config.data_dir,
+    )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port); port 0 picks a free one.
+
+    Raises:
+        ServerStartError: the port is in use, or the address cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise ServerStartError(
+                f"port {port} on {host} is already in use; stop the other server or pick another --port"
+            ) from e
+        raise ServerStartError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+    sock.setblocking(False)
+    return sock
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def build_blob_store(config: ServerConfig, signing_key: bytes) -> BlobStore:
+    """The object store ``config.storage_url`` names: a local directory or ``s3://bucket/prefix``.
+
+    Raises:
+        ServerStartError: an unsupported scheme or a directory that cannot be created.
+    """
+    url = config.storage_url
+    if url.startswith("s3://"):
+        try:
+            return S3BlobStore(
+                url,
+                endpoint_url=config.s3_endpoint,
+                access_key_id=config.s3_access_key_id,
+                secret_access_key=config.s3_secret_access_key,
+            )
+        except S3StoreError as e:
+            raise ServerStartError(str(e)) from e
+    if "://" in url and not url.startswith("file://"):
+        scheme = url.split("://", 1)[0]
+        raise ServerStartError(f"unsupported storage {url!r} ({scheme}://); use a directory or s3://bucket/prefix")
+    root = Path(url.removeprefix("file://")).expanduser()
+    try:
+        return LocalBlobStore(root, secret=signing_key)
+    except OSError as e:
+        raise ServerStartError(f"cannot use storage directory {root}: {e.strerror or e}") from e
+
+
+def _engine_class() -> Any:
+    # The engine is developed alongside; until its package exists the server runs without it.
+    if importlib.util.find_spec("flyte_server.engine") is None:
+        return None
+    module = importlib.import_module("flyte_server.engine")
+    return getattr(module, "Engine", None)
+
+
+@dataclass
+class ServerLifecycle:
+    """Starts and stops what :func:`build_app` composed, in dependency order."""
+
+    config: ServerConfig
+    database: Database
+    blobs: BlobStore
+    router: Router
+    engine: Any = None
+    scheduler: TriggerScheduler | None = None
+    _started: list[str] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Migrate, seed, open storage, start the engine and scheduler; then report ready.
+
+        Raises:
+            ServerStartError: the database or the object store cannot be used.
+        """
+        where = _safe_url(self.database.url)
+        try:
+            await asyncio.wait_for(self.database.migrate(), timeout=_STARTUP_TIMEOUT)
+            try:
+                async with self.database.session() as session:
+                    await ensure_default_project(session)
+            except IntegrityError:
+                pass  # another replica seeded it at the same moment
+        except (SQLAlchemyError, OSError) as e:
+            raise ServerStartError(f"cannot use the database {where}: {_first_line(e)}") from e
+        except asyncio.TimeoutError as e:
+            raise ServerStartError(f"the database {where} did not answer within {_STARTUP_TIMEOUT:.0f}s") from e
+        self._started.append("database")
+        if isinstance(self.blobs, S3BlobStore):
+            try:
+                await self.blobs.open()
+            except S3StoreError as e:
+                raise ServerStartError(str(e)) from e
+            self._started.append("blobs")
+        if self.engine is not None:
+            await self.engine.start()
+            self._started.append("engine")
+        if self.scheduler is not None:
+            await self.scheduler.start()
+            self._started.append("scheduler")
+        self.router.ready = True
+        logger.info(
+            "control plane started",
+            extra={"database": where, "storage": self.config.storage_url, "engine": self.engine is not None},
+        )
+
+    async def stop(self) -> None:
+        """Stop what was started, newest first; safe to call more than once."""
+        self.router.ready = False
+        while self._started:
+            part = self._started.pop()
+            try:
+                if part == "scheduler" and self.scheduler is not None:
+                    await self.scheduler.stop()
+                elif part == "engine":
+                    await self.engine.stop()
+            except Exception:  # keep shutting the rest down; the failure is logged with its traceback
+                logger.exception("failed to stop a server component", extra={"component": part})
+        if isinstance(self.blobs, S3BlobStore):
+            await self.blobs.close()
+        await self.database.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def build_app(
+    config: ServerConfig, *, with_engine: bool = True, engine_factory: EngineFactory | None = None
+) -> tuple[Router, ServerLifecycle]:
+    """Compose the ASGI router and the lifecycle of every part, without I/O beyond key files.
+
+    ``config.port`` must be the real port (signed URLs and workers use it). ``with_engine=False``
+    serves only the admin services (projects, secrets, triggers, ...), for tests and tools;
+    ``engine_factory`` replaces ``flyte_server.engine.Engine``.
+
+    Raises:
+        ServerStartError: an unusable database URL or storage location.
+
+    Example:
+        >>> router, lifecycle = build_app(ServerConfig(port=8090, data_dir=Path("/tmp/fs")))  # doctest: +SKIP
+        >>> await lifecycle.start()  # doctest: +SKIP
+    """
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ServerStartError(f"cannot create the data directory {config.data_dir}: {e.strerror or e}") from e
+    master = load_server_key(config.data_dir, config.secret_key)
+    try:
+        database = Database(config.database_url)
+    except (ArgumentError, SQLAlchemyError, ImportError) as e:
+        raise ServerStartError(f"unsupported database URL {_safe_url(config.database_url)}: {e}") from e
+    blobs = build_blob_store(config, derive_key(master, "signed-urls"))
+    cipher = SecretCipher(derive_key(master, "secrets"))
+    info = server_info(config)
+    interceptors: Sequence[Any] = (ValidationInterceptor(),)
+
+    engine: Any = None
+    scheduler: TriggerScheduler | None = None
+    engine_class = (engine_factory or _engine_class()) if with_engine else None
+    if engine_class is not None:
+        engine = engine_class(
+            config=config,
+            database=database,
+            blobs=blobs,
+            base_url=info.url,
+            secret_resolver=make_secret_resolver(database, cipher),
+        )
+        scheduler = TriggerScheduler(database=database, engine=engine, blobs=blobs)
+
+    def triggers_changed() -> None:
+        if scheduler is not None:
+            scheduler.notify()
+
+    apps: list[Any] = [
+        cluster_app(interceptors=interceptors, read_max_bytes=READ_MAX_BYTES),
+        identity_app(interceptors=interceptors, read_max_bytes=READ_MAX_BYTES),
+        project_app(database, interceptors=interceptors, read_max_bytes=READ_MAX_BYTES),
+        secret_app(database, cipher, interceptors=interceptors, read_max_bytes=READ_MAX_BYTES),
+        trigger_app(database, on_change=triggers_changed, interceptors=interceptors, read_max_bytes=READ_MAX_BYTES),
+    ]
+    if engine is not None:
+        apps.extend(engine.connect_apps(interceptors=(*interceptors, _TriggersChangedOnDeploy(triggers_changed))))
+    router = Router(connect_apps=[reject_malformed_bodies(app) for app in apps], blobs=blobs)
+    lifecycle = ServerLifecycle(
+        config=config, database=database, blobs=blobs, router=router, engine=engine, scheduler=scheduler
+    )
+    return router, lifecycle
+
+
+class _TriggersChangedOnDeploy:
+    """Wakes the scheduler after ``TaskService.DeployTask``, which may bring triggers along."""
+
+    def __init__(self, notify: Callable[[], None]) -> None:
+        self._notify = notify
+
+    async def intercept_unary(
+        self,
+        call_next: Callable[[Any, RequestContext[Any, Any]], Awaitable[Any]],
+        request: Any,
+        ctx: RequestContext[Any, Any],
+    ) -> Any:
+        response = await call_next(request, ctx)
+        if ctx.method().name == "DeployTask":
+            self._notify()
+        return response
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: :func:`serve` decides how to stop, and exits 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(
+    config: ServerConfig,
+    *,
+    on_ready: Callable[[ServerInfo], None] | None = None,
+    shutdown: asyncio.Event | None = None,
+    with_engine: bool = True,
+    engine_factory: EngineFactory | None = None,
+) -> None:
+    """Run the control plane until SIGINT/SIGTERM (in the main thread) or until ``shutdown`` is set.
+
+    ``on_ready`` is called once ``/healthz`` answers 200, with the real addresses. A second
+    SIGINT skips the graceful wait for open requests.
+
+    Raises:
+        ServerStartError: the server could not start (nothing is left running then).
+
+    Example:
+        >>> asyncio.run(serve(ServerConfig(port=0), on_ready=print))  # doctest: +SKIP
+    """
+    stop = shutdown or asyncio.Event()
+    holder: list[uvicorn.Server] = []
+    sock = bind_socket(config.host, config.port)
+    config = replace(config, port=sock.getsockname()[1])
+    lifecycle: ServerLifecycle | None = None
+    with _signals_set(stop, holder):
+        try:
+            router, lifecycle = build_app(config, with_engine=with_engine, engine_factory=engine_factory)
+            await lifecycle.start()
+            if stop.is_set():
+                return
+            server = _Server(
+                uvicorn.Config(
+                    router,
+                    http="h11",
+                    ws="none",
+                    lifespan="off",
+                    log_config=None,
+                    access_log=logging.getLogger("uvicorn.access").isEnabledFor(logging.INFO),
+                    timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
+                )
+            )
+            holder.append(server)
+            serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.02)
+            if serving.done():
+                serving.result()
+                raise ServerStartError("the HTTP server stopped while starting; see the log above")
+            info = server_info(config)
+            logger.info("serving", extra={"url": info.url, "endpoint": info.endpoint})
+            if on_ready is not None:
+                on_ready(info)
+            stopper = asyncio.create_task(_exit_when_set(server, stop), name="shutdown-watcher")
+            try:
+                await serving
+            finally:
+                stopper.cancel()
+            logger.info("shutting down")
+        finally:
+            if lifecycle is not None:
+                await lifecycle.stop()
+            sock.close()
+
+
+async def _exit_when_set(server: uvicorn.Server, stop: asyncio.Event) -> None:
+    await stop.wait()
+    server.should_exit = True
+
+
+@contextlib.contextmanager
+def _signals_set(stop: asyncio.Event, servers: list[uvicorn.Server]) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM set ``stop`` (main thread only); a second SIGINT forces exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+
+    def handle(signum: int) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            for server in servers:
+                server.force_exit = True
+        stop.set()
+        logger.info("stop requested", extra={"signal": signal.Signals(signum).name})
+
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, handle, signum)
+            installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
