@@ -19,7 +19,7 @@ import protovalidate
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
-from google.protobuf import json_format
+from google.protobuf import json_format, text_format
 from google.protobuf.message import DecodeError, Message
 
 __all__ = ["StrictCodec", "ValidationInterceptor", "reject_malformed_bodies", "validation_error"]
@@ -105,6 +105,9 @@ class ValidationInterceptor:
     def _check(self, request: Any) -> None:
         if not isinstance(request, Message):
             return
+        if logger.isEnabledFor(logging.DEBUG):
+            text = text_format.MessageToString(request, as_one_line=True)
+            logger.debug("request", extra={"type": request.DESCRIPTOR.full_name, "request": text[:2000]})
         problem = validation_error(request, self._validator)
         if problem is not None:
             raise ConnectError(Code.INVALID_ARGUMENT, problem)

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from flyteidl2.common import identifier_pb2
 from flyteidl2.core import security_pb2
+from flyteidl2.task import common_pb2
+from flyteidl2.trigger import trigger_definition_pb2, trigger_service_pb2
 
 from flyte_server.secrets import SecretCipher, derive_key, load_server_key, make_secret_resolver
 from flyte_server.store.db import Database
@@ -80,3 +83,32 @@ async def test_secret_lifecycle_keeps_the_value_secret(
     assert code == 0, output
     code, output = reference("get", "secret", "ref-token", "-p", "flytesnacks")
     assert code != 0 and "NOT FOUND" in output.upper()
+
+
+async def test_trigger_listing_toggling_and_deletion(reference, clients) -> None:  # type: ignore[no-untyped-def]
+    name = identifier_pb2.TriggerName(
+        project="flytesnacks", domain="development", name="ref-nightly", task_name="wf.ref"
+    )
+    schedule = common_pb2.Schedule(cron=common_pb2.Cron(expression="0 2 * * *", timezone="UTC"))
+    await clients.triggers.deploy_trigger(
+        trigger_service_pb2.DeployTriggerRequest(
+            name=name,
+            spec=trigger_definition_pb2.TriggerSpec(active=True, task_version="v1"),
+            automation_spec=common_pb2.TriggerAutomationSpec(type=common_pb2.TYPE_SCHEDULE, schedule=schedule),
+        )
+    )
+    scope = ("-p", "flytesnacks", "-d", "development")
+    code, output = reference("get", "trigger", *scope)
+    assert code == 0 and "ref-nightly" in output, output
+    code, output = reference("get", "trigger", "wf.ref", "ref-nightly", *scope)
+    assert code == 0 and "0 2 * * *" in output, output
+
+    code, output = reference("update", "trigger", "ref-nightly", "wf.ref", "--deactivate", *scope)
+    assert code == 0, output
+    details = await clients.triggers.get_trigger_details(trigger_service_pb2.GetTriggerDetailsRequest(name=name))
+    assert not details.trigger.spec.active
+
+    code, output = reference("delete", "trigger", "ref-nightly", "wf.ref", *scope)
+    assert code == 0, output
+    code, output = reference("get", "trigger", "wf.ref", "ref-nightly", *scope)
+    assert code != 0

@@ -8,13 +8,14 @@ from typing import Any
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
+from flyteidl2.common import list_pb2
 from flyteidl2.project import project_service_connect
 from flyteidl2.project import project_service_pb2 as pb
 from flyteidl2.project.project_service_connect import ProjectServiceASGIApplication
 from flyteidl2.task import run_pb2
 from sqlalchemy.exc import IntegrityError
 
-from flyte_server.admin._common import invalid_argument, not_found, page_size
+from flyte_server.admin._common import invalid_argument, not_found, page_size, parse_int_token
 from flyte_server.store.db import Database
 from flyte_server.store.models.projects import ProjectRow
 from flyte_server.store.projects import DOMAINS, create_project, get_project, list_projects
@@ -22,6 +23,7 @@ from flyte_server.store.projects import DOMAINS, create_project, get_project, li
 __all__ = ["ProjectService", "project_app"]
 
 _PROJECT_ID = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SORT_KEYS = {"identifier": "identifier", "id": "identifier", "name": "name", "created_at": "created_at"}
 _FILTER = re.compile(r"^\s*(eq|ne)\s*\(\s*(\w+)\s*,\s*([^)]*?)\s*\)\s*$")
 
 
@@ -117,10 +119,19 @@ class ProjectService(project_service_connect.ProjectService):  # type: ignore[mi
         self, request: pb.ListProjectsRequest, ctx: RequestContext[Any, Any]
     ) -> pb.ListProjectsResponse:
         limit = page_size(request.limit)
+        offset = parse_int_token(request.token)
         states = _states_filter(request.filters)
+        key = _SORT_KEYS.get(request.sort_by.key or "identifier")
+        if key is None:
+            raise invalid_argument(
+                f"cannot sort projects by {request.sort_by.key!r}; use one of {', '.join(_SORT_KEYS)}"
+            )
+        descending = request.HasField("sort_by") and request.sort_by.direction == list_pb2.Sort.DESCENDING
         async with self._database.session() as session:
-            rows = await list_projects(session, limit=limit + 1, after=request.token, states=states)
-        token = rows[limit - 1].identifier if len(rows) > limit else ""
+            rows = await list_projects(
+                session, limit=limit + 1, offset=offset, states=states, sort_by=key, descending=descending
+            )
+        token = str(offset + limit) if len(rows) > limit else ""
         projects = [_project(row) for row in rows[:limit]]
         return pb.ListProjectsResponse(projects=pb.Projects(projects=projects, token=token))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +25,14 @@ async def project_exists(session: AsyncSession, project: str, domain: str | None
 async def ensure_default_project(session: AsyncSession) -> None:
     """Seed the default project ``flytesnacks`` on first start, as Flyte does."""
     if await session.scalar(select(ProjectRow.identifier).where(ProjectRow.identifier == DEFAULT_PROJECT)) is None:
-        session.add(ProjectRow(identifier=DEFAULT_PROJECT, name=DEFAULT_PROJECT, description="The default project"))
+        session.add(
+            ProjectRow(
+                identifier=DEFAULT_PROJECT,
+                name=DEFAULT_PROJECT,
+                description="The default project",
+                created_at=datetime.now(timezone.utc),
+            )
+        )
 
 
 async def get_project(session: AsyncSession, project: str) -> ProjectRow | None:
@@ -32,13 +41,22 @@ async def get_project(session: AsyncSession, project: str) -> ProjectRow | None:
 
 
 async def list_projects(
-    session: AsyncSession, *, limit: int, after: str = "", states: tuple[int, ...] | None = None
+    session: AsyncSession,
+    *,
+    limit: int,
+    offset: int = 0,
+    states: tuple[int, ...] | None = None,
+    sort_by: str = "identifier",
+    descending: bool = False,
 ) -> list[ProjectRow]:
-    """Projects ordered by identifier, after ``after`` (a page token), optionally in some states only."""
-    query = select(ProjectRow).where(ProjectRow.identifier > after)
+    """Projects sorted by ``sort_by`` (``identifier``, ``name`` or ``created_at``), one page from ``offset``."""
+    columns = {"identifier": ProjectRow.identifier, "name": ProjectRow.name, "created_at": ProjectRow.created_at}
+    column = columns[sort_by]
+    order = [column.desc() if descending else column.asc(), ProjectRow.identifier]
+    query = select(ProjectRow)
     if states is not None:
         query = query.where(ProjectRow.state.in_(states))
-    return list((await session.scalars(query.order_by(ProjectRow.identifier).limit(limit))).all())
+    return list((await session.scalars(query.order_by(*order).offset(offset).limit(limit))).all())
 
 
 async def create_project(
@@ -47,6 +65,15 @@ async def create_project(
     """Add a project; ``False`` when one with this identifier exists."""
     if await session.get(ProjectRow, identifier) is not None:
         return False
-    session.add(ProjectRow(identifier=identifier, name=name, description=description, labels=labels, state=state))
+    session.add(
+        ProjectRow(
+            identifier=identifier,
+            name=name,
+            description=description,
+            labels=labels,
+            state=state,
+            created_at=datetime.now(timezone.utc),  # microseconds, so listings sort by creation reliably
+        )
+    )
     await session.flush()
     return True

@@ -31,6 +31,7 @@ __all__ = [
     "record_fire",
     "resolve_trigger",
     "set_triggers_active",
+    "task_trigger_summaries",
     "trigger_automation",
     "trigger_spec",
     "upsert_task_triggers",
@@ -187,6 +188,10 @@ async def resolve_trigger(
     among triggers of the same name on different tasks). The returned spec carries either inline
     ``inputs`` or ``offloaded_input_data`` (a directory holding ``inputs.pb``), and ``run_spec``.
 
+    For ``CreateRun``, inputs and ``run_spec`` given in the request itself win over the
+    trigger's: the scheduler sends them (with the kickoff time already added to the inputs), so
+    only the task comes from here then.
+
     Raises:
         TriggerNotFoundError: no such trigger, or the name matches triggers of several tasks.
 
@@ -294,3 +299,31 @@ async def record_fire(session: AsyncSession, trigger_id: int, scheduled_at: date
         )
         .values(triggered_at=scheduled_at)
     )
+
+
+async def task_trigger_summaries(
+    session: AsyncSession, project: str, domain: str, task_names: Sequence[str]
+) -> dict[str, task_definition_pb2.TaskTriggersSummary]:
+    """``TaskMetadata.triggers_summary`` for tasks (GetTaskDetails / ListTasks): details of a task's
+    only trigger, or counts when it has several. Tasks without triggers are left out.
+    """
+    if not task_names:
+        return {}
+    query = select(TriggerRow).where(
+        TriggerRow.project == project, TriggerRow.domain == domain, TriggerRow.task_name.in_(list(task_names))
+    )
+    by_task: dict[str, list[TriggerRow]] = {}
+    for row in (await session.scalars(query.order_by(TriggerRow.id))).all():
+        by_task.setdefault(row.task_name, []).append(row)
+    summaries = {}
+    for task_name, rows in by_task.items():
+        summary = task_definition_pb2.TaskTriggersSummary()
+        if len(rows) == 1:
+            summary.details.name = rows[0].name
+            summary.details.active = rows[0].active
+            summary.details.automation_spec.CopyFrom(trigger_automation(rows[0]))
+        else:
+            summary.stats.total = len(rows)
+            summary.stats.active = sum(1 for row in rows if row.active)
+        summaries[task_name] = summary
+    return summaries

@@ -9,7 +9,7 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from flyteidl2.auth import identity_pb2
 from flyteidl2.cluster import payload_pb2 as cluster_pb2
-from flyteidl2.common import identifier_pb2
+from flyteidl2.common import identifier_pb2, list_pb2
 from flyteidl2.project import project_service_pb2 as pb
 from flyteidl2.task import run_pb2
 
@@ -44,7 +44,7 @@ async def test_create_get_update_and_list_projects(clients: Clients) -> None:
     got = (await clients.projects.get_project(pb.GetProjectRequest(id="alpha"))).project
     assert (got.description, got.state, dict(got.labels.values)) == ("old", pb.PROJECT_STATE_ARCHIVED, {})
 
-    active = await clients.projects.list_projects(pb.ListProjectsRequest(filters="eq(state,0)"))
+    active = await clients.projects.list_projects(pb.ListProjectsRequest(filters="eq(state, 0)"))  # as the CLI sends it
     assert "alpha" not in [project.id for project in active.projects.projects]
     everything = await clients.projects.list_projects(pb.ListProjectsRequest())
     assert {"alpha", "flytesnacks"} <= {project.id for project in everything.projects.projects}
@@ -90,9 +90,26 @@ async def test_unknown_project_is_not_found(clients: Clients) -> None:
     assert caught.value.code == Code.NOT_FOUND
 
 
-async def test_bad_project_filter_is_invalid_argument(clients: Clients) -> None:
+async def test_list_projects_sorts_newest_first_when_asked(clients: Clients) -> None:
+    for name in ("sort-b", "sort-a"):
+        await clients.projects.create_project(pb.CreateProjectRequest(project=pb.Project(id=name)))
+    newest_first = list_pb2.Sort(key="created_at", direction=list_pb2.Sort.DESCENDING)
+    reply = await clients.projects.list_projects(pb.ListProjectsRequest(sort_by=newest_first))
+    ids = [project.id for project in reply.projects.projects]
+    assert ids.index("sort-a") < ids.index("sort-b") < ids.index("flytesnacks")
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        pb.ListProjectsRequest(filters="gt(state"),
+        pb.ListProjectsRequest(sort_by=list_pb2.Sort(key="color")),
+        pb.ListProjectsRequest(token="not-a-token"),
+    ],
+)
+async def test_bad_list_requests_are_invalid_argument(clients: Clients, request_: pb.ListProjectsRequest) -> None:
     with pytest.raises(ConnectError) as caught:
-        await clients.projects.list_projects(pb.ListProjectsRequest(filters="gt(state"))
+        await clients.projects.list_projects(request_)
     assert caught.value.code == Code.INVALID_ARGUMENT
 
 

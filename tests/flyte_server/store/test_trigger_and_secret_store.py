@@ -192,3 +192,18 @@ async def test_replicas_migrating_one_postgres_database_at_once(empty_postgres_u
     finally:
         for replica in replicas:
             await replica.close()
+
+
+async def test_task_trigger_summaries(database: Database) -> None:
+    other = task_definition_pb2.TaskIdentifier(project="flytesnacks", domain="development", name="wf.one", version="1")
+    async with database.session() as session:
+        await store.upsert_task_triggers(session, TASK, [_task_trigger("a"), _task_trigger("b", active=False)], now=T0)
+        await store.upsert_task_triggers(session, other, [_task_trigger("only")], now=T0)
+    async with database.session() as session:
+        summaries = await store.task_trigger_summaries(
+            session, "flytesnacks", "development", ["wf.hello", "wf.one", "wf.none"]
+        )
+    assert set(summaries) == {"wf.hello", "wf.one"}
+    assert (summaries["wf.hello"].stats.total, summaries["wf.hello"].stats.active) == (2, 1)
+    details = summaries["wf.one"].details
+    assert (details.name, details.active, details.automation_spec.schedule.rate.value) == ("only", True, 5)

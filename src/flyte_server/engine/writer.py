@@ -1,0 +1,133 @@
+"""Batched, ordered writes to the store, each announced to watchers only after its commit.
+
+Engine changes queue here; one task commits everything queued since the last commit in one
+transaction (a fan-out of a thousand children costs a handful of commits, not thousands), then
+publishes the changes' events in order. A failing batch is retried change by change, so one bad
+change cannot take the others down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flyte_server.engine.watch import ActionEvent, WatchHub
+from flyte_server.store.db import Database
+
+__all__ = ["StoreWriter", "WriteOp"]
+
+logger = logging.getLogger(__name__)
+
+WriteOp = Callable[[AsyncSession], Awaitable[None]]
+"""A change to apply inside the writer's transaction."""
+
+_MAX_BATCH = 500
+_TRANSIENT_RETRIES = 3
+
+
+@dataclass
+class _Pending:
+    op: WriteOp
+    events: Sequence[ActionEvent]
+    future: asyncio.Future[None]
+    after: list[Callable[[], None]] = field(default_factory=list)
+
+
+class StoreWriter:
+    """Commits queued changes in batches; :meth:`write` returns once its change is committed."""
+
+    def __init__(self, database: Database, hub: WatchHub) -> None:
+        self._database = database
+        self._hub = hub
+        self._pending: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.commits = 0
+        """How many transactions were committed (for benchmarks and tests)."""
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="store-writer")
+
+    async def stop(self) -> None:
+        """Commit what is queued, then stop."""
+        if self._task is None:
+            return
+        while self._pending:
+            self._wake.set()
+            await asyncio.sleep(0.01)
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+
+    async def write(self, op: WriteOp, events: Sequence[ActionEvent] = ()) -> None:
+        """Apply ``op`` in the next batch; publish ``events`` after its commit.
+
+        Raises:
+            SQLAlchemyError: the change could not be committed (nothing was published).
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(op, events, future))
+        self._wake.set()
+        if self._task is None:
+            # Not started (tests, shutdown): commit inline.
+            await self._flush()
+        await asyncio.shield(future)
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._flush()
+            except Exception:  # the loop must survive anything; each change got its own error
+                logger.exception("store writer failed")
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+            failed: dict[int, BaseException] = {}
+            try:
+                async with self._database.session() as session:
+                    for item in batch:
+                        await item.op(session)
+            except (SQLAlchemyError, OSError):
+                failed = await self._one_by_one(batch)
+            self.commits += 1
+            for index, item in enumerate(batch):
+                error = failed.get(index)
+                if error is None:
+                    for event in item.events:
+                        self._hub.publish(event)
+                    if not item.future.done():
+                        item.future.set_result(None)
+                elif not item.future.done():
+                    item.future.set_exception(error)
+
+    async def _one_by_one(self, batch: list[_Pending]) -> dict[int, BaseException]:
+        failed: dict[int, BaseException] = {}
+        for index, item in enumerate(batch):
+            for attempt in range(_TRANSIENT_RETRIES):
+                try:
+                    async with self._database.session() as session:
+                        await item.op(session)
+                    break
+                except (SQLAlchemyError, OSError) as error:
+                    transient = isinstance(error, (DBAPIError, OSError)) and (
+                        isinstance(error, OSError) or error.connection_invalidated
+                    )
+                    if transient and attempt + 1 < _TRANSIENT_RETRIES:
+                        await asyncio.sleep(0.2 * (attempt + 1))
+                        continue
+                    logger.error("a store change failed: %s", error)
+                    failed[index] = error
+                    break
+        return failed
