@@ -1,34 +1,26 @@
 """Where the type engine reads and writes data that does not travel inline in a literal.
 
-This is the seam between the type engine and storage. For now it uses the local filesystem (a
-temporary raw-data directory) and ``fsspec`` for reading URIs written by other SDKs; the runtime
-will replace :func:`raw_data_path` with the action's raw output prefix.
+This is the seam between the type engine and storage; it delegates to :mod:`flyte.storage`
+(imported on first use, so importing the type engine stays free of fsspec). Inside a task the
+raw-data location is the action's raw-data path; outside one it is a temporary directory (or
+``$FLYTE_RAW_DATA_PATH``).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-import uuid
-
 __all__ = ["new_raw_data_uri", "raw_data_path", "read_bytes", "write_bytes"]
-
-_RAW_DATA_ENV = "FLYTE_RAW_DATA_PATH"
 
 
 def raw_data_path() -> str:
     """Return the directory (or URI prefix) where offloaded values are written.
 
-    It is ``$FLYTE_RAW_DATA_PATH`` when set, else a ``flyte-raw`` folder in the temp directory.
-
     Example:
-        >>> raw_data_path().endswith("flyte-raw") or "FLYTE_RAW_DATA_PATH" in os.environ
+        >>> isinstance(raw_data_path(), str)
         True
     """
-    configured = os.environ.get(_RAW_DATA_ENV)
-    if configured:
-        return configured
-    return os.path.join(tempfile.gettempdir(), "flyte-raw")
+    from flyte.storage._filesystem import raw_data_prefix
+
+    return raw_data_prefix()
 
 
 def new_raw_data_uri(name: str) -> str:
@@ -38,19 +30,13 @@ def new_raw_data_uri(name: str) -> str:
         >>> new_raw_data_uri("v.pkl").endswith("/v.pkl")
         True
     """
-    return f"{raw_data_path().rstrip('/')}/{uuid.uuid4().hex}/{name}"
+    from flyte.storage._filesystem import random_remote_path
 
-
-def _is_local(uri: str) -> bool:
-    return "://" not in uri or uri.startswith("file://")
-
-
-def _local_path(uri: str) -> str:
-    return uri[len("file://") :] if uri.startswith("file://") else uri
+    return random_remote_path(name)
 
 
 async def write_bytes(uri: str, data: bytes) -> str:
-    """Write ``data`` to ``uri`` and return the URI.
+    """Write ``data`` to ``uri`` (a local path or any storage URI) and return the URI.
 
     Example:
         >>> import asyncio
@@ -58,32 +44,19 @@ async def write_bytes(uri: str, data: bytes) -> str:
         >>> asyncio.run(read_bytes(uri))
         b'abc'
     """
-    if _is_local(uri):
-        path = _local_path(uri)
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-        return uri
-    import fsspec
+    from flyte.storage import put_stream
 
-    with fsspec.open(uri, "wb") as f:
-        f.write(data)
-    return uri
+    return await put_stream(data, to_path=uri)
 
 
 async def read_bytes(uri: str) -> bytes:
-    """Read all bytes stored at ``uri`` (a local path, ``file://`` or any fsspec URI).
+    """Read all bytes stored at ``uri`` (a local path, ``file://`` or any storage URI).
 
     Example:
         >>> import asyncio
         >>> asyncio.run(read_bytes(asyncio.run(write_bytes(new_raw_data_uri("y"), b"1"))))
         b'1'
     """
-    if _is_local(uri):
-        with open(_local_path(uri), "rb") as f:
-            return f.read()
-    import fsspec
+    from flyte.storage import get_stream
 
-    with fsspec.open(uri, "rb") as f:
-        data: bytes = f.read()
-        return data
+    return b"".join([chunk async for chunk in get_stream(uri)])
