@@ -75,6 +75,7 @@ def init(
     images: dict[str, str] | None = None,
     image_builder: str = "local",
     local_cache_dir: Path | str | None = None,
+    storage: Any = None,
     **extra: Any,
 ) -> None:
     """Configure Flyte for this process. With no endpoint, runs execute locally.
@@ -90,6 +91,7 @@ def init(
         images: image names mapped to URIs.
         image_builder: ``"local"`` or ``"remote"``.
         local_cache_dir: where local mode caches outputs (default ``~/.flyte/local-cache``).
+        storage: object-store settings (``flyte.storage.S3(...)``, ``GCS``, ``ABFS``) for data.
         **extra: the other options of Flyte 2's ``init`` (auth, storage, ...), accepted and kept.
 
     Example:
@@ -106,6 +108,10 @@ def init(
         import logging
 
         logging.getLogger("flyte").setLevel(log_level)
+    if storage is not None:
+        from flyte.storage import set_default_config
+
+        set_default_config(storage)
     _config = InitConfig(
         endpoint=endpoint,
         insecure=insecure,
@@ -116,7 +122,7 @@ def init(
         local_cache_dir=Path(local_cache_dir) if local_cache_dir is not None else None,
         images=dict(images or {}),
         image_builder=image_builder,
-        extra=extra,
+        extra={**extra, "storage": storage} if storage is not None else extra,
         initialized=True,
     )
 
