@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +109,8 @@ def init(
         import logging
 
         logging.getLogger("flyte").setLevel(log_level)
-    if storage is not None:
+    if storage is not None or "flyte.storage" in sys.modules:
+        # A re-init without storage settings resets them (without importing fsspec needlessly).
         from flyte.storage import set_default_config
 
         set_default_config(storage)
