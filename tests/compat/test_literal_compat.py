@@ -49,6 +49,8 @@ COMPAT_TYPES = textwrap.dedent(
     import pydantic
     from typing_extensions import NotRequired
 
+    from flyte.io import Dir, File
+
 
     class Color(enum.Enum):
         RED = "red"
@@ -130,7 +132,35 @@ COMPAT_TYPES = textwrap.dedent(
             return isinstance(other, Opaque) and other.n == self.n
 
 
+    @dataclasses.dataclass
+    class Bundle:
+        data: File
+        tables: list[File]
+        root: Optional[Dir] = None
+        by_name: dict[str, File] = dataclasses.field(default_factory=dict)
+
+
+    @dataclasses.dataclass
+    class Shipment:
+        bundle: Bundle
+        bundles: list[Bundle]
+        spare: Optional[File] = None
+        dirs: dict[str, Optional[Dir]] = dataclasses.field(default_factory=dict)
+
+
+    @dataclasses.dataclass
+    class Holder:
+        sub: Sub
+        n: int = 0
+
+
     UTC = datetime.timezone.utc
+    BUNDLE = Bundle(
+        File(path="s3://bucket/a.txt", hash="h1"),
+        [File(path="/data/t.csv", format="csv"), File(path="s3://bucket/u", name="renamed")],
+        Dir(path="s3://bucket/d/", format="png"),
+        {"k": File(path="/data/k.bin")},
+    )
 
     CASES = [
         ("int", int, 42),
@@ -204,6 +234,17 @@ COMPAT_TYPES = textwrap.dedent(
         ("union-dataclass", typing.Union[Inner, int], Inner(2)),
         ("union-enum-str", typing.Union[Color, str], "z"),
         ("optional-tuple", Optional[tuple[int, str]], (1, "a")),
+        ("dataclass-files", Bundle, BUNDLE),
+        ("dataclass-files-defaults", Bundle, Bundle(File(path="/data/only.txt"), [])),
+        (
+            "dataclass-files-nested",
+            Shipment,
+            Shipment(BUNDLE, [BUNDLE, Bundle(File(path="s3://b/x"), [])], None, {"d": Dir(path="/data/d"), "e": None}),
+        ),
+        ("list-dataclass-files", list[Bundle], [BUNDLE]),
+        ("optional-dataclass-files", Optional[Bundle], BUNDLE),
+        ("dict-dataclass-files", dict[str, Bundle], {"b": BUNDLE}),
+        ("dataclass-pydantic-field", Holder, Holder(Sub(s="q", colors=[Color.GREEN]))),
     ]
     '''
 )

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from flyteidl2.core import literals_pb2, types_pb2
 from mashumaro.types import SerializableType
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from flyte._internal.syncify import run_sync
 from flyte.io._frame_codecs import (
@@ -67,8 +67,10 @@ class DataFrame(BaseModel, SerializableType):
     """Where the data set lives (a directory of parquet files, or one file)."""
     format: str | None = ""
     """The storage format (``"parquet"``); empty when unknown."""
-    hash: str | None = None
-    """A cache key for the content; used in cache keys."""
+    hash: str | None = Field(default=None, exclude=True)
+    """A cache key for the content; used in cache keys. It travels in the ``StructuredDataset``
+    literal's ``hash``, not in dumps (a model or dataclass field holds ``uri`` and ``format``), as
+    in Flyte 2."""
 
     _val: Any = PrivateAttr(default=None)
     _open_type: Any = PrivateAttr(default=None)
@@ -257,7 +259,7 @@ class DataFrame(BaseModel, SerializableType):
         """Return the fields that identify the stored data set, writing a wrapped frame first."""
         if self._val is not None and not self.uri:
             run_sync(self._to_literal(None))
-        return {"uri": self.uri, "format": self.format, "hash": self.hash}
+        return {"uri": self.uri, "format": self.format}
 
     def deserialize_dataframe(self, info: Any) -> DataFrame:
         """Return ``self`` (the fields are already set); kept for Flyte 2 compatibility."""

@@ -5,7 +5,10 @@ the msgpack cache annotation and a ``structure.tag`` naming the transformer. Val
 bytes in a ``Binary`` scalar tagged ``"msgpack"``.
 
 * Dataclasses are encoded by mashumaro (schema from ``mashumaro.jsonschema``), so enums travel by
-  value and datetimes as ISO strings, as Flyte 2 does.
+  value and datetimes as ISO strings, as Flyte 2 does. Pydantic models inside a dataclass (such as
+  ``flyte.io.File``, ``Dir`` and ``DataFrame`` fields) are described by their own pydantic schema,
+  read through mashumaro's schema model as Flyte 2 does (which drops keywords it does not know,
+  such as ``x-flyte-type``); their values are written by their ``SerializableType`` hooks.
 * Pydantic models are dumped in JSON mode, except that enum members inside models travel by
   *name*, and the schema lists enum names; this matches what Flyte 2 writes.
 
@@ -41,6 +44,8 @@ __all__ = [
     "PYDANTIC_TAG",
     "DataclassTransformer",
     "PydanticTransformer",
+    "dataclass_json_schema",
+    "pydantic_json_schema",
     "register_structured",
     "schema_literal_type",
 ]
@@ -70,6 +75,40 @@ def _mashumaro_codec(t: type) -> tuple[Any, Any]:
     return MessagePackEncoder(t), MessagePackDecoder(t)
 
 
+@functools.lru_cache(maxsize=1)
+def _pydantic_field_plugin() -> Any:
+    from mashumaro.jsonschema.models import JSONSchema
+    from mashumaro.jsonschema.plugins import BasePlugin
+
+    class _PydanticFieldSchema(BasePlugin):
+        # mashumaro has no schema for pydantic models; use the model's own, as for a top-level model.
+        def get_schema(self, instance: Any, ctx: Any, schema: Any = None) -> Any:
+            if not is_pydantic_model(instance.type):
+                return None
+            return JSONSchema.from_dict(pydantic_json_schema(instance.type))
+
+    return _PydanticFieldSchema()
+
+
+def dataclass_json_schema(t: Any) -> dict[str, Any]:
+    """Return the JSON schema Flyte 2 declares for dataclass ``t`` (mashumaro's, all inline).
+
+    Example:
+        >>> @dataclasses.dataclass
+        ... class Point:
+        ...     x: int
+        >>> dataclass_json_schema(Point)["required"]
+        ['x']
+    """
+    from mashumaro.jsonschema import build_json_schema
+
+    try:
+        schema: dict[str, Any] = build_json_schema(t, plugins=[_pydantic_field_plugin()]).to_dict()
+    except Exception as e:  # mashumaro raises its own errors for unsupported field types
+        raise TypeTransformerFailedError(f"Cannot build a JSON schema for {type_name(t)}: {e}") from e
+    return schema
+
+
 class DataclassTransformer(TypeTransformer[Any]):
     """Dataclasses as msgpack, encoded by mashumaro.
 
@@ -85,13 +124,7 @@ class DataclassTransformer(TypeTransformer[Any]):
         super().__init__(DATACLASS_TAG, object)
 
     def get_literal_type(self, t: Any = None) -> types_pb2.LiteralType:
-        from mashumaro.jsonschema import build_json_schema
-
-        try:
-            schema = build_json_schema(t).to_dict()
-        except Exception as e:  # mashumaro raises its own errors for unsupported field types
-            raise TypeTransformerFailedError(f"Cannot build a JSON schema for {type_name(t)}: {e}") from e
-        return schema_literal_type(schema, DATACLASS_TAG)
+        return schema_literal_type(dataclass_json_schema(t), DATACLASS_TAG)
 
     async def to_literal(
         self, python_val: Any, python_type: Any, expected: types_pb2.LiteralType
@@ -135,6 +168,23 @@ def _pydantic_schema_generator() -> Any:
 
 
 _SCHEMA_GENERATOR: Any = None
+
+
+def pydantic_json_schema(t: Any) -> dict[str, Any]:
+    """Return the JSON schema Flyte 2 declares for pydantic model class ``t`` (enums by name).
+
+    Example:
+        >>> import pydantic
+        >>> class User(pydantic.BaseModel):
+        ...     name: str
+        >>> pydantic_json_schema(User)["title"]
+        'User'
+    """
+    global _SCHEMA_GENERATOR
+    if _SCHEMA_GENERATOR is None:
+        _SCHEMA_GENERATOR = _pydantic_schema_generator()
+    schema: dict[str, Any] = t.model_json_schema(schema_generator=_SCHEMA_GENERATOR)
+    return schema
 
 
 def _names_from_instance(value: Any, dumped: Any) -> Any:
@@ -194,11 +244,7 @@ class PydanticTransformer(TypeTransformer[Any]):
         super().__init__(PYDANTIC_TAG, object)
 
     def get_literal_type(self, t: Any = None) -> types_pb2.LiteralType:
-        global _SCHEMA_GENERATOR
-        if _SCHEMA_GENERATOR is None:
-            _SCHEMA_GENERATOR = _pydantic_schema_generator()
-        schema = t.model_json_schema(schema_generator=_SCHEMA_GENERATOR)
-        return schema_literal_type(schema, PYDANTIC_TAG)
+        return schema_literal_type(pydantic_json_schema(t), PYDANTIC_TAG)
 
     def dump(self, python_val: Any) -> bytes:
         """Return the msgpack bytes Flyte 2 writes for a model instance."""

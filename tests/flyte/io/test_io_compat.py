@@ -6,11 +6,15 @@ Without one the tests skip. Each direction exchanges serialized ``Literal`` file
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
+import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from flyteidl2.core import literals_pb2, types_pb2
@@ -207,3 +211,160 @@ async def test_pandas_frames_cross_both_ways(tmp_path: Path) -> None:
     assert result["ours"] == [3, 4]
     theirs = await TypeEngine.to_python_value(_load(tmp_path / "ref_frame.pb"), pd.DataFrame)
     assert theirs["a"].tolist() == [1, 2]
+
+
+# Both sides import this module (written to the test's directory), so the dataclass is the same.
+CRATE_TYPES = """
+import dataclasses
+from typing import Optional
+
+from flyte.io import DataFrame, Dir, File
+
+
+@dataclasses.dataclass
+class Crate:
+    note: File
+    files: list[File]
+    folder: Optional[Dir]
+    frame: DataFrame
+    by_name: dict[str, File] = dataclasses.field(default_factory=dict)
+"""
+
+REFERENCE_WRITES_CRATE = """
+    import json, os, sys
+    import flyte
+    from flyte.io import DataFrame, Dir, File
+    from flyte.types import TypeEngine
+    from crate_types import Crate
+
+    out = sys.argv[1]
+    env = flyte.TaskEnvironment(name="compat_crate")
+
+    @env.task
+    async def produce() -> str:
+        note = File.new_remote("note.txt")
+        async with note.open("wb") as fh:
+            await fh.write(b"crated by the reference")
+        crate = Crate(
+            note=note,
+            files=[note, File(path="s3://bucket/a.csv", format="csv", hash="h1")],
+            folder=await Dir.from_local(os.path.join(out, "ref_dir")),
+            frame=DataFrame.from_existing_remote(os.path.join(out, "dataset"), format="parquet"),
+            by_name={"n": note},
+        )
+        lit = await TypeEngine.to_literal(crate, Crate, TypeEngine.to_literal_type(Crate))
+        open(os.path.join(out, "crate.pb"), "wb").write(lit.SerializeToString())
+        open(os.path.join(out, "crate.type.pb"), "wb").write(TypeEngine.to_literal_type(Crate).SerializeToString())
+        return "ok"
+
+    os.makedirs(os.path.join(out, "ref_dir", "sub"), exist_ok=True)
+    open(os.path.join(out, "ref_dir", "one.txt"), "w").write("1")
+    open(os.path.join(out, "ref_dir", "sub", "two.txt"), "w").write("2")
+    flyte.init()
+    flyte.run(produce)
+    json.dump({"done": True}, open(os.path.join(out, "result.json"), "w"))
+"""
+
+
+def _import_crate_types(workdir: Path) -> ModuleType:
+    (workdir / "crate_types.py").write_text(CRATE_TYPES)
+    spec = importlib.util.spec_from_file_location("crate_types", workdir / "crate_types.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["crate_types"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def crate_types(tmp_path: Path) -> Iterator[ModuleType]:
+    try:
+        yield _import_crate_types(tmp_path)
+    finally:
+        sys.modules.pop("crate_types", None)
+
+
+async def test_reference_dataclass_of_files_decodes_here(tmp_path: Path, crate_types: ModuleType) -> None:
+    pd = pytest.importorskip("pandas")
+    (tmp_path / "dataset").mkdir()
+    pd.DataFrame({"a": [1, 2]}).to_parquet(tmp_path / "dataset" / "00000")
+    _run_reference(REFERENCE_WRITES_CRATE, tmp_path)
+    crate_type = crate_types.Crate
+
+    declared = types_pb2.LiteralType()
+    declared.ParseFromString((tmp_path / "crate.type.pb").read_bytes())
+    assert declared.SerializeToString(deterministic=True) == TypeEngine.to_literal_type(crate_type).SerializeToString(
+        deterministic=True
+    )
+
+    theirs = _load(tmp_path / "crate.pb")
+    crate = await TypeEngine.to_python_value(theirs, crate_type)
+    async with crate.by_name["n"].open("rb") as handle:
+        assert await handle.read() == b"crated by the reference"
+    assert (crate.files[1].path, crate.files[1].format, crate.files[1].hash) == ("s3://bucket/a.csv", "csv", "h1")
+    assert sorted([f.name async for f in crate.folder.walk()]) == ["one.txt", "two.txt"]
+    assert (await crate.frame.open(pd.DataFrame).all())["a"].tolist() == [1, 2]
+    ours = await TypeEngine.to_literal(crate, crate_type, TypeEngine.to_literal_type(crate_type))
+    assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(deterministic=True)
+
+
+REFERENCE_READS_CRATE = """
+    import asyncio, json, os, sys
+    import flyte
+    from flyte.types import TypeEngine
+    from flyteidl2.core import literals_pb2
+    from crate_types import Crate
+
+    out = sys.argv[1]
+
+    async def main():
+        lit = literals_pb2.Literal()
+        lit.ParseFromString(open(os.path.join(out, "crate.pb"), "rb").read())
+        crate = await TypeEngine.to_python_value(lit, Crate)
+        again = await TypeEngine.to_literal(crate, Crate, TypeEngine.to_literal_type(Crate))
+        async with crate.note.open("rb") as fh:
+            content = (await fh.read()).decode()
+        json.dump(
+            {
+                "note": [crate.note.name, crate.note.hash, content],
+                "files": [[f.path, f.format, f.hash] for f in crate.files],
+                "folder": sorted([x.name async for x in crate.folder.walk()]),
+                "frame": [crate.frame.uri, crate.frame.format],
+                "by_name": sorted(crate.by_name),
+                "reencoded": again.SerializeToString(deterministic=True).hex(),
+            },
+            open(os.path.join(out, "result.json"), "w"),
+        )
+
+    flyte.init()
+    asyncio.run(main())
+"""
+
+
+async def test_our_dataclass_of_files_decodes_in_the_reference(tmp_path: Path, crate_types: ModuleType) -> None:
+    pd = pytest.importorskip("pandas")
+    source = tmp_path / "ours.txt"
+    source.write_text("crated by us")
+    note = await File.from_local(source, hash_method="content-v1")
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "x.txt").write_text("x")
+    (tmp_path / "d" / "sub" / "y.txt").write_text("y")
+    crate_type = crate_types.Crate
+    crate = crate_type(
+        note=note,
+        files=[File(path="s3://bucket/b.csv", format="csv")],
+        folder=await Dir.from_local(tmp_path / "d"),
+        frame=DataFrame.from_df(pd.DataFrame({"a": [1]})),
+        by_name={"n": note, "m": note},
+    )
+    ours = await TypeEngine.to_literal(crate, crate_type, TypeEngine.to_literal_type(crate_type))
+    (tmp_path / "crate.pb").write_bytes(ours.SerializeToString())
+
+    result = _run_reference(REFERENCE_READS_CRATE, tmp_path)
+
+    assert result["note"] == ["ours.txt", "content-v1", "crated by us"]
+    assert result["files"] == [["s3://bucket/b.csv", "csv", None]]
+    assert result["folder"] == ["x.txt", "y.txt"]
+    assert result["frame"] == [crate.frame.uri, "parquet"]
+    assert result["by_name"] == ["m", "n"]
+    assert result["reencoded"] == ours.SerializeToString(deterministic=True).hex()
