@@ -17,3 +17,11 @@ def isolated_local_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
 
     flyte.init()
     yield directory
+
+
+@pytest.fixture(scope="session")
+def reference_python() -> str:
+    """A Python interpreter with PyPI ``flyte==2.12.1`` installed (see ``tests/reference.py``)."""
+    from reference import find_reference_python
+
+    return find_reference_python()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import asyncio
 
-    from flyte._internal.controllers.local import LocalController
+    from flyte._internal.controllers import Controller
     from flyte.models import GroupData, TaskContext
 
 
@@ -35,7 +35,7 @@ class ExecutionState:
     """Everything a task call needs to know about where it is being made."""
 
     task_context: TaskContext
-    controller: LocalController
+    controller: Controller
     loop: asyncio.AbstractEventLoop
     calls: CallCounter
     group: GroupData | None = None

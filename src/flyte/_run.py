@@ -174,7 +174,7 @@ class Runner:
         try:
             result = await controller.run_root(task, args, kwargs)
         finally:
-            controller.close()
+            await controller.close()
         outputs = _as_outputs(result, len(task.interface.outputs))
         return Run(
             name=name, url=run_base_dir, _outputs=outputs, _phase=ActionPhase.SUCCEEDED, _records=controller.records

@@ -88,6 +88,8 @@ class TaskTemplate(Generic[P, R]):
     """Links shown next to the action in the console."""
     service_account: str | None = None
     """The service account the task runs as."""
+    entrypoint: bool = False
+    """Whether the task is meant to be started directly (listed as an entrypoint by the console)."""
     plugin_config: Any = None
     """Plugin-specific configuration."""
     parent_env: weakref.ReferenceType[TaskEnvironment] | None = None
@@ -97,6 +99,19 @@ class TaskTemplate(Generic[P, R]):
     def interface(self) -> NativeInterface:
         """The task's typed inputs and outputs."""
         raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tasks are pickled for interactive code bundles; the environment travels along as a
+        # strong reference (a weakref cannot be pickled) and cached properties are recomputed.
+        state = {key: value for key, value in self.__dict__.items() if key not in ("interface", "is_async")}
+        state["parent_env"] = self.parent_env() if self.parent_env is not None else None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        env = state.pop("parent_env", None)
+        self.__dict__.update(state)
+        object.__setattr__(self, "parent_env", weakref.ref(env) if env is not None else None)
+        object.__setattr__(self, "_unpickled_env", env)  # keeps the environment alive
 
     def override(self, **options: Any) -> TaskTemplate[P, R]:
         """A copy of this task with some options changed for one call site.

@@ -217,6 +217,7 @@ class TaskEnvironment(Environment):
                 pod_template=pod_template or self.pod_template,
                 reusable=self.reusable,
                 service_account=service_account or self.service_account,
+                entrypoint=entrypoint,
                 plugin_config=self.plugin_config,
                 parent_env=weakref.ref(self),
                 **options,

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import AsyncIterator, Callable, Iterator
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flyte._context import ExecutionState, current_state, reset_state, set_state
+
+if TYPE_CHECKING:
+    from flyte._internal.controllers import TraceCall
+
+logger = logging.getLogger("flyte")
 
 T = TypeVar("T")
 
@@ -32,11 +38,64 @@ def _inputs_key(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[st
     return hashlib.sha256(repr(items).encode()).hexdigest()
 
 
-def _begin(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[ExecutionState, Any]:
+def _state() -> ExecutionState:
     state = current_state()
     assert state is not None
-    name = f"{func.__module__}.{func.__qualname__}"
-    return state, state.controller.replay_or_record_trace(state, name, _inputs_key(func, args, kwargs))
+    return state
+
+
+def _call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], generator: bool) -> TraceCall:
+    from flyte._internal.controllers import TraceCall
+
+    return TraceCall(
+        func=func,
+        identity=f"{func.__module__}.{func.__qualname__}",
+        args=args,
+        kwargs=kwargs,
+        inputs_key=_inputs_key(func, args, kwargs),
+        generator=generator,
+    )
+
+
+def _on_loop_thread(state: ExecutionState) -> bool:
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop() is state.loop
+    except RuntimeError:
+        return False
+
+
+def _run_blocking(state: ExecutionState, coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run controller bookkeeping from sync code: inline on the loop's thread, else on the loop."""
+    if _on_loop_thread(state):
+        # Only controllers whose bookkeeping never suspends get here (supports_inline_traces).
+        try:
+            coroutine.send(None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        coroutine.close()
+        raise RuntimeError("trace bookkeeping suspended on the event loop's thread")
+    import asyncio
+
+    return asyncio.run_coroutine_threadsafe(coroutine, state.loop).result()
+
+
+def _untraceable(state: ExecutionState) -> bool:
+    """A sync traced call on the loop's thread under a controller that must do I/O to record it."""
+    if state.controller.supports_inline_traces or not _on_loop_thread(state):
+        return False
+    global _warned_untraceable
+    if not _warned_untraceable:
+        _warned_untraceable = True
+        logger.warning(
+            "A sync @flyte.trace function was called from an async task; it runs without being recorded. "
+            "Make the traced function async to record and replay it."
+        )
+    return True
+
+
+_warned_untraceable = False
 
 
 def trace(func: Callable[..., T]) -> Callable[..., T]:
@@ -60,9 +119,10 @@ def trace(func: Callable[..., T]) -> Callable[..., T]:
                 async for item in func(*args, **kwargs):
                     yield item
                 return
-            state, (action_id, replayed, recorded) = _begin(func, args, kwargs)
-            if replayed:
-                for item in recorded:
+            state = _state()
+            record = await state.controller.replay_or_record_trace(state, _call(func, args, kwargs, True))
+            if record.replayed:
+                for item in record.value:
                     yield item
                 return
             # Context changes made inside a generator would leak to its consumer between items,
@@ -73,9 +133,9 @@ def trace(func: Callable[..., T]) -> Callable[..., T]:
                     items.append(item)
                     yield item
             except BaseException as error:
-                state.controller.finish_trace(action_id, error=error)
+                await state.controller.finish_trace(record, error=error)
                 raise
-            state.controller.finish_trace(action_id, result=items)
+            await state.controller.finish_trace(record, result=items)
 
         return trace_async_generator  # type: ignore[return-value]
 
@@ -86,9 +146,14 @@ def trace(func: Callable[..., T]) -> Callable[..., T]:
             if current_state() is None:
                 yield from func(*args, **kwargs)
                 return
-            state, (action_id, replayed, recorded) = _begin(func, args, kwargs)
-            if replayed:
-                yield from recorded
+            state = _state()
+            if _untraceable(state):
+                yield from func(*args, **kwargs)
+                return
+            controller = state.controller
+            record = _run_blocking(state, controller.replay_or_record_trace(state, _call(func, args, kwargs, True)))
+            if record.replayed:
+                yield from record.value
                 return
             items: list[Any] = []
             try:
@@ -96,9 +161,9 @@ def trace(func: Callable[..., T]) -> Callable[..., T]:
                     items.append(item)
                     yield item
             except BaseException as error:
-                state.controller.finish_trace(action_id, error=error)
+                _run_blocking(state, controller.finish_trace(record, error=error))
                 raise
-            state.controller.finish_trace(action_id, result=items)
+            _run_blocking(state, controller.finish_trace(record, result=items))
 
         return trace_generator  # type: ignore[return-value]
 
@@ -108,18 +173,19 @@ def trace(func: Callable[..., T]) -> Callable[..., T]:
         async def trace_coroutine(*args: Any, **kwargs: Any) -> Any:
             if current_state() is None:
                 return await func(*args, **kwargs)
-            state, (action_id, replayed, recorded) = _begin(func, args, kwargs)
-            if replayed:
-                return recorded
+            state = _state()
+            record = await state.controller.replay_or_record_trace(state, _call(func, args, kwargs, False))
+            if record.replayed:
+                return record.value
             token = set_state(replace(state, in_trace=True))
             try:
                 result = await func(*args, **kwargs)
             except BaseException as error:
-                state.controller.finish_trace(action_id, error=error)
-                raise
-            finally:
                 reset_state(token)
-            state.controller.finish_trace(action_id, result=result)
+                await state.controller.finish_trace(record, error=error)
+                raise
+            reset_state(token)
+            await state.controller.finish_trace(record, result=result)
             return result
 
         return trace_coroutine  # type: ignore[return-value]
@@ -128,18 +194,22 @@ def trace(func: Callable[..., T]) -> Callable[..., T]:
     def trace_function(*args: Any, **kwargs: Any) -> Any:
         if current_state() is None:
             return func(*args, **kwargs)
-        state, (action_id, replayed, recorded) = _begin(func, args, kwargs)
-        if replayed:
-            return recorded
+        state = _state()
+        if _untraceable(state):
+            return func(*args, **kwargs)
+        controller = state.controller
+        record = _run_blocking(state, controller.replay_or_record_trace(state, _call(func, args, kwargs, False)))
+        if record.replayed:
+            return record.value
         token = set_state(replace(state, in_trace=True))
         try:
             result = func(*args, **kwargs)
         except BaseException as error:
-            state.controller.finish_trace(action_id, error=error)
-            raise
-        finally:
             reset_state(token)
-        state.controller.finish_trace(action_id, result=result)
+            _run_blocking(state, controller.finish_trace(record, error=error))
+            raise
+        reset_state(token)
+        _run_blocking(state, controller.finish_trace(record, result=result))
         return result
 
     return trace_function

@@ -33,7 +33,6 @@ __all__ = [
     "ActionKey",
     "ActionState",
     "RunState",
-    "StopRequest",
     "error_info",
     "execution_error",
     "is_terminal",
@@ -116,7 +115,7 @@ class RunState:
     @property
     def max_concurrency(self) -> int:
         """``RunSpec.max_action_concurrency`` (0: unlimited)."""
-        return max(0, self.run_spec.max_action_concurrency)
+        return max(0, int(self.run_spec.max_action_concurrency))
 
     @property
     def overwrite_cache(self) -> bool:
@@ -128,15 +127,6 @@ class RunState:
         if self.run_spec.cache_config.cache_lookup_scope == run_pb2.CACHE_LOOKUP_SCOPE_GLOBAL:
             return "*"
         return f"{self.project}/{self.domain}"
-
-
-@dataclass
-class StopRequest:
-    """Why a running attempt is being stopped: abort or timeout, with the phase it ends in."""
-
-    phase: int
-    reason: str
-    error: run_definition_pb2.ErrorInfo | None = None
 
 
 @dataclass(eq=False)
@@ -170,10 +160,16 @@ class ActionState:
     counted: bool = False
     """Whether it counts against the slot limits now (a parent waiting on children does not)."""
     waiting_marked: bool = False
-    stop: StopRequest | None = None
+    waiting_since_us: int = 0
+    process: Any = None
+    """The running attempt's ``WorkerProcess``."""
     runner: asyncio.Task[None] | None = None
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     attempt_started_us: int = 0
+    attempt_row: bool = False
+    """Whether the current attempt has a row in the store."""
+    transitions: list[list[int]] = field(default_factory=list)
+    """The current attempt's phase history: [phase, start µs, end µs (0: ongoing)]."""
     reattach: Any = None
     """A worker process found alive at start-up, to wait on instead of launching."""
 

@@ -38,6 +38,11 @@ class _Pending:
     after: list[Callable[[], None]] = field(default_factory=list)
 
 
+def _observe(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("a queued store change failed: %s", future.exception())
+
+
 class StoreWriter:
     """Commits queued changes in batches; :meth:`write` returns once its change is committed."""
 
@@ -67,6 +72,16 @@ class StoreWriter:
         except asyncio.CancelledError:
             pass
         self._task = None
+
+    def enqueue(self, op: WriteOp, events: Sequence[ActionEvent] = ()) -> asyncio.Future[None]:
+        """Queue ``op`` now (ahead of anything queued later); the future resolves after its commit."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(op, events, future))
+        self._wake.set()
+        if self._task is None:
+            asyncio.get_running_loop().create_task(self._flush())
+        future.add_done_callback(_observe)
+        return future
 
     async def write(self, op: WriteOp, events: Sequence[ActionEvent] = ()) -> None:
         """Apply ``op`` in the next batch; publish ``events`` after its commit.

@@ -106,7 +106,7 @@ def _clause(field: Field, function: int, values: list[Any]) -> ColumnElement[boo
     column = field.column
     if function in (Function.EXISTS, Function.NOT_EXISTS):
         clause = column.is_not(None) & (column != "") if field.kind == "str" else column.is_not(None)
-        return clause if function == Function.EXISTS else not_(clause)
+        return clause if function == Function.EXISTS else not_(clause)  # type: ignore[no-any-return]
     if not values:
         raise ListQueryError("the filter has no value")
     first = values[0]
@@ -134,7 +134,7 @@ def _clause(field: Field, function: int, values: list[Any]) -> ColumnElement[boo
         case Function.ENDS_WITH:
             return column.endswith(str(first), autoescape=True)  # type: ignore[no-any-return]
         case Function.NOT_ENDS_WITH:
-            return not_(column.endswith(str(first), autoescape=True))
+            return not_(column.endswith(str(first), autoescape=True))  # type: ignore[no-any-return]
     raise ListQueryError(f"unsupported filter function {function}")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from flyteidl2.common import list_pb2, phase_pb2
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, insert, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, delete, exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,13 +91,36 @@ def _attempt_where(key: ActionKey, attempt: int) -> ColumnElement[bool]:
     )
 
 
+# Core statements for the engine's hot writes: compiled once, parameters by name (the SET clause is
+# whatever non-key parameters a call passes), no ORM bookkeeping.
+_ACTIONS: Table = ActionRow.__table__  # type: ignore[assignment]
+_ATTEMPTS: Table = AttemptRow.__table__  # type: ignore[assignment]
+_UPDATE_ACTION = _ACTIONS.update().where(
+    _ACTIONS.c.project == bindparam("key_project"),
+    _ACTIONS.c.domain == bindparam("key_domain"),
+    _ACTIONS.c.run_name == bindparam("key_run"),
+    _ACTIONS.c.name == bindparam("key_name"),
+)
+_UPDATE_ATTEMPT = _ATTEMPTS.update().where(
+    _ATTEMPTS.c.project == bindparam("key_project"),
+    _ATTEMPTS.c.domain == bindparam("key_domain"),
+    _ATTEMPTS.c.run_name == bindparam("key_run"),
+    _ATTEMPTS.c.action_name == bindparam("key_name"),
+    _ATTEMPTS.c.attempt == bindparam("key_attempt"),
+)
+
+
+def _key_params(key: ActionKey) -> dict[str, str]:
+    return {"key_project": key.project, "key_domain": key.domain, "key_run": key.run, "key_name": key.name}
+
+
 def spec_digest(spec: bytes) -> str:
     """The digest a serialized TaskSpec is stored under."""
     return hashlib.sha256(spec).hexdigest()
 
 
 def _insert_ignoring_duplicates(session: AsyncSession, table: Any, values: dict[str, Any]) -> Any:
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table).values(**values).on_conflict_do_nothing()
     return sqlite.insert(table).values(**values).on_conflict_do_nothing()
 
@@ -119,12 +142,14 @@ async def get_task_spec(session: AsyncSession, digest: str) -> bytes | None:
 
 async def insert_action(session: AsyncSession, values: dict[str, Any]) -> None:
     """Insert an action row (the caller checked it does not exist)."""
-    await session.execute(insert(ActionRow).values(**values))
+    connection = await session.connection()
+    await connection.execute(_ACTIONS.insert(), values)
 
 
 async def update_action(session: AsyncSession, key: ActionKey, values: dict[str, Any]) -> None:
     """Update columns of one action."""
-    await session.execute(update(ActionRow).where(_action_where(key)).values(**values))
+    connection = await session.connection()
+    await connection.execute(_UPDATE_ACTION, {**_key_params(key), **values})
 
 
 async def get_action(session: AsyncSession, key: ActionKey) -> ActionRow | None:
@@ -135,12 +160,14 @@ async def get_action(session: AsyncSession, key: ActionKey) -> ActionRow | None:
 
 async def insert_attempt(session: AsyncSession, values: dict[str, Any]) -> None:
     """Insert an attempt row."""
-    await session.execute(insert(AttemptRow).values(**values))
+    connection = await session.connection()
+    await connection.execute(_ATTEMPTS.insert(), values)
 
 
 async def update_attempt(session: AsyncSession, key: ActionKey, attempt: int, values: dict[str, Any]) -> None:
     """Update columns of one attempt."""
-    await session.execute(update(AttemptRow).where(_attempt_where(key, attempt)).values(**values))
+    connection = await session.connection()
+    await connection.execute(_UPDATE_ATTEMPT, {**_key_params(key), "key_attempt": attempt, **values})
 
 
 async def get_attempt(session: AsyncSession, key: ActionKey, attempt: int) -> AttemptRow | None:

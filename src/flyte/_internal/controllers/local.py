@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from flyte._context import CallCounter, ExecutionState, current_state, reset_state, set_state
+from flyte._internal.controllers import TraceCall, TraceRecord
 from flyte.errors import (
     ActionAbortedError,
     BaseRuntimeError,
@@ -180,6 +181,8 @@ class LocalController:
         >>> controller = LocalController(settings, cache)  # doctest: +SKIP
         >>> outputs = await controller.run_root(task, args, kwargs)  # doctest: +SKIP
     """
+
+    supports_inline_traces = True
 
     def __init__(self, settings: RunSettings, cache: LocalCache | None) -> None:
         self.settings = settings
@@ -416,39 +419,43 @@ class LocalController:
 
     # --- traces -----------------------------------------------------------------------------
 
-    def replay_or_record_trace(self, state: ExecutionState, name: str, inputs_key: str) -> tuple[ActionID, bool, Any]:
+    async def replay_or_record_trace(self, state: ExecutionState, call: TraceCall) -> TraceRecord:
         """The id a trace call gets, whether it already ran in this run, and its recorded result."""
         group = state.group.name if state.group else None
-        sequence = state.calls.next(f"{name}:{inputs_key}:{group or ''}")
+        sequence = state.calls.next(f"{call.identity}:{call.inputs_key}:{group or ''}")
         action_id = state.task_context.action.new_sub_action(
-            inputs_hash=inputs_key, task_identity=name, sequence=sequence, group=group
+            inputs_hash=call.inputs_key, task_identity=call.identity, sequence=sequence, group=group
         )
         if action_id.name in self._finished:
-            return action_id, True, self._finished[action_id.name]
+            return TraceRecord(action_id=action_id, replayed=True, value=self._finished[action_id.name])
+        started = datetime.now(timezone.utc)
         self.records[action_id.name] = ActionRecord(
             action_id=action_id,
-            task_name=name,
+            task_name=call.identity,
             parent=state.task_context.action.name,
             group=group,
             phase=ActionPhase.RUNNING,
             attempts=1,
-            start_time=datetime.now(timezone.utc),
+            start_time=started,
             kind="trace",
         )
-        return action_id, False, None
+        return TraceRecord(action_id=action_id, replayed=False, started_at=started)
 
-    def finish_trace(self, action_id: ActionID, *, result: Any = None, error: BaseException | None = None) -> None:
+    async def finish_trace(
+        self, record: TraceRecord, *, result: Any = None, error: BaseException | None = None
+    ) -> None:
         """Record the outcome of a trace call (a successful one is replayed on a parent retry)."""
-        record = self.records[action_id.name]
-        record.end_time = datetime.now(timezone.utc)
+        action_id = record.action_id
+        action = self.records[action_id.name]
+        action.end_time = datetime.now(timezone.utc)
         if error is None:
-            record.phase = ActionPhase.SUCCEEDED
+            action.phase = ActionPhase.SUCCEEDED
             self._finished[action_id.name] = result
         else:
-            record.phase = ActionPhase.FAILED
-            record.error = to_runtime_error(error, action_id.name) if isinstance(error, Exception) else None
+            action.phase = ActionPhase.FAILED
+            action.error = to_runtime_error(error, action_id.name) if isinstance(error, Exception) else None
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Flush what the run wrote to the cache."""
         if self.cache is not None:
             self.cache.flush()

@@ -1,0 +1,197 @@
+"""Control-plane throughput: ``flyte start server`` running nested actions with the PyPI runtime.
+
+Starts its own server (SQLite + local blobs in a temporary directory, the reference venv's
+``a0`` as the worker runtime) and drives it with the PyPI ``flyte==2.12.1`` client:
+
+  (a) a sequential chain of N trivial child actions (default 100): milliseconds per action,
+      from the parent's point of view (enqueue → launch → run → outputs back), target ≤ 20 ms;
+  (b) a fan-out of M trivial children in one run (default 1000): actions per second, target ≥ 300.
+
+Both are timed inside the parent task, so the figures exclude the client and the parent's own
+start-up. A warm-up run first lets the warm workers learn what to preload.
+
+Usage: python bench/server_throughput.py [--chain 100] [--fan-out 1000] [--workers 8] [--cold]
+(``--cold`` turns the warm workers off: every attempt is a new Python process.)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# bench/ holds a module named ``types``: keep this directory off sys.path so it cannot shadow the
+# standard library, and load the shared helper by path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != _HERE]
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def _load_reference_helper() -> object:
+    spec = importlib.util.spec_from_file_location("_bench_reference", os.path.join(_HERE, "_reference.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+reference_python = _load_reference_helper().reference_python  # type: ignore[attr-defined]
+
+WORKFLOW = '''
+import asyncio
+import time
+
+import flyte
+
+env = flyte.TaskEnvironment(name="bench")
+
+
+@env.task
+async def noop(x: int) -> int:
+    return x + 1
+
+
+@env.task
+async def chain(n: int) -> float:
+    started = time.perf_counter()
+    for i in range(n):
+        await noop(i)
+    return time.perf_counter() - started
+
+
+@env.task
+async def fan_out(n: int) -> float:
+    started = time.perf_counter()
+    await asyncio.gather(*(noop(i) for i in range(n)))
+    return time.perf_counter() - started
+'''
+
+DRIVER = '''
+import json, sys, time
+import flyte
+import bench_wf
+
+endpoint, task, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+flyte.init(endpoint=endpoint, insecure=True, project="flytesnacks", domain="development")
+started = time.perf_counter()
+run = flyte.run(getattr(bench_wf, task), n=n)
+run.wait(quiet=True)
+total = time.perf_counter() - started
+print("RESULT " + json.dumps({"phase": str(run.phase), "inner": run.outputs()[0], "total": total}), flush=True)
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_server(root: Path, python: str, workers: int, warm: bool) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    env = {**os.environ, "FLYTE_SERVER_WARM_WORKERS": "1" if warm else "0", "HOME": str(root / "server-home")}
+    (root / "server-home").mkdir()
+    log = (root / "server.log").open("wb")
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "flyte", "start", "server", "--port", str(port),
+            "--data-dir", str(root / "data"), "--worker-python", python,
+            "--workers", str(workers), "--log-level", "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return server, port
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit(f"the server did not start; see {root / 'server.log'}")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (Linux), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _run(python: str, project: Path, port: int, task: str, n: int, home: Path) -> dict[str, float]:
+    home.mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["HOME"] = str(home)
+    result = subprocess.run(
+        [python, "driver.py", f"127.0.0.1:{port}", task, str(n)],
+        cwd=project, env=env, capture_output=True, text=True, timeout=1800,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    if result.returncode != 0 or not lines:
+        raise SystemExit(f"{task}({n}) failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    parsed: dict[str, float] = json.loads(lines[-1].removeprefix("RESULT "))
+    return parsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chain", type=int, default=100)
+    parser.add_argument("--fan-out", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--cold", action="store_true", help="no warm workers: a new process per attempt")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    python = reference_python()
+    if python is None:
+        raise SystemExit("no reference venv with flyte==2.12.1 (set FLYTE_REFERENCE_PYTHON)")
+    root = Path(tempfile.mkdtemp(prefix="flyte-server-bench-"))
+    project = root / "project"
+    project.mkdir()
+    (project / "bench_wf.py").write_text(WORKFLOW)
+    (project / "driver.py").write_text(DRIVER)
+    server, port = _start_server(root, python, args.workers, warm=not args.cold)
+    homes = iter(range(1000))
+    try:
+        _run(python, project, port, "chain", 10, root / f"home-{next(homes)}")  # warm-up
+        _run(python, project, port, "fan_out", 20, root / f"home-{next(homes)}")
+        cpu = _cpu_seconds(server.pid)
+        chain = _run(python, project, port, "chain", args.chain, root / f"home-{next(homes)}")
+        chain["server_cpu"] = _cpu_seconds(server.pid) - cpu
+        cpu = _cpu_seconds(server.pid)
+        fan = _run(python, project, port, "fan_out", args.fan_out, root / f"home-{next(homes)}")
+        fan["server_cpu"] = _cpu_seconds(server.pid) - cpu
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print(f"kept {root}")
+    mode = "cold processes" if args.cold else "warm workers"
+    print(f"flyte start server ({mode}, --workers {args.workers}), runtime: PyPI flyte 2.12.1")
+    print(
+        f"  (a) chain of {args.chain} child actions: {chain['inner'] * 1000 / args.chain:.1f} ms per action "
+        f"(whole run {chain['total']:.1f} s; server CPU {chain['server_cpu'] * 1000 / args.chain:.1f} ms per action)"
+    )
+    print(
+        f"  (b) fan-out of {args.fan_out} children: {args.fan_out / fan['inner']:.0f} actions/s "
+        f"({fan['inner']:.1f} s; whole run {fan['total']:.1f} s; "
+        f"server CPU {fan['server_cpu'] * 1000 / args.fan_out:.1f} ms per action)"
+    )
+
+
+if __name__ == "__main__":
+    main()

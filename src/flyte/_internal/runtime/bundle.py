@@ -1,0 +1,80 @@
+"""Fetching a task's code: extract a ``.tar.gz`` bundle, or unpickle a ``.pkl.gz`` task."""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flyte._internal.runtime import storage
+from flyte.errors import CodeBundleError
+
+if TYPE_CHECKING:
+    from flyte._task import TaskTemplate
+
+__all__ = ["add_sys_path", "download_pickled_task", "download_tgz"]
+
+
+async def download_tgz(uri: str, destination: Path) -> None:
+    """Download the tarball at ``uri`` and extract it into ``destination``.
+
+    Raises:
+        CodeBundleError: the bundle is missing or is not a readable tarball.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="flyte-bundle-") as scratch:
+        local = Path(scratch) / "bundle.tar.gz"
+        try:
+            await storage.download(uri, local)
+        except (OSError, ValueError) as error:
+            raise CodeBundleError(f"Cannot download the code bundle {uri}: {error}", kind="system") from error
+        try:
+            with tarfile.open(local, "r:*") as archive:
+                if hasattr(tarfile, "data_filter"):
+                    archive.extractall(destination, filter="data")
+                else:  # Python < 3.11.4
+                    archive.extractall(destination)
+        except (tarfile.TarError, OSError) as error:
+            raise CodeBundleError(f"Cannot extract the code bundle {uri}: {error}", kind="system") from error
+
+
+async def download_pickled_task(uri: str) -> TaskTemplate[Any, Any]:
+    """Load the gzipped cloudpickle of a task at ``uri``.
+
+    Raises:
+        CodeBundleError: the file is missing, corrupt, or not a task.
+    """
+    import cloudpickle
+
+    from flyte._task import TaskTemplate
+
+    try:
+        data = await storage.read_bytes(uri)
+    except (OSError, ValueError) as error:
+        raise CodeBundleError(f"Cannot download the pickled task {uri}: {error}", kind="system") from error
+    try:
+        task = cloudpickle.loads(gzip.decompress(data))
+    except Exception as error:  # unpickling runs arbitrary constructors; report whatever they raise
+        raise CodeBundleError(f"Cannot load the pickled task {uri}: {type(error).__name__}: {error}") from error
+    if not isinstance(task, TaskTemplate):
+        raise CodeBundleError(f"{uri} holds a {type(task).__name__}, not a Flyte task")
+    return task
+
+
+def add_sys_path(destination: Path, extra: str | None) -> None:
+    """Make the extracted code importable: the destination first, then ``_F_SYS_PATH`` entries.
+
+    ``_F_SYS_PATH`` is ``:``-separated, relative to the destination (``./.`` is the destination).
+    """
+    entries = [destination.resolve()]
+    for entry in (extra or "").split(":"):
+        if entry:
+            path = Path(entry)
+            entries.append((path if path.is_absolute() else destination / path).resolve())
+    for path in reversed(entries):
+        text = str(path)
+        if text not in sys.path:
+            sys.path.insert(0, text)

@@ -1,0 +1,383 @@
+"""``ClientSet``: one Connect client per control-plane service, sharing one endpoint and policy.
+
+Every unary call gets a default timeout and is retried with exponential backoff while the
+server answers ``UNAVAILABLE`` (not started yet, restarting, connection refused). When it stays
+unreachable the error says which endpoint was tried, in one line. Server streams are not
+retried here; their consumers resubscribe (the controller's informer does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+
+from flyte.remote._client._endpoint import is_insecure_host, normalize_endpoint
+
+if TYPE_CHECKING:
+    from connectrpc.request import RequestContext
+    from flyteidl2.actions.actions_service_connect import ActionsServiceClient
+    from flyteidl2.app.app_service_connect import AppServiceClient
+    from flyteidl2.auth.identity_connect import IdentityServiceClient
+    from flyteidl2.cluster.service_connect import ClusterServiceClient
+    from flyteidl2.dataproxy.dataproxy_service_connect import DataProxyServiceClient
+    from flyteidl2.project.project_service_connect import ProjectServiceClient
+    from flyteidl2.secret.secret_connect import SecretServiceClient
+    from flyteidl2.settings.settings_service_connect import SettingsServiceClient
+    from flyteidl2.task.task_service_connect import TaskServiceClient
+    from flyteidl2.trigger.trigger_service_connect import TriggerServiceClient
+    from flyteidl2.workflow.queue_service_connect import QueueServiceClient
+    from flyteidl2.workflow.run_logs_service_connect import RunLogsServiceClient
+    from flyteidl2.workflow.run_service_connect import RunServiceClient
+    from flyteidl2.workflow.state_service_connect import StateServiceClient
+
+    from flyte._initialize import InitConfig
+
+__all__ = ["ClientConfig", "ClientSet"]
+
+REQ = TypeVar("REQ")
+RES = TypeVar("RES")
+C = TypeVar("C")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientConfig:
+    """How a :class:`ClientSet` talks to the control plane."""
+
+    endpoint: str
+    """The normalised base URL, e.g. ``http://localhost:8090``."""
+    timeout_s: float = 30.0
+    """Default deadline of one unary call (a call's own ``timeout_ms`` wins)."""
+    retries: int = 3
+    """How many times a unary call is retried while the server is ``UNAVAILABLE``."""
+    backoff_s: float = 0.25
+    """First retry delay; doubles on each retry, capped at 5 s."""
+    headers: Mapping[str, str] | None = None
+    """Headers sent with every call."""
+    request_id_prefix: str = ""
+    """Prefix of the ``x-request-id`` header (inside a task: ``{project}-{domain}-{run}-{action}``)."""
+
+
+def _reason(error: ConnectError) -> str:
+    message = str(error)
+    # pyqwest nests its reasons; the last clause is the useful one ("Connection refused (os error 111)").
+    return message.rsplit(": ", 1)[-1] if ": " in message else message
+
+
+def _reraise_cancellation(error: ConnectError) -> None:
+    """connectrpc turns a cancelled call into ``ConnectError(CANCELED)``; give callers the cancellation back.
+
+    Otherwise ``asyncio.wait_for`` timeouts and task cancellation would surface as RPC errors.
+    """
+    if error.code == Code.CANCELED and isinstance(error.__cause__, asyncio.CancelledError):
+        raise error.__cause__
+
+
+class _PolicyInterceptor:
+    """Request ids, default deadlines, UNAVAILABLE retries and the unreachable-endpoint message."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+
+    def _headers(self, ctx: RequestContext[Any, Any]) -> None:
+        headers = ctx.request_headers()
+        for key, value in (self.config.headers or {}).items():
+            headers[key] = value
+        if "x-request-id" not in headers:
+            prefix = self.config.request_id_prefix
+            headers["x-request-id"] = f"{prefix}-{uuid.uuid4().hex[:8]}" if prefix else str(uuid.uuid4())
+
+    def _unreachable(self, error: ConnectError) -> ConnectError:
+        message = (
+            f"Cannot reach the Flyte control plane at {self.config.endpoint} ({_reason(error)}); "
+            "check that the server is running and the endpoint is right."
+        )
+        wrapped = ConnectError(Code.UNAVAILABLE, message)
+        wrapped.__cause__ = error
+        return wrapped
+
+    async def intercept_unary(
+        self, call_next: Callable[[REQ, RequestContext[Any, Any]], Awaitable[RES]], request: REQ, ctx: Any
+    ) -> RES:
+        self._headers(ctx)
+        timeout = None if ctx.timeout_ms() is not None else self.config.timeout_s
+        delay = self.config.backoff_s
+        attempt = 0
+        while True:
+            try:
+                if timeout is None:
+                    return await call_next(request, ctx)
+                return await self._with_deadline(call_next(request, ctx), timeout, ctx)
+            except ConnectError as error:
+                _reraise_cancellation(error)
+                if error.code != Code.UNAVAILABLE:
+                    raise
+                if attempt >= self.config.retries:
+                    raise self._unreachable(error) from error.__cause__
+                attempt += 1
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _with_deadline(self, call: Awaitable[RES], timeout: float, ctx: Any) -> RES:
+        # connectrpc turns the cancellation of a call into an RPC error, so asyncio.wait_for would
+        # report CANCELED instead of a timeout; run the call as a task and cancel it ourselves.
+        task = asyncio.ensure_future(call)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.wait({task})
+            raise
+        if not done:
+            task.cancel()
+            await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()  # retrieved: the call's own error is replaced by the deadline
+            raise ConnectError(
+                Code.DEADLINE_EXCEEDED,
+                f"{ctx.method().service_name}/{ctx.method().name} on {self.config.endpoint} "
+                f"took longer than {timeout:g}s",
+            )
+        return task.result()
+
+    def intercept_server_stream(
+        self, call_next: Callable[[REQ, RequestContext[Any, Any]], AsyncIterator[RES]], request: REQ, ctx: Any
+    ) -> AsyncIterator[RES]:
+        self._headers(ctx)
+        return self._stream(call_next(request, ctx))
+
+    async def _stream(self, stream: AsyncIterator[RES]) -> AsyncIterator[RES]:
+        try:
+            async for message in stream:
+                yield message
+        except ConnectError as error:
+            _reraise_cancellation(error)
+            if error.code == Code.UNAVAILABLE:
+                raise self._unreachable(error) from error.__cause__
+            raise
+
+
+class ClientSet:
+    """Async Connect clients for every control-plane service, created on first use.
+
+    Example:
+        >>> clients = ClientSet.for_endpoint("localhost:8090", insecure=True)
+        >>> clients.endpoint
+        'http://localhost:8090'
+        >>> response = await clients.run_service.get_run_details(request)  # doctest: +SKIP
+        >>> await clients.close()  # doctest: +SKIP
+    """
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self._interceptor = _PolicyInterceptor(config)
+        self._clients: dict[type[Any], Any] = {}
+
+    # --- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def for_endpoint(
+        cls,
+        endpoint: str,
+        *,
+        insecure: bool = False,
+        timeout_s: float = 30.0,
+        retries: int = 3,
+        headers: Mapping[str, str] | None = None,
+        request_id_prefix: str = "",
+    ) -> ClientSet:
+        """Clients for ``endpoint`` (``host:port``, ``dns:///host:port`` or a URL).
+
+        Raises:
+            ValueError: the endpoint cannot be used.
+        """
+        return cls(
+            ClientConfig(
+                endpoint=normalize_endpoint(endpoint, insecure=insecure),
+                timeout_s=timeout_s,
+                retries=retries,
+                headers=headers,
+                request_id_prefix=request_id_prefix,
+            )
+        )
+
+    @classmethod
+    def from_init_config(cls, config: InitConfig | None = None) -> ClientSet:
+        """Clients for the endpoint given to ``flyte.init`` (or a config file).
+
+        Raises:
+            flyte.errors.InitializationError: no endpoint was configured.
+        """
+        from flyte._initialize import get_init_config
+        from flyte.errors import InitializationError
+
+        config = config or get_init_config()
+        if not config.endpoint:
+            raise InitializationError(
+                "No Flyte endpoint is configured; call flyte.init(endpoint='localhost:8090', insecure=True) "
+                "or flyte.init_from_config()"
+            )
+        try:
+            return cls.for_endpoint(config.endpoint, insecure=config.insecure)
+        except ValueError as error:
+            raise InitializationError(str(error)) from error
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSet:
+        """Clients for the control plane a task process runs under (``_U_EP_OVERRIDE``).
+
+        The endpoint is plain HTTP when its host contains ``localhost`` or ``docker`` or when
+        ``_U_INSECURE=true``. Request ids carry ``{project}-{domain}-{run}-{action}``.
+
+        Raises:
+            flyte.errors.RuntimeSystemError: ``_U_EP_OVERRIDE`` is not set.
+        """
+        from flyte.errors import RuntimeSystemError
+
+        env = os.environ if environ is None else environ
+        endpoint = env.get("_U_EP_OVERRIDE", "")
+        if not endpoint:
+            raise RuntimeSystemError(
+                "_U_EP_OVERRIDE is not set, so this task cannot reach the control plane to run nested actions",
+                code="MissingEndpoint",
+            )
+        insecure = env.get("_U_INSECURE", "").lower() in ("1", "true", "yes") or is_insecure_host(endpoint)
+        parts = [
+            env.get("FLYTE_INTERNAL_EXECUTION_PROJECT", ""),
+            env.get("FLYTE_INTERNAL_EXECUTION_DOMAIN", ""),
+            env.get("RUN_NAME", ""),
+            env.get("ACTION_NAME", ""),
+        ]
+        prefix = "-".join(parts) if any(parts) else ""
+        return cls.for_endpoint(endpoint, insecure=insecure, request_id_prefix=prefix)
+
+    # --- clients --------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL every client posts to."""
+        return self.config.endpoint
+
+    def _client(self, client_class: type[C]) -> C:
+        client = self._clients.get(client_class)
+        if client is None:
+            # connectrpc shares one pyqwest transport (connection pool) between clients by default.
+            client = client_class(self.config.endpoint, interceptors=(self._interceptor,))  # type: ignore[call-arg]
+            self._clients[client_class] = client
+        return client  # type: ignore[no-any-return]
+
+    @property
+    def cluster_service(self) -> ClusterServiceClient:
+        """``flyteidl2.cluster.ClusterService`` (SelectCluster)."""
+        from flyteidl2.cluster.service_connect import ClusterServiceClient
+
+        return self._client(ClusterServiceClient)
+
+    @property
+    def dataproxy_service(self) -> DataProxyServiceClient:
+        """``flyteidl2.dataproxy.DataProxyService`` (uploads, inputs, action data, logs)."""
+        from flyteidl2.dataproxy.dataproxy_service_connect import DataProxyServiceClient
+
+        return self._client(DataProxyServiceClient)
+
+    @property
+    def task_service(self) -> TaskServiceClient:
+        """``flyteidl2.task.TaskService`` (deploy, get, list tasks)."""
+        from flyteidl2.task.task_service_connect import TaskServiceClient
+
+        return self._client(TaskServiceClient)
+
+    @property
+    def run_service(self) -> RunServiceClient:
+        """``flyteidl2.workflow.RunService`` (create, watch, abort runs and actions)."""
+        from flyteidl2.workflow.run_service_connect import RunServiceClient
+
+        return self._client(RunServiceClient)
+
+    @property
+    def run_logs_service(self) -> RunLogsServiceClient:
+        """``flyteidl2.workflow.RunLogsService``."""
+        from flyteidl2.workflow.run_logs_service_connect import RunLogsServiceClient
+
+        return self._client(RunLogsServiceClient)
+
+    @property
+    def queue_service(self) -> QueueServiceClient:
+        """``flyteidl2.workflow.QueueService`` (nested actions, default path)."""
+        from flyteidl2.workflow.queue_service_connect import QueueServiceClient
+
+        return self._client(QueueServiceClient)
+
+    @property
+    def state_service(self) -> StateServiceClient:
+        """``flyteidl2.workflow.StateService`` (watch a parent's children)."""
+        from flyteidl2.workflow.state_service_connect import StateServiceClient
+
+        return self._client(StateServiceClient)
+
+    @property
+    def actions_service(self) -> ActionsServiceClient:
+        """``flyteidl2.actions.ActionsService`` (nested actions when ``_U_USE_ACTIONS=1``)."""
+        from flyteidl2.actions.actions_service_connect import ActionsServiceClient
+
+        return self._client(ActionsServiceClient)
+
+    @property
+    def project_service(self) -> ProjectServiceClient:
+        """``flyteidl2.project.ProjectService``."""
+        from flyteidl2.project.project_service_connect import ProjectServiceClient
+
+        return self._client(ProjectServiceClient)
+
+    @property
+    def trigger_service(self) -> TriggerServiceClient:
+        """``flyteidl2.trigger.TriggerService``."""
+        from flyteidl2.trigger.trigger_service_connect import TriggerServiceClient
+
+        return self._client(TriggerServiceClient)
+
+    @property
+    def secret_service(self) -> SecretServiceClient:
+        """``flyteidl2.secret.SecretService``."""
+        from flyteidl2.secret.secret_connect import SecretServiceClient
+
+        return self._client(SecretServiceClient)
+
+    @property
+    def identity_service(self) -> IdentityServiceClient:
+        """``flyteidl2.auth.IdentityService`` (``flyte whoami``)."""
+        from flyteidl2.auth.identity_connect import IdentityServiceClient
+
+        return self._client(IdentityServiceClient)
+
+    @property
+    def settings_service(self) -> SettingsServiceClient:
+        """``flyteidl2.settings.SettingsService``."""
+        from flyteidl2.settings.settings_service_connect import SettingsServiceClient
+
+        return self._client(SettingsServiceClient)
+
+    @property
+    def app_service(self) -> AppServiceClient:
+        """``flyteidl2.app.AppService``."""
+        from flyteidl2.app.app_service_connect import AppServiceClient
+
+        return self._client(AppServiceClient)
+
+    async def close(self) -> None:
+        """Close every client (safe to call more than once)."""
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.close()
+
+    async def __aenter__(self) -> ClientSet:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

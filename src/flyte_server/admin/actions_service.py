@@ -1,0 +1,62 @@
+"""``ActionsService``: the unified controller path (``_U_USE_ACTIONS=1``) on the same engine as Queue/State."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from connectrpc.request import RequestContext
+from flyteidl2.actions import actions_service_connect
+from flyteidl2.actions import actions_service_pb2 as pb
+from flyteidl2.actions.actions_service_connect import ActionsServiceASGIApplication
+from flyteidl2.workflow import state_service_pb2
+
+from flyte_server.admin.run_service import action_key
+
+if TYPE_CHECKING:
+    from flyte_server.engine import Engine
+
+__all__ = ["ActionsService", "actions_app"]
+
+
+class ActionsService(actions_service_connect.ActionsService):  # type: ignore[misc]  # the generated stubs are untyped
+    """``flyteidl2.actions.ActionsService``: Enqueue, WatchForUpdates, Abort."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def enqueue(self, request: pb.EnqueueRequest, ctx: RequestContext[Any, Any]) -> pb.EnqueueResponse:
+        action = request.action
+        kind = action.WhichOneof("spec")
+        await self.engine.submit.enqueue(
+            action_id=action.action_id,
+            parent_name=action.parent_action_name,
+            input_uri=action.input_uri,
+            run_output_base=action.run_output_base,
+            group=action.group,
+            spec_kind=kind,
+            task=action.task if kind == "task" else None,
+            trace=action.trace if kind == "trace" else None,
+        )
+        return pb.EnqueueResponse()
+
+    async def watch_for_updates(
+        self, request: pb.WatchForUpdatesRequest, ctx: RequestContext[Any, Any]
+    ) -> AsyncIterator[pb.WatchForUpdatesResponse]:
+        parent = action_key(request.parent_action_id, "parent_action_id")
+        async for update in self.engine.queries.watch_children(parent):
+            if update is None:
+                yield pb.WatchForUpdatesResponse(control_message=state_service_pb2.ControlMessage(sentinel=True))
+            else:
+                yield pb.WatchForUpdatesResponse(action_update=update)
+
+    async def abort(self, request: pb.AbortRequest, ctx: RequestContext[Any, Any]) -> pb.AbortResponse:
+        await self.engine.abort(action_key(request.action_id), request.reason or "aborted by its parent")
+        return pb.AbortResponse()
+
+
+def actions_app(engine: Engine, *, interceptors: Sequence[Any] = (), read_max_bytes: int | None = None) -> Any:
+    """The ASGI application of ActionsService."""
+    return ActionsServiceASGIApplication(
+        ActionsService(engine), interceptors=interceptors, read_max_bytes=read_max_bytes
+    )

@@ -1,0 +1,133 @@
+"""Reading and writing the small files the engine touches (inputs.pb, outputs.pb, error.pb, logs).
+
+URIs inside the blob store go through it (local directory or S3); absolute paths outside it (a
+user's ``run_base_dir``) through the filesystem; anything else through fsspec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from flyte_server.blobs import BlobStore
+
+__all__ = ["DataAccess"]
+
+
+def _local_path(uri: str) -> Path | None:
+    if uri.startswith("file://"):
+        return Path(uri.removeprefix("file://"))
+    if uri.startswith("/"):
+        return Path(uri)
+    return None
+
+
+def _read_file(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+class DataAccess:
+    """Bytes at URIs, through the blob store when they are inside it."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self.blobs = blobs
+
+    async def read(self, uri: str) -> bytes | None:
+        """The bytes at ``uri``, or ``None`` when there is nothing there."""
+        if not uri:
+            return None
+        path = _local_path(uri)
+        if path is not None:
+            # A local store's native URLs are these very paths: no need to map them to keys.
+            return await asyncio.to_thread(_read_file, path)
+        key = self.blobs.key_of(uri)
+        if key is not None:
+            try:
+                return await self.blobs.get(key)
+            except ValueError:
+                return None
+        path = _local_path(uri)
+        if path is not None:
+            return await asyncio.to_thread(_read_file, path)
+        return await asyncio.to_thread(_read_fsspec, uri)
+
+    async def write(self, uri: str, data: bytes) -> None:
+        """Write ``data`` at ``uri``."""
+        path = _local_path(uri)
+        if path is not None:
+            await asyncio.to_thread(_write_file, path, data)
+            return
+        key = self.blobs.key_of(uri)
+        if key is not None:
+            await self.blobs.put(key, data)
+            return
+        path = _local_path(uri)
+        if path is not None:
+            await asyncio.to_thread(_write_file, path, data)
+            return
+        await asyncio.to_thread(_write_fsspec, uri, data)
+
+    async def attempt_files(self, output_dir: str) -> tuple[bytes | None, bytes | None, bool]:
+        """``error.pb`` and ``outputs.pb`` of an attempt, and whether it left a ``report.html``."""
+        path = _local_path(output_dir)
+        if path is not None:
+
+            def inspect(directory: Path) -> tuple[bytes | None, bytes | None, bool]:
+                return (
+                    _read_file(directory / "error.pb"),
+                    _read_file(directory / "outputs.pb"),
+                    (directory / "report.html").is_file(),
+                )
+
+            return await asyncio.to_thread(inspect, path)
+        error, outputs, report = await asyncio.gather(
+            self.read(f"{output_dir}/error.pb"),
+            self.read(f"{output_dir}/outputs.pb"),
+            self.exists(f"{output_dir}/report.html"),
+        )
+        return error, outputs, report
+
+    async def exists(self, uri: str) -> bool:
+        """Whether there is an object at ``uri``."""
+        path = _local_path(uri)
+        if path is not None:
+            return path.is_file()
+        key = self.blobs.key_of(uri)
+        if key is not None:
+            try:
+                return await self.blobs.exists(key)
+            except ValueError:
+                return False
+        path = _local_path(uri)
+        if path is not None:
+            return path.is_file()
+        return await self.read(uri) is not None
+
+
+def _read_fsspec(uri: str) -> bytes | None:
+    import fsspec
+
+    try:
+        with fsspec.open(uri, "rb") as handle:
+            data: bytes = handle.read()
+            return data
+    except (FileNotFoundError, OSError, ValueError, ImportError):
+        return None
+
+
+def _write_fsspec(uri: str, data: bytes) -> None:
+    import fsspec
+
+    with fsspec.open(uri, "wb") as handle:
+        handle.write(data)

@@ -1,0 +1,213 @@
+"""From an action to a worker command line and environment (PROTOCOL.md §3.c).
+
+The task template's container args carry ``{{.input}}``-style templates that the backend fills in
+per attempt; ``a0`` becomes the runtime entry point of the worker Python environment. The
+environment is the worker base (storage settings, this server's address), then the run's env vars
+(inherited by children), the task's container env, its secrets, and the runtime variables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flyteidl2.core import security_pb2
+
+from flyte_server.engine.model import ActionState
+from flyte_server.executors import LaunchSpec
+
+__all__ = ["Launcher", "PrepareError", "SecretResolver", "rfc3339", "substitute"]
+
+SecretResolver = Callable[[str, str, Sequence[security_pb2.Secret]], Awaitable[dict[str, str]]]
+
+_TEMPLATE = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+
+# Variables of the server's own environment that must not leak into workers: they would point the
+# worker's SDK at another configuration, credentials, Python installation or task identity.
+_NOT_INHERITED = {
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "VIRTUAL_ENV",
+    "FLYTECTL_CONFIG",
+    "UCTL_CONFIG",
+    "FLYTE_AUTH_TYPE",
+    "EAGER_API_KEY",
+    "_UNION_EAGER_API_KEY",
+    "ACTION_NAME",
+    "RUN_NAME",
+    "FLYTE_ATTEMPT_NUMBER",
+}
+_NOT_INHERITED_PREFIXES = ("_U_", "_F_", "FLYTE_INTERNAL_", "PYTEST_")
+
+
+class PrepareError(RuntimeError):
+    """The attempt cannot be launched as specified (no command, a missing secret); not retried."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def rfc3339(timestamp_us: int) -> str:
+    """``2026-01-02T03:04:05Z`` (second precision, as Flyte's backend renders it)."""
+    moment = datetime.fromtimestamp(timestamp_us / 1e6, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def substitute(arguments: Sequence[str], values: dict[str, str]) -> list[str]:
+    """Replace ``{{.name}}`` (case-insensitive) with ``values[name.lower()]``; unknown names stay."""
+
+    def replace(match: re.Match[str]) -> str:
+        return values.get(match.group(1).lower(), match.group(0))
+
+    return [_TEMPLATE.sub(replace, argument) for argument in arguments]
+
+
+class Launcher:
+    """Builds the :class:`LaunchSpec` of an attempt."""
+
+    def __init__(
+        self,
+        *,
+        worker_python: str,
+        data_dir: Path,
+        base_url: str,
+        storage_env: dict[str, str],
+        secret_resolver: SecretResolver | None,
+    ) -> None:
+        self.worker_python = worker_python
+        self.worker_bin = Path(worker_python).parent
+        self.data_dir = data_dir
+        self.work_root = data_dir / "work"
+        self.log_root = data_dir / "logs"
+        self.secret_resolver = secret_resolver
+        parts = urlsplit(base_url)
+        self.endpoint = parts.netloc or base_url
+        self.base_env = self._base_env(storage_env)
+
+    def _base_env(self, storage_env: dict[str, str]) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in _NOT_INHERITED and not key.startswith(_NOT_INHERITED_PREFIXES)
+        }
+        env["PATH"] = os.pathsep.join([str(self.worker_bin), env.get("PATH", os.defpath)])
+        env.update(storage_env)
+        env.update(
+            {
+                "_U_EP_OVERRIDE": self.endpoint,
+                "_U_INSECURE": "true",
+                "_U_ORG_NAME": "local",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def work_dir(self, a: ActionState, attempt: int | None = None) -> Path:
+        """The attempt's working directory (unique per attempt; it identifies the worker after a restart)."""
+        key = a.key
+        return self.work_root / key.project / key.domain / key.run / key.name / str(attempt or a.attempt)
+
+    def log_path(self, a: ActionState, attempt: int | None = None) -> Path:
+        key = a.key
+        return self.log_root / key.project / key.domain / key.run / key.name / f"{attempt or a.attempt}.log"
+
+    def parse_work_dir(self, path: Path) -> tuple[str, str, str, str, int] | None:
+        """(project, domain, run, action, attempt) of a working directory, or ``None``."""
+        try:
+            parts = path.resolve().relative_to(self.work_root.resolve()).parts
+        except ValueError:
+            return None
+        if len(parts) < 5 or not parts[4].isdigit():
+            return None
+        return parts[0], parts[1], parts[2], parts[3], int(parts[4])
+
+    def template_values(self, a: ActionState) -> dict[str, str]:
+        output = a.output_dir()
+        raw_prefix = a.run.run_spec.raw_data_storage.raw_data_prefix
+        raw = f"{raw_prefix.rstrip('/')}/{a.key.run}/{a.key.name}/{a.attempt}" if raw_prefix else output
+        previous = f"{a.output_dir(a.attempt - 1)}/_flytecheckpoints" if a.attempt > 1 else '""'
+        return {
+            "input": a.input_uri,
+            "inputprefix": a.input_uri.rsplit("/", 1)[0] if "/" in a.input_uri else a.input_uri,
+            "outputprefix": output,
+            "rawoutputdataprefix": raw,
+            "checkpointoutputprefix": f"{output}/_flytecheckpoints",
+            "prevcheckpointprefix": previous,
+            "runname": a.key.run,
+            "actionname": a.key.name,
+            "runstarttime": rfc3339(a.run.start_us),
+            "perretryuniquekey": f"{a.key.run}-{a.key.name}-{a.attempt}",
+            "namespace": f"{a.key.project}-{a.key.domain}",
+        }
+
+    def command(self, a: ActionState) -> tuple[list[str], str | None]:
+        """The substituted command line and whether it runs the ``a0`` entry point."""
+        template = a.template
+        if template is None or not template.HasField("container"):
+            raise PrepareError(
+                "UnsupportedTask",
+                f"task type {template.type if template is not None else '?'!r} has no container command; "
+                "the local executor runs container tasks",
+            )
+        container = template.container
+        argv = substitute([*container.command, *container.args], self.template_values(a))
+        if not argv:
+            raise PrepareError("UnsupportedTask", "the task's container has no command or args")
+        entry: str | None = None
+        if argv[0] == "a0":
+            argv[0] = str(self.worker_bin / "a0")
+            entry = "a0"
+        elif argv[0] in ("python", "python3"):
+            argv[0] = self.worker_python
+        return argv, entry
+
+    async def environment(self, a: ActionState) -> dict[str, str]:
+        env = dict(self.base_env)
+        env.update(a.env)
+        template = a.template
+        if template is not None and template.HasField("container"):
+            env.update({pair.key: pair.value for pair in template.container.env})
+        if template is not None and template.security_context.secrets:
+            if self.secret_resolver is None:
+                raise PrepareError("SecretNotFound", "the task asks for secrets, but this server has no secret store")
+            try:
+                env.update(await self.secret_resolver(a.key.project, a.key.domain, template.security_context.secrets))
+            except LookupError as error:
+                raise PrepareError("SecretNotFound", str(error)) from error
+        env.update(
+            {
+                "ACTION_NAME": a.key.name,
+                "RUN_NAME": a.key.run,
+                "_U_RUN_BASE": a.run_output_base,
+                "_U_ORG_NAME": "local",
+                "_U_EP_OVERRIDE": self.endpoint,
+                "_U_INSECURE": "true",
+                "FLYTE_INTERNAL_EXECUTION_PROJECT": a.key.project,
+                "FLYTE_INTERNAL_EXECUTION_DOMAIN": a.key.domain,
+                "FLYTE_INTERNAL_EXECUTION_ID": a.key.run,
+                "FLYTE_ATTEMPT_NUMBER": str(a.attempt - 1),
+            }
+        )
+        return env
+
+    async def prepare(self, a: ActionState) -> LaunchSpec:
+        """The launch spec of ``a``'s current attempt.
+
+        Raises:
+            PrepareError: the task cannot run here as specified.
+        """
+        argv, entry = self.command(a)
+        return LaunchSpec(
+            argv=argv,
+            env=await self.environment(a),
+            cwd=self.work_dir(a),
+            log_path=self.log_path(a),
+            entry=entry,
+            labels={"action": str(a.key), "attempt": str(a.attempt)},
+        )

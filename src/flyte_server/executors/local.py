@@ -1,0 +1,177 @@
+"""The ``local`` executor: each attempt is a worker process on this machine.
+
+Attempts whose command is the runtime entry point (``a0``) are forked from a warm worker of the
+worker Python environment (see :mod:`flyte_server.executors.zygote`), which costs milliseconds;
+anything else, or everything when the warm worker cannot start, is a plain subprocess. Either way
+the worker is a session leader with its own working directory and log file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+from flyte_server.executors import LaunchError, LaunchSpec, WorkerProcess
+from flyte_server.executors.procs import (
+    ExternalProcess,
+    process_start_ticks,
+    scan_working_dirs,
+    terminate_group,
+)
+from flyte_server.executors.zygote import Zygote, preload_file_for
+
+__all__ = ["LocalExecutor", "SubprocessWorker"]
+
+logger = logging.getLogger(__name__)
+
+
+class SubprocessWorker:
+    """A worker started as a plain subprocess of the server."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+        self.pid = process.pid
+        self.start_ticks = process_start_ticks(process.pid) or 0
+        self._exited: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self.code: int | None = None
+        self._waiter = asyncio.create_task(self._wait_exit(), name=f"wait-pid-{process.pid}")
+
+    async def _wait_exit(self) -> None:
+        self.code = await self._process.wait()
+        self._exited.set_result(None)
+
+    async def wait(self) -> int | None:
+        await asyncio.shield(self._exited)
+        return self.code
+
+    def done(self) -> bool:
+        return self._exited.done()
+
+    async def terminate(self, grace: float) -> None:
+        await terminate_group(self.pid, grace, self._exited)
+
+
+class LocalExecutor:
+    """Worker processes on this machine, forked from a warm worker when possible.
+
+    Example:
+        >>> executor = LocalExecutor("/venv/bin/python", state_dir=Path("/tmp/x"), base_env={})  # doctest: +SKIP
+        >>> await executor.start()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        worker_python: str,
+        *,
+        state_dir: Path,
+        base_env: dict[str, str],
+        warm_workers: bool = True,
+    ) -> None:
+        self.worker_python = worker_python
+        self.state_dir = state_dir
+        self.base_env = base_env
+        self.warm_workers = warm_workers
+        self._zygote: Zygote | None = None
+        self._zygote_failures = 0
+        self._restart: asyncio.Task[None] | None = None
+
+    @property
+    def warm(self) -> bool:
+        """Whether attempts are forked from a warm worker now."""
+        return self._zygote is not None and self._zygote.alive
+
+    async def start(self) -> None:
+        if not self.warm_workers:
+            return
+        if not (Path(self.worker_python).parent / "a0").exists():
+            # No runtime in that environment (yet): nothing to keep warm.
+            logger.info("no a0 next to %s: attempts start as plain processes", self.worker_python)
+            return
+        await self._start_zygote()
+
+    async def _start_zygote(self) -> None:
+        zygote = Zygote(
+            self.worker_python,
+            env=self.base_env,
+            preload_file=preload_file_for(self.state_dir, self.worker_python),
+            log_path=self.state_dir / "warm-worker.log",
+        )
+        try:
+            await zygote.start()
+        except LaunchError as error:
+            self._zygote_failures += 1
+            logger.warning("warm workers are off, attempts start as plain processes: %s", error)
+            return
+        self._zygote = zygote
+
+    async def stop(self) -> None:
+        if self._restart is not None:
+            self._restart.cancel()
+        if self._zygote is not None:
+            await self._zygote.stop()
+            self._zygote = None
+
+    async def launch(self, spec: LaunchSpec) -> WorkerProcess:
+        if spec.entry == "a0" and self.warm_workers:
+            zygote = self._zygote
+            if zygote is not None and zygote.alive:
+                try:
+                    return await zygote.launch(spec)
+                except LaunchError as error:
+                    logger.warning("the warm worker failed, launching a plain process: %s", error)
+            self._restart_zygote_later()
+        return await self._spawn(spec)
+
+    def _restart_zygote_later(self) -> None:
+        if self._restart is not None and not self._restart.done():
+            return
+        if self._zygote_failures >= 3:
+            return
+
+        async def restart() -> None:
+            if self._zygote is not None:
+                await self._zygote.stop()
+                self._zygote = None
+            await asyncio.sleep(1.0)
+            await self._start_zygote()
+
+        self._restart = asyncio.create_task(restart(), name="zygote-restart")
+
+    async def _spawn(self, spec: LaunchSpec) -> SubprocessWorker:
+        await asyncio.to_thread(_make_dirs, spec)
+        log = open(spec.log_path, "ab")
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *spec.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=str(spec.cwd),
+                env=spec.env,
+                start_new_session=True,
+            )
+        except OSError as error:
+            raise LaunchError(f"cannot start {spec.argv[0]!r}: {error.strerror or error}") from error
+        finally:
+            log.close()
+        return SubprocessWorker(process)
+
+    def find_workers(self, root: Path) -> dict[Path, WorkerProcess]:
+        found: dict[Path, WorkerProcess] = {}
+        for cwd, pid in scan_working_dirs(root).items():
+            ticks = process_start_ticks(pid)
+            if ticks is not None and pid != os.getpid():
+                found[cwd] = ExternalProcess(pid, ticks)
+        return found
+
+    def reattach(self, pid: int, start_ticks: int) -> WorkerProcess | None:
+        if pid <= 0 or process_start_ticks(pid) != start_ticks:
+            return None
+        return ExternalProcess(pid, start_ticks)
+
+
+def _make_dirs(spec: LaunchSpec) -> None:
+    spec.cwd.mkdir(parents=True, exist_ok=True)
+    spec.log_path.parent.mkdir(parents=True, exist_ok=True)
