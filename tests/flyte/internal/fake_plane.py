@@ -632,4 +632,3 @@ class _ActionsService(_Base, actions_service_connect.ActionsService):
         self._record("Abort", request)
         self.plane.abort(request.action_id.run.name, request.action_id.name)
         return actions_service_pb2.AbortResponse()
-
