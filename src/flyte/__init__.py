@@ -80,6 +80,7 @@ __all__ = [
     "current_domain",
     "current_project",
     "custom_context",
+    "deploy",
     "get_custom_context",
     "group",
     "init",
@@ -93,6 +94,7 @@ __all__ = [
 
 # Loaded on first use: these modules are comparatively expensive and most programs never touch them.
 _LAZY = {
+    "deploy": "flyte._deploy",
     "Image": "flyte._image",
     "Cron": "flyte._trigger",
     "FixedRate": "flyte._trigger",
@@ -101,6 +103,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from flyte._deploy import deploy
     from flyte._image import Image
     from flyte._trigger import Cron, FixedRate, Trigger, TriggerTime
 

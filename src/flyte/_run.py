@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from flyte._internal.syncify import syncify
+from flyte._internal.syncify import syncify, syncify_method
 from flyte.errors import InitializationError
 from flyte.models import ActionPhase
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 Mode = Literal["local", "remote", "hybrid"]
 
-__all__ = ["ActionOutputs", "Run", "run", "with_runcontext"]
+__all__ = ["ActionInputs", "ActionOutputs", "LocalRun", "Run", "run", "with_runcontext"]
 
 
 class ActionOutputs(tuple[Any, ...]):
@@ -46,12 +46,24 @@ class ActionOutputs(tuple[Any, ...]):
         return f"ActionOutputs({inner})"
 
 
-@dataclass
-class Run:
-    """A run started by :func:`flyte.run`.
+class ActionInputs(dict[str, Any]):
+    """The inputs of an action by name (a ``dict``).
 
-    In local mode the run has already finished when ``flyte.run`` returns; ``wait()`` returns at
-    once and ``outputs()`` gives the root task's outputs.
+    Example:
+        >>> ActionInputs(x=3)["x"]
+        3
+    """
+
+    def __repr__(self) -> str:
+        return f"ActionInputs({dict.__repr__(self)})"
+
+
+class Run:
+    """A run started by :func:`flyte.run`: the same API in local and remote mode.
+
+    A local run has finished when ``flyte.run`` returns (a failure was raised then); a remote
+    run (a :class:`flyte.remote.Run`) is followed with ``wait()`` and friends. Every method has
+    an async form: ``await run.wait.aio()``, ``await run.outputs.aio()``.
 
     Example:
         >>> run = flyte.run(main, n=3)  # doctest: +SKIP
@@ -62,6 +74,38 @@ class Run:
     """The run's name (unique per project and domain)."""
     url: str
     """Where to look at the run: a console URL, or the run directory in local mode."""
+
+    @property
+    def phase(self) -> str:
+        """The root action's phase, e.g. ``"SUCCEEDED"``."""
+        raise NotImplementedError
+
+    def done(self) -> bool:
+        """Whether the run has finished."""
+        raise NotImplementedError
+
+    @syncify_method
+    async def wait(self, quiet: bool = False, wait_for: str = "terminal") -> None:
+        """Block until the run ends."""
+        raise NotImplementedError
+
+    @syncify_method
+    async def outputs(self) -> ActionOutputs:
+        """The outputs of the root task, as :class:`ActionOutputs`."""
+        raise NotImplementedError
+
+    @syncify_method
+    async def raise_for_status(self) -> None:
+        """Raise the run's error if it failed, timed out or was aborted."""
+        raise NotImplementedError
+
+
+@dataclass
+class LocalRun(Run):
+    """A run that executed in this process (see :class:`Run`)."""
+
+    name: str
+    url: str
     _outputs: ActionOutputs
     _phase: ActionPhase
     _records: dict[str, ActionRecord] = field(default_factory=dict, repr=False)
@@ -71,12 +115,18 @@ class Run:
         """The root action's phase, e.g. ``"SUCCEEDED"``."""
         return self._phase.name
 
-    def wait(self, quiet: bool = False, wait_for: str = "terminal") -> None:
-        """Block until the run ends (a local run has already ended)."""
+    @syncify_method
+    async def wait(self, quiet: bool = False, wait_for: str = "terminal") -> None:
+        """A local run has already ended: returns at once."""
 
-    def outputs(self) -> ActionOutputs:
+    @syncify_method
+    async def outputs(self) -> ActionOutputs:
         """The outputs of the root task, as :class:`ActionOutputs`."""
         return self._outputs
+
+    @syncify_method
+    async def raise_for_status(self) -> None:
+        """A local run that failed raised from ``flyte.run``: nothing to raise here."""
 
     def actions(self) -> list[ActionRecord]:
         """Every action (tasks and traces) the run executed, in start order."""
@@ -136,12 +186,18 @@ class Runner:
 
         init = get_init_config()
         mode = self.config.mode or ("remote" if init.endpoint else "local")
-        if mode != "local":
+        if mode == "local":
+            return await self._run_local(task, args, kwargs)
+        if mode not in ("remote", "hybrid"):
+            raise InitializationError(f"Unknown run mode {mode!r}; use 'local' or 'remote'")
+        if not init.endpoint:
             raise InitializationError(
-                f"Run mode {mode!r} needs a control plane client, which this SDK build does not include yet; "
-                "use flyte.with_runcontext(mode='local') or omit the endpoint."
+                f"Run mode {mode!r} needs a control plane; call flyte.init(endpoint='localhost:8090', insecure=True) "
+                "or flyte.init_from_config() first"
             )
-        return await self._run_local(task, args, kwargs)
+        from flyte.remote._submit import submit_run
+
+        return await submit_run(task, args, kwargs, self.config)
 
     async def _run_local(self, task: TaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Run:
         from flyte._initialize import get_init_config
@@ -176,7 +232,7 @@ class Runner:
         finally:
             await controller.close()
         outputs = _as_outputs(result, len(task.interface.outputs))
-        return Run(
+        return LocalRun(
             name=name, url=run_base_dir, _outputs=outputs, _phase=ActionPhase.SUCCEEDED, _records=controller.records
         )
 

@@ -25,10 +25,14 @@ callers can branch on it the same way in local and remote mode::
     │   │   ├── ParameterMaterializationError
     │   │   └── RestrictedTypeError
     │   ├── RuntimeSystemError                     the platform failed (worker lost, ...)
+    │   │   └── ControlPlaneError                  the control plane refused or failed a request
     │   ├── RuntimeUnknownError
     │   ├── InitializationError                    flyte.init / configuration problems
     │   └── LogsNotYetAvailableError
-    └── ActionNotFoundError / RunAlreadyExistsError (RuntimeError)
+    ├── NotFoundError (RuntimeError)               a run, action, task, project, trigger or secret
+    │   │                                          does not exist (RemoteTaskNotFoundError is one too)
+    │   └── ActionNotFoundError
+    └── RunAlreadyExistsError (RuntimeError)
 
 All structured fields are keyword-only; the message is the only positional argument.
 
@@ -51,6 +55,7 @@ __all__ = [
     "ActionNotFoundError",
     "BaseRuntimeError",
     "CodeBundleError",
+    "ControlPlaneError",
     "CustomError",
     "DeadlineExceededError",
     "DeploymentError",
@@ -63,6 +68,7 @@ __all__ = [
     "MaxRuntimeExceededError",
     "ModuleLoadError",
     "NonRecoverableError",
+    "NotFoundError",
     "NotInTaskContextError",
     "OOMError",
     "ParameterMaterializationError",
@@ -138,6 +144,21 @@ class RuntimeSystemError(BaseRuntimeError):
     """The platform failed to run an action (a lost worker, a storage failure, ...)."""
 
     default_kind = "system"
+
+
+class ControlPlaneError(RuntimeSystemError):
+    """The control plane could not be reached, or refused or failed a request.
+
+    ``code`` is the Connect status (``"UNAVAILABLE"``, ``"INVALID_ARGUMENT"``, ...).
+
+    Example:
+        >>> ControlPlaneError("Cannot reach the Flyte control plane at http://localhost:8090", code="UNAVAILABLE").code
+        'UNAVAILABLE'
+    """
+
+
+class NotFoundError(RuntimeError):
+    """A run, action, task, project, trigger or secret does not exist on the control plane."""
 
 
 class RuntimeUnknownError(BaseRuntimeError):
@@ -242,7 +263,7 @@ class InlineIOMaxBytesBreached(RuntimeUserError):
     """Inputs or outputs are larger than the task's ``max_inline_io_bytes``."""
 
 
-class RemoteTaskNotFoundError(RuntimeUserError):
+class RemoteTaskNotFoundError(RuntimeUserError, NotFoundError):
     """A deployed task was not found."""
 
 
@@ -274,7 +295,7 @@ class RestrictedTypeError(RuntimeUserError):
     """A type that Flyte cannot transport was used in a task signature."""
 
 
-class ActionNotFoundError(RuntimeError):
+class ActionNotFoundError(NotFoundError):
     """No action (or run) has the given name."""
 
 

@@ -1,6 +1,7 @@
 """Literals written by PyPI ``flyte==2.12.1`` decode here, and ours decode there.
 
-A session fixture finds or builds a virtualenv with the reference SDK:
+The shared ``reference_python`` fixture (``tests/reference.py``) finds or builds a virtualenv with the
+reference SDK:
 
 * ``$FLYTE_REFERENCE_PYTHON``: a Python interpreter that already has ``flyte==2.12.1``; or
 * a cached venv at ``$FLYTE_REFERENCE_VENV`` (default ``~/.cache/flyte-ours/refvenv-2.12.1``),
@@ -21,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -34,8 +34,7 @@ import pytest
 from flyteidl2.core import literals_pb2, types_pb2
 
 from flyte.types import TypeEngine, TypeTransformerFailedError
-
-REFERENCE_VERSION = "2.12.1"
+from reference import REFERENCE_VERSION, reference_env
 
 COMPAT_TYPES = textwrap.dedent(
     '''
@@ -305,56 +304,6 @@ REFERENCE_DECODE = textwrap.dedent(
     asyncio.run(main(pathlib.Path(sys.argv[2])))
     """
 )
-
-_NETWORK_MARKERS = (
-    "Could not find a version that satisfies",
-    "NewConnectionError",
-    "Failed to establish a new connection",
-    "Temporary failure in name resolution",
-    "Network is unreachable",
-    "ConnectTimeoutError",
-    "ProxyError",
-)
-
-
-def reference_env() -> dict[str, str]:
-    """The environment for reference processes: without PYTHONPATH, which could point at our ``flyte``."""
-    return {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-
-
-def _has_reference(python: str) -> bool:
-    probe = f"import flyte, sys; sys.exit(0 if flyte.__version__ == {REFERENCE_VERSION!r} else 1)"
-    return subprocess.run([python, "-c", probe], capture_output=True, env=reference_env()).returncode == 0
-
-
-def _venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-@pytest.fixture(scope="session")
-def reference_python() -> str:
-    """A Python interpreter with ``flyte==2.12.1`` installed (built once, then cached)."""
-    configured = os.environ.get("FLYTE_REFERENCE_PYTHON")
-    if configured and _has_reference(configured):
-        return configured
-    default_dir = Path.home() / ".cache" / "flyte-ours" / f"refvenv-{REFERENCE_VERSION}"
-    venv = Path(os.environ.get("FLYTE_REFERENCE_VENV", default_dir))
-    python = _venv_python(venv)
-    if python.exists() and _has_reference(str(python)):
-        return str(python)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True)
-    result = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", f"flyte=={REFERENCE_VERSION}"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if result.returncode != 0:
-        output = result.stdout + result.stderr
-        if any(marker in output for marker in _NETWORK_MARKERS):
-            pytest.skip(f"pip cannot reach the package index to install flyte=={REFERENCE_VERSION}")
-        raise RuntimeError(f"Installing flyte=={REFERENCE_VERSION} failed:\n{output[-3000:]}")
-    return str(python)
 
 
 @pytest.fixture(scope="module")

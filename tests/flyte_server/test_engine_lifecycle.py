@@ -305,3 +305,27 @@ async def test_engine_on_the_shared_database_backends(tmp_path: Path, database: 
 
 def test_fake_task_is_executable() -> None:
     assert os.path.exists(Path(__file__).with_name("fake_task.py"))
+
+
+async def test_watch_streams_end_with_their_parent_and_on_shutdown(tmp_path: Path) -> None:
+    async with running_engine(tmp_path) as engine:
+        run = await create_run(engine, task_spec("t.parent", "sleep", "30"))
+        await wait_until(engine, run, phase=P.ACTION_PHASE_RUNNING)
+        stream = engine.queries.watch_children(key(run))
+        assert await anext(stream) is None  # no children yet: just the sentinel
+        await engine.abort(key(run), "done")
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(anext(stream), timeout=5)
+
+        other = await create_run(engine, task_spec("t.parent", "sleep", "30"))
+        await wait_until(engine, other, phase=P.ACTION_PHASE_RUNNING)
+        open_stream = engine.queries.watch_children(key(other))
+        details_stream = engine.queries.watch_action_details(key(other))
+        assert await anext(open_stream) is None
+        await anext(details_stream)
+        engine.close_streams()
+        for stream_ in (open_stream, details_stream):
+            with pytest.raises(StopAsyncIteration):
+                await asyncio.wait_for(anext(stream_), timeout=5)
+        assert engine.hub.subscriber_count == 0
+        await engine.abort(key(other), "done")

@@ -1,8 +1,16 @@
-"""What every ``flyte`` command shares: the global options, error reporting, consoles."""
+"""What every ``flyte`` command shares: the global options, error reporting, consoles, output.
+
+Exit codes (also in the ``flyte`` module docstring and the README): 0 success; 1 a run failed,
+timed out or was aborted, the control plane failed or is unreachable, or the configuration is
+unusable; 2 a usage error (click); 3 the run, action, task, project, trigger or secret named
+does not exist.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -12,7 +20,26 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["CLIConfig", "fail", "get_cli_config", "stderr_console", "stdout_console"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_NOT_FOUND",
+    "CLIConfig",
+    "CommandFailure",
+    "NotFoundFailure",
+    "emit_one",
+    "emit_rows",
+    "fail",
+    "get_cli_config",
+    "init_remote",
+    "remote_errors",
+    "stderr_console",
+    "stdout_console",
+]
+
+EXIT_FAILED = 1
+"""A run failed or was aborted, the control plane failed or is unreachable, or the setup is unusable."""
+EXIT_NOT_FOUND = 3
+"""The run, action, task, project, trigger or secret named does not exist."""
 
 OUTPUT_FORMATS = ("table", "json", "table-simple", "json-raw")
 IMAGE_BUILDERS = ("local", "local-podman", "remote")
@@ -117,8 +144,22 @@ def stdout_console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
-def fail(message: str, *, error: BaseException | None = None, verbose: int = 0) -> NoReturn:
-    """Stop the command with ``Error: <message>`` on stderr and exit code 1.
+class CommandFailure(click.ClickException):
+    """``Error: <message>`` on stderr and exit code 1."""
+
+    exit_code = EXIT_FAILED
+
+
+class NotFoundFailure(CommandFailure):
+    """``Error: <message>`` on stderr and exit code 3: the thing named does not exist."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+def fail(
+    message: str, *, error: BaseException | None = None, verbose: int = 0, exit_code: int = EXIT_FAILED
+) -> NoReturn:
+    """Stop the command with ``Error: <message>`` on stderr and ``exit_code`` (default 1).
 
     With ``-v`` the traceback of ``error`` is printed first, for debugging.
     """
@@ -126,4 +167,163 @@ def fail(message: str, *, error: BaseException | None = None, verbose: int = 0) 
         import traceback
 
         traceback.print_exception(error, file=sys.stderr)
-    raise click.ClickException(message) from error
+    failure = NotFoundFailure if exit_code == EXIT_NOT_FOUND else CommandFailure
+    raise failure(message) from error
+
+
+def error_message(error: BaseException) -> str:
+    """One line for an SDK error: ``<code>: <message>`` for task failures, the message otherwise."""
+    from flyte.errors import BaseRuntimeError, ControlPlaneError, InitializationError
+
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, BaseRuntimeError) and not isinstance(error, (ControlPlaneError, InitializationError)):
+        if error.code and error.code != type(error).__name__ and not text.startswith(error.code):
+            return f"{error.code}: {text}"
+    return text
+
+
+@contextlib.contextmanager
+def remote_errors(cli: CLIConfig) -> Iterator[None]:
+    """Turn SDK errors of remote calls into one-line messages with the documented exit codes."""
+    from flyte.errors import NotFoundError, RunAlreadyExistsError
+
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except NotFoundError as error:
+        fail(error_message(error), error=error, verbose=cli.verbose, exit_code=EXIT_NOT_FOUND)
+    except (RuntimeError, ValueError, TypeError, OSError) as error:
+        if isinstance(error, RunAlreadyExistsError):
+            fail(str(error), error=error, verbose=cli.verbose)
+        fail(error_message(error), error=error, verbose=cli.verbose)
+
+
+def init_remote(
+    cli: CLIConfig,
+    *,
+    project: str | None = None,
+    domain: str | None = None,
+    need_scope: bool = True,
+    **extra: Any,
+) -> None:
+    """``flyte.init`` for a command that needs the control plane (and, with ``need_scope``, a
+    project and domain).
+
+    Raises:
+        CommandFailure: no endpoint (or project/domain) is configured, or the configuration is
+            unusable (exit 1).
+    """
+    import flyte
+    from flyte.errors import InitializationError
+
+    kwargs = cli.init_kwargs(project=project, domain=domain)
+    kwargs.update({key: value for key, value in extra.items() if value is not None})
+    if not kwargs.get("endpoint"):
+        fail(
+            "No Flyte endpoint is configured; pass --endpoint localhost:8090 --insecure, or write a config "
+            "with flyte create config --endpoint localhost:8090 --insecure"
+        )
+    if need_scope:
+        for option, key in (("-p/--project", "project"), ("-d/--domain", "domain")):
+            if not kwargs.get(key):
+                fail(f"No {key} is configured; pass {option} or set task.{key} in the config file")
+    try:
+        flyte.init(**kwargs)
+    except InitializationError as error:
+        fail(str(error), error=error, verbose=cli.verbose)
+
+
+def _table_console() -> Console:
+    """stdout for tables: a terminal's width, or unlimited when piped (values are never folded)."""
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 1000)
+
+
+def _cell(value: Any) -> str:
+    import datetime as dt
+
+    if value is None:
+        return "-"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.timedelta):
+        return f"{value.total_seconds():.1f}s"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(item) for item in value) or "-"
+    return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    import datetime as dt
+
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return str(value)
+
+
+def _emit_json(cli: CLIConfig, document: Any) -> None:
+    import json
+
+    indent = None if cli.output_format == "json-raw" else 2
+    click.echo(json.dumps(document, indent=indent, default=_json_default))
+
+
+def emit_rows(
+    cli: CLIConfig,
+    title: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[dict[str, Any]],
+    documents: Sequence[dict[str, Any]] | None = None,
+) -> None:
+    """Print a listing: a rich table (``table``), plain columns (``table-simple``) or JSON.
+
+    ``columns`` are ``(key, header)`` pairs read from each row; JSON prints ``documents`` (the
+    handles' ``to_dict()``) when given, else the rows.
+    """
+    if cli.wants_json:
+        _emit_json(cli, list(documents if documents is not None else rows))
+        return
+    if not rows:
+        click.echo(f"No {title.lower()} found.", err=True)
+        return
+    if cli.output_format == "table-simple":
+        cells = [[header for _, header in columns]] + [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+        widths = [max(len(line[index]) for line in cells) for index in range(len(columns))]
+        for line in cells:
+            click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+        return
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for index, (_, header) in enumerate(columns):
+        # Names (the first column) are copied into other commands: never wrap them.
+        table.add_column(header, overflow="fold", no_wrap=index == 0)
+    for row in rows:
+        table.add_row(*(_cell(row.get(key)) for key, _ in columns))
+    _table_console().print(table)
+
+
+def emit_one(cli: CLIConfig, title: str, fields: dict[str, Any], document: dict[str, Any] | None = None) -> None:
+    """Print one object: a two-column table of its fields, or JSON (``document`` when given)."""
+    if cli.wants_json:
+        _emit_json(cli, document if document is not None else fields)
+        return
+    if cli.output_format == "table-simple":
+        width = max(len(key) for key in fields)
+        for key, value in fields.items():
+            click.echo(f"{key.ljust(width)}  {_cell(value)}")
+        return
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in fields.items():
+        table.add_row(key, _cell(value))
+    _table_console().print(table)

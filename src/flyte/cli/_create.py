@@ -1,4 +1,4 @@
-"""``flyte create ...``: create things; for now a config file."""
+"""``flyte create config|project|secret|trigger``: a config file, or resources on the control plane."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from flyte.cli._common import AUTH_TYPES, IMAGE_BUILDERS, fail, get_cli_config
+from flyte.cli._common import AUTH_TYPES, IMAGE_BUILDERS, fail, get_cli_config, init_remote, remote_errors
 
 __all__ = ["create"]
 
 _DEVBOX = {"endpoint": "localhost:30080", "insecure": True, "project": "flytesnacks", "domain": "development"}
 
 
-@click.group("create", help="Create resources: a config file (remote resources come with a control plane).")
+@click.group("create", help="Create a config file, or a project, secret or trigger on the control plane.")
 def create() -> None:
     pass
 
@@ -108,3 +108,134 @@ def config(
     except InitializationError as e:
         fail(str(e), error=e, verbose=get_cli_config(ctx).verbose)
     click.echo(f"Wrote config file {written}")
+
+
+@create.command("project")
+@click.argument("project_id", metavar="ID")
+@click.option("--name", help="Display name (default: the id).")
+@click.option("--description", default="", help="What the project is for.")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="A label; repeat for several.")
+@click.pass_context
+def create_project(
+    ctx: click.Context, project_id: str, name: str | None, description: str, labels: tuple[str, ...]
+) -> None:
+    """Create the project ID (lower-case letters, digits and '-').
+
+    \b
+        flyte create project ml --description "Model training"
+    """
+    import flyte.remote
+
+    parsed: dict[str, str] = {}
+    for item in labels:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", ctx=ctx, param_hint="--label")
+        parsed[key] = value
+    cli = get_cli_config(ctx)
+    init_remote(cli, need_scope=False)
+    with remote_errors(cli):
+        project = flyte.remote.Project.create(project_id, name=name, description=description, labels=parsed)
+    click.echo(f"Created project {project.id}")
+
+
+@create.command("secret")
+@click.argument("name")
+@click.option("--value", help="The secret's value; prompted for when neither --value nor --from-file is given.")
+@click.option(
+    "--from-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read the value from a file."
+)
+@click.option(
+    "--type",
+    "secret_type",
+    type=click.Choice(["regular", "image_pull"]),
+    default="regular",
+    show_default=True,
+    help="The kind of secret.",
+)
+@click.option("-p", "--project", help="Project of the secret; overrides the config file.")
+@click.option("-d", "--domain", help="Domain of the secret; overrides the config file.")
+@click.pass_context
+def create_secret(
+    ctx: click.Context,
+    name: str,
+    value: str | None,
+    from_file: Path | None,
+    secret_type: str,
+    project: str | None,
+    domain: str | None,
+) -> None:
+    """Create the secret NAME; tasks read it with flyte.Secret(key=NAME).
+
+    \b
+        flyte create secret db-password --value s3cr3t
+        flyte create secret tls-key --from-file key.pem
+    """
+    import flyte.remote
+
+    if value is not None and from_file is not None:
+        raise click.UsageError("--value and --from-file cannot be used together", ctx)
+    secret: str | bytes
+    if from_file is not None:
+        secret = from_file.read_bytes()
+    elif value is not None:
+        secret = value
+    else:
+        secret = click.prompt("Secret value", hide_input=True)
+    cli = get_cli_config(ctx)
+    init_remote(cli, project=project, domain=domain)
+    with remote_errors(cli):
+        flyte.remote.Secret.create(name, secret, type="image_pull" if secret_type == "image_pull" else "regular")
+    click.echo(f"Created secret {name}")
+
+
+@create.command("trigger")
+@click.argument("task_name")
+@click.argument("name")
+@click.option(
+    "--schedule", help="A cron schedule (UTC), e.g. '0 2 * * *'; without it the trigger never fires by itself."
+)
+@click.option("--description", default="", help="What the trigger is for.")
+@click.option("--auto-activate/--no-auto-activate", default=True, show_default=True, help="Activate it now.")
+@click.option(
+    "--trigger-time-var",
+    default="trigger_time",
+    show_default=True,
+    help="The task input that receives the fire time (ignored when the task has no such input).",
+)
+@click.option("-p", "--project", help="Project of the task; overrides the config file.")
+@click.option("-d", "--domain", help="Domain of the task; overrides the config file.")
+@click.pass_context
+def create_trigger(
+    ctx: click.Context,
+    task_name: str,
+    name: str,
+    schedule: str | None,
+    description: str,
+    auto_activate: bool,
+    trigger_time_var: str,
+    project: str | None,
+    domain: str | None,
+) -> None:
+    """Create the trigger NAME for the deployed task TASK_NAME (its latest version).
+
+    \b
+        flyte create trigger my_env.main nightly --schedule "0 2 * * *"
+    """
+    import flyte
+    import flyte.remote
+
+    cli = get_cli_config(ctx)
+    init_remote(cli, project=project, domain=domain)
+    with remote_errors(cli):
+        details = flyte.remote.Task.get(task_name, auto_version="latest").fetch()
+        inputs = {trigger_time_var: flyte.TriggerTime} if trigger_time_var in details.inputs else None
+        spec = flyte.Trigger(
+            name,
+            flyte.Cron(schedule) if schedule else None,
+            description=description,
+            auto_activate=auto_activate,
+            inputs=inputs,
+        )
+        trigger = flyte.remote.Trigger.create(spec, task_name)
+    click.echo(f"Created trigger {trigger.name} of {trigger.task_name} ({trigger.schedule or 'no schedule'})")

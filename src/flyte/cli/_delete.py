@@ -1,15 +1,15 @@
-"""``flyte delete ...``: remove things; for now the local cache."""
+"""``flyte delete local-cache|secret|trigger``: the local cache, or resources on the control plane."""
 
 from __future__ import annotations
 
 import click
 
-from flyte.cli._common import fail, get_cli_config
+from flyte.cli._common import fail, get_cli_config, init_remote, remote_errors
 
 __all__ = ["delete"]
 
 
-@click.group("delete", help="Remove resources: the local cache (remote resources come with a control plane).")
+@click.group("delete", help="Remove the local cache, or a secret or trigger on the control plane.")
 def delete() -> None:
     pass
 
@@ -39,3 +39,36 @@ def local_cache(ctx: click.Context) -> None:
         return
     noun = "entry" if removed == 1 else "entries"
     click.echo(f"Removed {removed} {noun} from the local cache at {directory}")
+
+
+@delete.command("secret")
+@click.argument("name")
+@click.option("-p", "--project", help="Project of the secret; overrides the config file.")
+@click.option("-d", "--domain", help="Domain of the secret; overrides the config file.")
+@click.pass_context
+def delete_secret(ctx: click.Context, name: str, project: str | None, domain: str | None) -> None:
+    """Delete the secret NAME."""
+    import flyte.remote
+
+    cli = get_cli_config(ctx)
+    init_remote(cli, project=project, domain=domain)
+    with remote_errors(cli):
+        flyte.remote.Secret.delete(name)
+    click.echo(f"Deleted secret {name}")
+
+
+@delete.command("trigger")
+@click.argument("name")
+@click.argument("task_name")
+@click.option("-p", "--project", help="Project of the task; overrides the config file.")
+@click.option("-d", "--domain", help="Domain of the task; overrides the config file.")
+@click.pass_context
+def delete_trigger(ctx: click.Context, name: str, task_name: str, project: str | None, domain: str | None) -> None:
+    """Delete the trigger NAME of TASK_NAME."""
+    import flyte.remote
+
+    cli = get_cli_config(ctx)
+    init_remote(cli, project=project, domain=domain)
+    with remote_errors(cli):
+        flyte.remote.Trigger.delete(name, task_name)
+    click.echo(f"Deleted trigger {name} of {task_name}")

@@ -38,7 +38,13 @@ Inputs are given as --name value: numbers and text as they are, booleans as --na
 enums by member name, lists, dicts, dataclasses and pydantic models as JSON text or the path
 of a .json or .yaml file, dates in ISO 8601, durations as seconds, 1h30m or PT1H30M.
 
-Without a configured endpoint (or with --local) the task runs in this process.
+Without a configured endpoint (or with --local) the task runs in this process. With one
+(--endpoint, or a config file), the code is uploaded and the run starts on the control plane:
+the command prints the run's name and URL; --wait waits for it and prints the outputs;
+--follow also streams the task's log. A deployed task runs with
+
+\b
+    flyte run deployed-task my_env.main --x 3
 """
 
 
@@ -57,7 +63,9 @@ class RunOptions:
     labels: dict[str, str] = field(default_factory=dict)
     """Labels of the run (``--label KEY=VAL``)."""
     follow: bool = False
-    """Wait for a remote run and stream its progress (a local run always finishes first)."""
+    """Wait for a remote run and stream its log (a local run always finishes first)."""
+    wait: bool = False
+    """Wait for a remote run and print its outputs."""
     project: str | None = None
     """The project of the run; overrides the config file."""
     domain: str | None = None
@@ -95,6 +103,10 @@ class RunGroup(click.Group):
         return []
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "deployed-task" and not Path(cmd_name).exists():
+            from flyte.cli._run_remote import DeployedTaskGroup
+
+            return DeployedTaskGroup()
         path = Path(cmd_name).expanduser()
         if path.is_dir():
             raise click.UsageError(f"{cmd_name!r} is a directory; give the path of a Python file", ctx)
@@ -109,7 +121,7 @@ class RunGroup(click.Group):
         with formatter.section("Arguments"):
             formatter.write_dl(
                 [
-                    ("FILE", "A Python file that defines tasks (with @env.task)."),
+                    ("FILE", "A Python file that defines tasks (with @env.task), or deployed-task."),
                     ("TASK", "The task to run; leave it out to list the file's tasks."),
                     ("INPUTS", "The task's inputs, as --name value (see FILE TASK --help)."),
                 ]
@@ -249,7 +261,8 @@ class TaskCommand(click.Command):
     def _run(self, **values: Any) -> None:
         ctx = click.get_current_context()
         inputs = {key: value for key, value in values.items() if value is not None}
-        execute(ctx, self.task, inputs)
+        path = getattr(ctx.parent.command, "path", None) if ctx.parent is not None else None
+        execute(ctx, self.task, inputs, path=path)
 
 
 def _init_flyte(cli: CLIConfig, options: RunOptions, task_name: str) -> None:
@@ -257,11 +270,7 @@ def _init_flyte(cli: CLIConfig, options: RunOptions, task_name: str) -> None:
     from flyte.errors import InitializationError
 
     kwargs = cli.init_kwargs(project=options.project, domain=options.domain)
-    if kwargs.get("endpoint") and not options.local:
-        fail(
-            f"Remote runs are not available yet (endpoint {kwargs['endpoint']} is configured); "
-            f"pass --local to run {task_name} on this machine"
-        )
+    kwargs.pop("endpoint", None)  # a local run: the control plane is not used
     if options.root_dir is not None:
         kwargs["root_dir"] = options.root_dir
     try:
@@ -333,17 +342,23 @@ def _print_result(cli: CLIConfig, task: Any, run: Any, seconds: float) -> None:
         click.echo(f"{key}: {value}")
 
 
-def execute(ctx: click.Context, task: Any, inputs: dict[str, Any]) -> None:
-    """Run ``task`` with ``inputs`` locally and print the summary and outputs.
+def execute(ctx: click.Context, task: Any, inputs: dict[str, Any], path: Path | None = None) -> None:
+    """Run ``task`` with ``inputs`` (remotely when an endpoint is configured and ``--local`` is
+    not given) and print the summary and outputs.
 
     Raises:
-        click.ClickException: the task failed (exit code 1), or remote mode was asked for.
+        click.ClickException: the task failed (exit code 1).
     """
     import flyte
     from flyte.errors import BaseRuntimeError
 
     cli = get_cli_config(ctx)
     options = ctx.find_object(RunOptions) or RunOptions()
+    if not options.local and cli.init_kwargs(project=options.project, domain=options.domain).get("endpoint"):
+        from flyte.cli._run_remote import execute_remote
+
+        execute_remote(ctx, task, inputs, options, path)
+        return
     task_name = getattr(task, "name", ctx.info_name or "task")
     _init_flyte(cli, options, task_name)
     runner = flyte.with_runcontext(
@@ -404,7 +419,8 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any]) -> None:
     metavar="KEY=VALUE",
     help="A label of the run; repeat for several.",
 )
-@click.option("-f", "--follow", is_flag=True, help="Wait for the run and show its progress (local runs always do).")
+@click.option("-f", "--follow", is_flag=True, help="Wait for a remote run and stream its log, then print the outputs.")
+@click.option("-w", "--wait", is_flag=True, help="Wait for a remote run and print its outputs (local runs always do).")
 @click.option("-p", "--project", help="Project of the run; overrides the config file.")
 @click.option("-d", "--domain", help="Domain of the run; overrides the config file.")
 @click.option("--version", "run_version", help="Code version to report for the run.")
@@ -426,8 +442,9 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any]) -> None:
     type=click.Choice(["loaded_modules", "all", "none"]),
     default="loaded_modules",
     show_default=True,
-    help="Which files a remote run ships (not used by local runs).",
+    help="Which files a remote run ships: the imported modules, every file under the root, or none.",
 )
+@click.option("--pkl", is_flag=True, help="Ship the task as a pickle instead of a code bundle (remote runs).")
 @click.option("--service-account", help="Kubernetes service account of a remote run.")
 @click.pass_context
 def run(
@@ -438,6 +455,7 @@ def run(
     env_vars: dict[str, str],
     labels: dict[str, str],
     follow: bool,
+    wait: bool,
     project: str | None,
     domain: str | None,
     run_version: str | None,
@@ -447,6 +465,7 @@ def run(
     max_action_concurrency: int | None,
     images: tuple[str, ...],
     copy_style: str,
+    pkl: bool,
     service_account: str | None,
 ) -> None:
     ctx.obj = RunOptions(
@@ -456,6 +475,7 @@ def run(
         env_vars=env_vars,
         labels=labels,
         follow=follow,
+        wait=wait,
         project=project,
         domain=domain,
         version=run_version,
@@ -464,5 +484,5 @@ def run(
         queue=queue,
         max_action_concurrency=max_action_concurrency,
         images=images,
-        extra={"copy_style": copy_style, "service_account": service_account},
+        extra={"copy_style": copy_style, "service_account": service_account, "pkl": pkl},
     )

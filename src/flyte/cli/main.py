@@ -1,8 +1,17 @@
 """The ``flyte`` command: ``flyte [GLOBAL OPTIONS] VERB NOUN ...``.
 
+Exit codes:
+
+* 0 — success;
+* 1 — a run failed, timed out or was aborted; the control plane is unreachable or failed a
+  request; the configuration or code cannot be used (one line on stderr, ``-v`` for a traceback);
+* 2 — a usage error: a wrong option, argument or input value (click's message);
+* 3 — the run, action, task, project, trigger or secret named does not exist.
+
 Example:
     $ flyte run --local examples/hello.py main --x 3
-    $ flyte delete local-cache
+    $ flyte --endpoint localhost:8090 --insecure run --wait examples/hello.py main --x 3
+    $ flyte get run
     $ flyte --version
 """
 
@@ -13,17 +22,23 @@ from pathlib import Path
 
 import click
 
+from flyte.cli._abort import abort
 from flyte.cli._common import AUTH_TYPES, IMAGE_BUILDERS, OUTPUT_FORMATS, CLIConfig
 from flyte.cli._create import create
 from flyte.cli._delete import delete
+from flyte.cli._deploy import deploy
+from flyte.cli._get import get
 from flyte.cli._run import run
 from flyte.cli._start import start
+from flyte.cli._update import update
+from flyte.cli._user import whoami
 
 __all__ = ["flyte_group", "main"]
 
-_HELP = """The command line of Flyte: run tasks locally, and manage the local cache and config.
+_HELP = """The command line of Flyte: run tasks locally or on a control plane, deploy them, and
+inspect and manage runs, tasks, projects, triggers and secrets.
 
-Commands follow a verb/noun structure: the verb is the command (run, create, delete), the
+Commands follow a verb/noun structure: the verb is the command (run, get, create, delete), the
 noun its subcommand (flyte delete local-cache, flyte start server). Global options go before the verb:
 
 \b
@@ -148,9 +163,14 @@ def flyte_group(
 
 
 flyte_group.add_command(run)
+flyte_group.add_command(deploy)
+flyte_group.add_command(get)
+flyte_group.add_command(abort)
 flyte_group.add_command(create)
+flyte_group.add_command(update)
 flyte_group.add_command(delete)
 flyte_group.add_command(start)
+flyte_group.add_command(whoami)
 
 
 def main() -> None:

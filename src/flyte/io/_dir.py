@@ -25,8 +25,8 @@ from flyte.storage._filesystem import (
     get_underlying_filesystem,
     is_remote,
     local_path,
+    needs_offload,
     random_remote_path,
-    raw_data_prefix,
 )
 from flyte.types._type_engine import TypeTransformer, TypeTransformerFailedError, _short_repr, type_name
 
@@ -132,7 +132,7 @@ class Dir(BaseModel, Generic[T], SerializableType):
         if not os.path.isdir(source):
             raise NotADirectoryError(f"Dir.from_local: {source} is not a directory")
         destination = remote_destination
-        if destination is None and is_remote(raw_data_prefix()):
+        if destination is None and needs_offload(source):
             destination = random_remote_path(os.path.basename(source))
         path = source
         if destination is not None:
@@ -298,7 +298,7 @@ class DirTransformer(TypeTransformer[Dir[Any]]):
                 f"Expected a Dir, got {_short_repr(python_val)} of type {type_name(type(python_val))}"
             )
         path = python_val.path
-        if not python_val.is_empty and not is_remote(path) and is_remote(raw_data_prefix()):
+        if not python_val.is_empty and needs_offload(path):
             path = await storage.put(local_path(path), random_remote_path(name_from_path(path)), recursive=True)
         return _blob_literal(path, python_val.format, types_pb2.BlobType.MULTIPART, python_val.hash)
 

@@ -22,7 +22,7 @@ from pydantic.json_schema import SkipJsonSchema
 from flyte import storage
 from flyte._internal.syncify import run_sync
 from flyte.io._hashing import HashingWriter, HashMethod, resolve
-from flyte.storage._filesystem import is_remote, local_path, random_remote_path, raw_data_prefix
+from flyte.storage._filesystem import is_remote, local_path, needs_offload, random_remote_path, raw_data_prefix
 from flyte.types._type_engine import TypeTransformer, TypeTransformerFailedError, _short_repr, type_name
 
 __all__ = ["File", "FileTransformer", "name_from_path"]
@@ -151,7 +151,7 @@ class File(BaseModel, Generic[T], SerializableType):
 
             digest = await asyncio.to_thread(_hash_local_file, source, method)
         destination = remote_destination
-        if destination is None and is_remote(raw_data_prefix()):
+        if destination is None and needs_offload(source):
             destination = random_remote_path(os.path.basename(source))
         path = source
         if destination is not None:
@@ -387,7 +387,7 @@ class FileTransformer(TypeTransformer[File[Any]]):
                 f"Expected a File, got {_short_repr(python_val)} of type {type_name(type(python_val))}"
             )
         path = python_val.path
-        if not is_remote(path) and is_remote(raw_data_prefix()):
+        if needs_offload(path):
             path = await storage.put(local_path(path), random_remote_path(name_from_path(path)))
         return _blob_literal(path, python_val.format, types_pb2.BlobType.SINGLE, python_val.hash)
 

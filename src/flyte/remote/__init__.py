@@ -1,8 +1,74 @@
-"""Handles on a Flyte control plane: runs, actions, tasks, projects (client side).
+"""Handles on a Flyte control plane: runs, actions, tasks, projects, triggers, secrets, the user.
 
-The Connect clients live in :mod:`flyte.remote._client`.
+Every call is sync by default, with an async form on ``.aio`` (``Run.get("r1")`` /
+``await Run.get.aio("r1")``). Handles are plain objects (attributes and ``to_dict()``); the
+Connect clients underneath live in :mod:`flyte.remote._client`. Nothing here is imported until
+first used, so ``import flyte.remote`` is cheap.
+
+Example:
+    >>> import flyte, flyte.remote
+    >>> flyte.init(endpoint="localhost:8090", insecure=True, project="flytesnacks", domain="development")
+    >>> runs = flyte.remote.Run.listall(in_phase=("failed",), limit=5)  # doctest: +SKIP
+    >>> runs[0].raise_for_status()  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "Action",
+    "ActionAttempt",
+    "ActionError",
+    "ActionInputs",
+    "ActionOutputs",
+    "Project",
+    "Run",
+    "RunDetails",
+    "Secret",
+    "Task",
+    "TaskDetails",
+    "Trigger",
+    "User",
+]
+
+_EXPORTS = {
+    "Action": "flyte.remote._action",
+    "ActionAttempt": "flyte.remote._action",
+    "ActionError": "flyte.remote._action",
+    "ActionInputs": "flyte._run",
+    "ActionOutputs": "flyte._run",
+    "Project": "flyte.remote._project",
+    "Run": "flyte.remote._run",
+    "RunDetails": "flyte.remote._run",
+    "Secret": "flyte.remote._secret",
+    "Task": "flyte.remote._task",
+    "TaskDetails": "flyte.remote._task",
+    "Trigger": "flyte.remote._trigger",
+    "User": "flyte.remote._user",
+}
+
+if TYPE_CHECKING:
+    from flyte._run import ActionInputs, ActionOutputs
+    from flyte.remote._action import Action, ActionAttempt, ActionError
+    from flyte.remote._project import Project
+    from flyte.remote._run import Run, RunDetails
+    from flyte.remote._secret import Secret
+    from flyte.remote._task import Task, TaskDetails
+    from flyte.remote._trigger import Trigger
+    from flyte.remote._user import User
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flyte.remote' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

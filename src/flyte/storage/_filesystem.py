@@ -28,6 +28,7 @@ __all__ = [
     "is_remote",
     "join",
     "local_path",
+    "needs_offload",
     "protocol_of",
     "random_remote_path",
     "raw_data_prefix",
@@ -203,3 +204,34 @@ def random_remote_path(file_name: str | None = None) -> str:
     """
     base = join(raw_data_prefix().rstrip("/"), uuid.uuid4().hex)
     return join(base, file_name) if file_name else base
+
+
+def needs_offload(path: str | Path) -> bool:
+    """Whether a local ``path`` must be copied under the raw-data prefix before a value leaves the task.
+
+    Always when the prefix is remote. Inside a task run by a control plane with local storage,
+    too, unless the file already lives under the raw-data prefix or the run's directory: the
+    task's working directory is its own and goes away, so other actions could not read it.
+    Local runs reference local files where they are.
+
+    Example:
+        >>> needs_offload("s3://bucket/key")
+        False
+    """
+    if is_remote(path):
+        return False
+    prefix = raw_data_prefix()
+    if is_remote(prefix):
+        return True
+    from flyte._context import ctx
+
+    task_context = ctx()
+    if task_context is None or not task_context.is_in_cluster():
+        return False
+    resolved = os.path.abspath(local_path(path))
+    for base in (prefix, task_context.run_base_dir):
+        if base and not is_remote(base):
+            root = os.path.abspath(local_path(base)).rstrip(os.sep) + os.sep
+            if resolved.startswith(root):
+                return False
+    return True

@@ -153,6 +153,7 @@ class Engine:
         if not self._started:
             return
         self._started = False
+        self.hub.close()
         running = [a for a in self.machine.actions.values() if a.process is not None and not a.process.done()]
         await self.scheduler.stop()
         if not leave_workers:
@@ -163,6 +164,14 @@ class Engine:
         self.cache.close()
         await self.writer.stop()
         await self.executor.stop()
+
+    def close_streams(self) -> None:
+        """End every open watch stream now (call it when shutdown begins, before draining requests).
+
+        Watch streams otherwise stay open until their clients go away, which keeps a graceful
+        HTTP shutdown waiting.
+        """
+        self.hub.close()
 
     # ------------------------------------------------------------------ operations
 

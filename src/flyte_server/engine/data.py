@@ -82,15 +82,12 @@ class DataAccess:
         """``error.pb`` and ``outputs.pb`` of an attempt, and whether it left a ``report.html``."""
         path = _local_path(output_dir)
         if path is not None:
-
-            def inspect(directory: Path) -> tuple[bytes | None, bytes | None, bool]:
-                return (
-                    _read_file(directory / "error.pb"),
-                    _read_file(directory / "outputs.pb"),
-                    (directory / "report.html").is_file(),
-                )
-
-            return await asyncio.to_thread(inspect, path)
+            # Small local files: reading them inline is cheaper than a hop to a thread.
+            return (
+                _read_file(path / "error.pb"),
+                _read_file(path / "outputs.pb"),
+                (path / "report.html").is_file(),
+            )
         error, outputs, report = await asyncio.gather(
             self.read(f"{output_dir}/error.pb"),
             self.read(f"{output_dir}/outputs.pb"),

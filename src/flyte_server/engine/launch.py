@@ -161,7 +161,14 @@ class Launcher:
             raise PrepareError("UnsupportedTask", "the task's container has no command or args")
         entry: str | None = None
         if argv[0] == "a0":
-            argv[0] = str(self.worker_bin / "a0")
+            runtime = self.worker_bin / "a0"
+            if not runtime.exists():
+                raise PrepareError(
+                    "RuntimeNotFound",
+                    f"the worker environment has no Flyte runtime ({runtime} is missing); start the server with "
+                    "--worker-python pointing at the Python of an environment where flyte is installed",
+                )
+            argv[0] = str(runtime)
             entry = "a0"
         elif argv[0] in ("python", "python3"):
             argv[0] = self.worker_python

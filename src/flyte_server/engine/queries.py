@@ -28,7 +28,7 @@ from flyte_server.engine.details import (
     update_from_row,
 )
 from flyte_server.engine.model import SUCCEEDED, TRACE, ActionKey, is_terminal
-from flyte_server.engine.watch import ActionEvent, children_topic
+from flyte_server.engine.watch import ActionEvent, StreamClosedError, action_topic, children_topic
 from flyte_server.store import runs as store
 from flyte_server.store.listing import ListQueryError
 from flyte_server.store.models.runs import ActionRow, AttemptRow
@@ -134,8 +134,11 @@ class Queries:
     # ------------------------------------------------------------------ watches
 
     async def watch_children(self, parent: ActionKey) -> AsyncIterator[state_service_pb2.ActionUpdate | None]:
-        """The current state of every child, ``SENTINEL``, then every change (until cancelled)."""
-        subscription = self.engine.hub.subscribe(children_topic(*parent.run_key, parent.name))
+        """The current state of every child, ``SENTINEL``, then every change.
+
+        Ends when the parent action ends (its process is gone or going) or the server stops.
+        """
+        subscription = self.engine.hub.subscribe(children_topic(*parent.run_key, parent.name), action_topic(parent))
         try:
             async for update in self._children_snapshot(parent):
                 yield update
@@ -146,7 +149,13 @@ class Queries:
                     async for update in self._children_snapshot(parent):
                         yield update
                     continue
+                if event.key == parent:
+                    if is_terminal(event.phase):
+                        return
+                    continue
                 yield update_from_event(event)
+        except StreamClosedError:
+            return
         finally:
             subscription.close()
 
@@ -171,6 +180,8 @@ class Queries:
                     return
                 await subscription.get()
                 subscription.drain()
+        except StreamClosedError:
+            return
         finally:
             subscription.close()
 
@@ -189,6 +200,8 @@ class Queries:
                     return
                 await subscription.get()
                 subscription.drain()
+        except StreamClosedError:
+            return
         finally:
             subscription.close()
 
@@ -214,6 +227,8 @@ class Queries:
                 yield [
                     run_definition_pb2.EnrichedAction(action=action_from_row(row), meets_filter=True) for row in rows
                 ]
+        except StreamClosedError:
+            return
         finally:
             subscription.close()
 
@@ -230,6 +245,8 @@ class Queries:
                     rows = [row for key in keys if (row := await store.get_action(session, key)) is not None]
                 if rows:
                     yield [run_from_row(row) for row in rows]
+        except StreamClosedError:
+            return
         finally:
             subscription.close()
 
@@ -265,5 +282,7 @@ class Queries:
                     await asyncio.wait_for(subscription.get(), timeout=_LOG_POLL_SECONDS)
                 except asyncio.TimeoutError:
                     pass
+        except StreamClosedError:
+            return
         finally:
             subscription.close()

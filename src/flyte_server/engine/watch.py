@@ -16,7 +16,7 @@ from flyteidl2.workflow import run_definition_pb2
 
 from flyte_server.store.runs import ROOT_ACTION, ActionKey
 
-__all__ = ["ActionEvent", "Subscription", "WatchHub", "children_topic"]
+__all__ = ["ActionEvent", "StreamClosedError", "Subscription", "WatchHub", "action_topic", "children_topic"]
 
 Topic = tuple[str, ...]
 
@@ -44,6 +44,7 @@ def children_topic(project: str, domain: str, run: str, parent: str) -> Topic:
 
 
 def action_topic(key: ActionKey) -> Topic:
+    """The topic of one action's own changes."""
     return ("action", *key)
 
 
@@ -55,14 +56,19 @@ def runs_topic(project: str, domain: str) -> Topic:
     return ("runs", project, domain)
 
 
+class StreamClosedError(Exception):
+    """The hub was closed (the server is shutting down): end the stream."""
+
+
 class Subscription:
     """A subscriber's queue of events; ``None`` in the stream means "resync from the store"."""
 
-    def __init__(self, hub: WatchHub, topic: Topic) -> None:
+    def __init__(self, hub: WatchHub, topics: tuple[Topic, ...]) -> None:
         self._hub = hub
-        self.topic = topic
+        self.topics = topics
         self._queue: asyncio.Queue[ActionEvent | None] = asyncio.Queue()
         self._overflowed = False
+        self.closed = False
 
     def _offer(self, event: ActionEvent) -> None:
         if self._overflowed:
@@ -74,11 +80,23 @@ class Subscription:
         self._queue.put_nowait(event)
 
     async def get(self) -> ActionEvent | None:
-        """The next event (waits); ``None`` asks the subscriber to reread the store."""
+        """The next event (waits); ``None`` asks the subscriber to reread the store.
+
+        Raises:
+            StreamClosedError: the hub was closed.
+        """
+        if self.closed:
+            raise StreamClosedError
         event = await self._queue.get()
+        if self.closed:
+            raise StreamClosedError
         if event is None:
             self._overflowed = False
         return event
+
+    def _close(self) -> None:
+        self.closed = True
+        self._queue.put_nowait(None)
 
     def drain(self) -> list[ActionEvent | None]:
         """Every event queued now, without waiting."""
@@ -102,19 +120,32 @@ class WatchHub:
 
     def __init__(self) -> None:
         self._subscribers: dict[Topic, set[Subscription]] = {}
+        self._closed = False
 
-    def subscribe(self, topic: Topic) -> Subscription:
-        """Start receiving the events of ``topic`` (call ``close()`` when done)."""
-        subscription = Subscription(self, topic)
-        self._subscribers.setdefault(topic, set()).add(subscription)
+    def subscribe(self, *topics: Topic) -> Subscription:
+        """Start receiving the events of ``topics`` (call ``close()`` when done)."""
+        subscription = Subscription(self, topics)
+        if self._closed:
+            subscription._close()
+            return subscription
+        for topic in topics:
+            self._subscribers.setdefault(topic, set()).add(subscription)
         return subscription
 
     def _unsubscribe(self, subscription: Subscription) -> None:
-        subscribers = self._subscribers.get(subscription.topic)
-        if subscribers is not None:
-            subscribers.discard(subscription)
-            if not subscribers:
-                del self._subscribers[subscription.topic]
+        for topic in subscription.topics:
+            subscribers = self._subscribers.get(topic)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscribers[topic]
+
+    def close(self) -> None:
+        """End every open subscription (their streams finish) and refuse new ones; the server is stopping."""
+        self._closed = True
+        for subscribers in list(self._subscribers.values()):
+            for subscription in list(subscribers):
+                subscription._close()
 
     def publish(self, event: ActionEvent) -> None:
         """Hand ``event`` to the subscribers of its parent, action, run and project topics."""
@@ -128,9 +159,12 @@ class WatchHub:
         ]
         if key.name == ROOT_ACTION:
             topics.append(runs_topic(key.project, key.domain))
+        offered: set[int] = set()
         for topic in topics:
             for subscription in self._subscribers.get(topic, ()):
-                subscription._offer(event)
+                if id(subscription) not in offered:
+                    offered.add(id(subscription))
+                    subscription._offer(event)
 
     @property
     def subscriber_count(self) -> int:

@@ -85,6 +85,7 @@ class Zygote:
                     preloaded = self.preload([line.strip() for line in names if line.strip()])
         finally:
             threading.Thread.start = _original_start  # type: ignore[method-assign]
+        _find_event_loops()
         return preloaded
 
     def preload(self, names: list[str]) -> int:
@@ -103,17 +104,16 @@ class Zygote:
             threading.Thread.start = _original_start  # type: ignore[method-assign]
         return count
 
-    def learn(self, report_path: str, work_dir: str) -> None:
+    @staticmethod
+    def read_report(report_path: str) -> list[list[str]]:
+        """The modules a child reported (read at once: the server removes its directory soon)."""
         try:
             with open(report_path) as lines:
-                entries = [line.rstrip("\n").split("\t", 1) for line in lines]
+                return [line.rstrip("\n").split("\t", 1) for line in lines]
         except OSError:
-            return
-        finally:
-            try:
-                os.unlink(report_path)
-            except OSError:
-                pass
+            return []
+
+    def learn(self, entries: list[list[str]], work_dir: str) -> None:
         work = os.path.realpath(work_dir) + os.sep
         names: list[str] = []
         for entry in entries:
@@ -127,6 +127,7 @@ class Zygote:
                 continue
             names.append(name)
         if names and self.preload(names):
+            _find_event_loops()
             self.send({"learned": [name for name in names if name in sys.modules]})
         else:
             self.learning = min(self.learning, 1)
@@ -163,10 +164,11 @@ class Zygote:
                 return
             if pid == 0:
                 return
-            self.send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
             report = self.reports.pop(pid, None)
+            entries = self.read_report(report[0]) if report is not None else []
+            self.send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
             if report is not None:
-                self.learn(*report)
+                self.learn(entries, report[1])
 
     def read_requests(self) -> bool:
         try:
@@ -216,15 +218,23 @@ def _start_ticks(pid: int) -> int:
         return 0
 
 
-def _fresh_event_loops() -> None:
-    """Give every idle event loop created before the fork its own selector and wake-up sockets."""
+_event_loops: list[Any] = []
+"""Event loops created while importing (found before ``gc.freeze``, which hides objects from ``gc``)."""
+
+
+def _find_event_loops() -> None:
     for candidate in gc.get_objects():
         try:
-            if asyncio.BaseEventLoop not in type(candidate).__mro__:
-                continue
+            is_loop = asyncio.BaseEventLoop in type(candidate).__mro__
         except Exception:
             continue
-        loop: Any = candidate
+        if is_loop and not any(candidate is known for known in _event_loops):
+            _event_loops.append(candidate)
+
+
+def _fresh_event_loops() -> None:
+    """Give every idle event loop created before the fork its own selector and wake-up sockets."""
+    for loop in _event_loops:
         try:
             if loop.is_closed() or loop.is_running():
                 continue

@@ -274,22 +274,42 @@ def test_package_module_is_imported_by_its_dotted_name(
     assert result.stdout == "o0: clipkg.flows\n"
 
 
-def test_configured_endpoint_needs_local_flag(flyte_cli: Cli, tasks_file: Path) -> None:
-    result = flyte_cli("--endpoint", "localhost:8090", "run", tasks_file.name, "kinds")
-    assert result.exit_code == 1
-    assert result.stderr.startswith("Error: Remote runs are not available yet")
-    assert "pass --local" in result.stderr
+def _closed_port() -> int:
+    import socket
 
-    result = flyte_cli("--endpoint", "localhost:8090", "run", "--local", tasks_file.name, "kinds")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_configured_endpoint_runs_remotely_unless_local(flyte_cli: Cli, tasks_file: Path) -> None:
+    port = _closed_port()
+    endpoint = ["--endpoint", f"127.0.0.1:{port}", "--insecure"]
+    result = flyte_cli(*endpoint, "run", tasks_file.name, "kinds")
+    assert result.exit_code == 1
+    assert (
+        result.stderr == "Error: No project is configured; pass -p/--project or set task.project in the config file\n"
+    )
+
+    result = flyte_cli(*endpoint, "run", "-p", "flytesnacks", "-d", "development", tasks_file.name, "kinds")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: Cannot reach the Flyte control plane at http://127.0.0.1:{port} (")
+    assert result.stderr.count("\n") == 1
+
+    result = flyte_cli(*endpoint, "run", "--local", tasks_file.name, "kinds")
     assert result.exit_code == 0, result.output
 
 
-def test_endpoint_from_config_file_needs_local_flag(flyte_cli: Cli, tasks_file: Path, isolated: Path) -> None:
+def test_endpoint_from_config_file_is_used(flyte_cli: Cli, tasks_file: Path, isolated: Path) -> None:
+    port = _closed_port()
     config = isolated / "my-config.yaml"
-    config.write_text("admin:\n  endpoint: dns:///flyte.example.com\n")
+    config.write_text(
+        f"admin:\n  endpoint: dns:///127.0.0.1:{port}\n  insecure: true\n"
+        "task:\n  project: flytesnacks\n  domain: development\n"
+    )
     result = flyte_cli("--config", str(config), "run", tasks_file.name, "kinds")
     assert result.exit_code == 1
-    assert "dns:///flyte.example.com" in result.stderr
+    assert f"Cannot reach the Flyte control plane at http://127.0.0.1:{port}" in result.stderr
 
 
 def test_run_without_file_shows_help(flyte_cli: Cli) -> None:
