@@ -11,7 +11,9 @@ Both are timed inside the parent task, so the figures exclude the client and the
 start-up. A warm-up run first lets the warm workers learn what to preload.
 
 Usage: python bench/server_throughput.py [--chain 100] [--fan-out 1000] [--workers 8] [--cold]
-(``--cold`` turns the warm workers off: every attempt is a new Python process.)
+                                        [--worker-python PATH]
+(``--cold`` turns the warm workers off: every attempt is a new Python process; ``--worker-python``
+runs the actions with another environment's ``a0``, ours for instance.)
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def _load_reference_helper() -> object:
 
 reference_python = _load_reference_helper().reference_python  # type: ignore[attr-defined]
 
-WORKFLOW = '''
+WORKFLOW = """
 import asyncio
 import time
 
@@ -74,9 +76,9 @@ async def fan_out(n: int) -> float:
     started = time.perf_counter()
     await asyncio.gather(*(noop(i) for i in range(n)))
     return time.perf_counter() - started
-'''
+"""
 
-DRIVER = '''
+DRIVER = """
 import json, sys, time
 import flyte
 import bench_wf
@@ -88,7 +90,7 @@ run = flyte.run(getattr(bench_wf, task), n=n)
 run.wait(quiet=True)
 total = time.perf_counter() - started
 print("RESULT " + json.dumps({"phase": str(run.phase), "inner": run.outputs()[0], "total": total}), flush=True)
-'''
+"""
 
 
 def _free_port() -> int:
@@ -104,9 +106,21 @@ def _start_server(root: Path, python: str, workers: int, warm: bool) -> tuple[su
     log = (root / "server.log").open("wb")
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "flyte", "start", "server", "--port", str(port),
-            "--data-dir", str(root / "data"), "--worker-python", python,
-            "--workers", str(workers), "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "flyte",
+            "start",
+            "server",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(root / "data"),
+            "--worker-python",
+            python,
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -137,7 +151,11 @@ def _run(python: str, project: Path, port: int, task: str, n: int, home: Path) -
     env["HOME"] = str(home)
     result = subprocess.run(
         [python, "driver.py", f"127.0.0.1:{port}", task, str(n)],
-        cwd=project, env=env, capture_output=True, text=True, timeout=1800,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     if result.returncode != 0 or not lines:
@@ -153,16 +171,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--cold", action="store_true", help="no warm workers: a new process per attempt")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--worker-python",
+        help="the Python whose a0 runs the actions (default: the reference venv's, PyPI flyte 2.12.1)",
+    )
     args = parser.parse_args()
     python = reference_python()
     if python is None:
         raise SystemExit("no reference venv with flyte==2.12.1 (set FLYTE_REFERENCE_PYTHON)")
+    worker_python = args.worker_python or python
     root = Path(tempfile.mkdtemp(prefix="flyte-server-bench-"))
     project = root / "project"
     project.mkdir()
     (project / "bench_wf.py").write_text(WORKFLOW)
     (project / "driver.py").write_text(DRIVER)
-    server, port = _start_server(root, python, args.workers, warm=not args.cold)
+    server, port = _start_server(root, worker_python, args.workers, warm=not args.cold)
     homes = iter(range(1000))
     try:
         _run(python, project, port, "chain", 10, root / f"home-{next(homes)}")  # warm-up
@@ -181,7 +204,8 @@ def main() -> None:
         else:
             print(f"kept {root}")
     mode = "cold processes" if args.cold else "warm workers"
-    print(f"flyte start server ({mode}, --workers {args.workers}), runtime: PyPI flyte 2.12.1")
+    runtime = "PyPI flyte 2.12.1" if worker_python == python else worker_python
+    print(f"flyte start server ({mode}, --workers {args.workers}), client: PyPI flyte 2.12.1, runtime: {runtime}")
     print(
         f"  (a) chain of {args.chain} child actions: {chain['inner'] * 1000 / args.chain:.1f} ms per action "
         f"(whole run {chain['total']:.1f} s; server CPU {chain['server_cpu'] * 1000 / args.chain:.1f} ms per action)"

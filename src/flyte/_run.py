@@ -263,6 +263,9 @@ def with_runcontext(
     Args:
         mode: ``"local"`` runs in this process; ``"remote"`` on the configured control plane.
             Default: remote when ``flyte.init`` was given an endpoint, else local.
+            Remote runs also take ``copy_style`` (``"loaded_modules"``, ``"all"``, ``"none"``),
+            ``interactive_mode=True`` (ship the task as a pickle, as notebooks do) and
+            ``service_account`` through ``**extra``.
         name: the run's name (default: generated).
         version: the code version to report.
         raw_data_path: where offloaded data goes.
@@ -321,7 +324,11 @@ run.__doc__ = """Run ``task`` with ``inputs`` and return a :class:`Run` handle.
 
 Locally (no endpoint configured) the run executes in this process and has finished on return;
 a task failure raises the task's error (a ``flyte.errors.RuntimeUserError`` whose ``code`` names
-the original exception class). ``flyte.run.aio(...)`` is the async form.
+the original exception class). With an endpoint (``flyte.init(endpoint=...)`` or a config file)
+the task's code is bundled and uploaded (once per content), the run starts on the control plane
+and a :class:`flyte.remote.Run` comes back at once: ``wait()``, ``outputs()`` (which waits),
+``raise_for_status()``, ``get_logs()``, ``abort()``. ``task`` may also be a deployed task
+(``flyte.remote.Task.get(name, auto_version="latest")``). ``flyte.run.aio(...)`` is the async form.
 
 Example:
     >>> run = flyte.run(main, n=3)  # doctest: +SKIP

@@ -44,6 +44,9 @@ async def test_success_and_failure_are_decided_by_the_files(tmp_path: Path) -> N
         assert phase_name(failure.status.phase) == "FAILED"
         assert failure.error_info.code == "ValueError" and "fatal" in failure.error_info.message
         assert failure.status.attempts == 1
+        # Finished work leaves nothing behind in memory.
+        assert not engine.machine.actions and not engine.machine.runs and engine.machine.slots_used == 0
+        assert engine.hub.subscriber_count == 0
 
 
 async def test_user_retries_keep_the_action_queued_until_the_last_attempt(tmp_path: Path) -> None:

@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ToDict",
+    "close_clients",
     "console_url",
     "control_plane_error",
     "dataproxy_for",
-    "close_clients",
     "get_clients",
     "phase_from_proto",
     "phase_to_proto",

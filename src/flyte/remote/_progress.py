@@ -55,7 +55,15 @@ class WaitDisplay:
         if phase != self._last_phase:
             self._last_phase = phase
             style = _STYLES.get(phase, "cyan")
-            self._console.print(f"  [{style}]{phase}[/{style}] {self.what} after {elapsed:.1f}s{attempt}")
+            reason = f": {action.error.code}: {action.error.message}" if action.error is not None else ""
+            if action.abort_reason:
+                reason = f": {action.abort_reason}"
+            from rich.markup import escape
+
+            self._console.print(
+                f"  [{style}]{phase}[/{style}] {escape(self.what)} after {elapsed:.1f}s{attempt}{escape(reason)}",
+                markup=True,
+            )
         if action.done():
             return
         self._status.update(f"{self.what}: {phase}{attempt} · {elapsed:.1f}s")

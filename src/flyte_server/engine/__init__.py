@@ -23,8 +23,6 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from connectrpc.code import Code
-from connectrpc.errors import ConnectError
 from flyteidl2.core import security_pb2
 from flyteidl2.task import common_pb2, run_pb2, task_definition_pb2
 from flyteidl2.workflow import run_definition_pb2, run_service_pb2
@@ -218,8 +216,3 @@ class Engine:
             factory(self, **options)
             for factory in (run_app, task_app, dataproxy_app, queue_app, state_app, actions_app)
         ]
-
-    def require(self, condition: bool, code: Code, message: str) -> None:
-        """Raise ``ConnectError(code, message)`` unless ``condition``."""
-        if not condition:
-            raise ConnectError(code, message)

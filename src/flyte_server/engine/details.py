@@ -24,6 +24,7 @@ __all__ = [
     "action_details",
     "action_from_row",
     "action_id",
+    "error_from_bytes",
     "key_of_row",
     "run_details",
     "run_from_row",
@@ -48,7 +49,8 @@ def action_id(key: ActionKey) -> identifier_pb2.ActionIdentifier:
     )
 
 
-def _error(data: bytes) -> run_definition_pb2.ErrorInfo | None:
+def error_from_bytes(data: bytes) -> run_definition_pb2.ErrorInfo | None:
+    """A stored ``ErrorInfo`` (``None`` when there is none or it cannot be read)."""
     if not data:
         return None
     try:
@@ -116,7 +118,7 @@ def _attempt(row: AttemptRow) -> run_definition_pb2.ActionAttempt:
     attempt.start_time.CopyFrom(timestamp(row.started_us))
     if row.ended_us:
         attempt.end_time.CopyFrom(timestamp(row.ended_us))
-    error = _error(row.error_info)
+    error = error_from_bytes(row.error_info)
     if error is not None:
         attempt.error_info.CopyFrom(error)
     if row.output_uri and is_terminal(row.phase) and not error:
@@ -139,7 +141,7 @@ async def action_details(session: AsyncSession, row: ActionRow) -> run_definitio
     details = run_definition_pb2.ActionDetails(
         id=action_id(key_of_row(row)), metadata=_metadata(row), status=_status(row)
     )
-    error = _error(row.error_info)
+    error = error_from_bytes(row.error_info)
     if row.phase == ABORTED:
         details.abort_info.reason = row.abort_reason or "aborted"
     elif error is not None:
@@ -174,7 +176,7 @@ def update_from_row(row: ActionRow) -> state_service_pb2.ActionUpdate:
         update.output_uri = row.output_uri
     elif row.action_type == TASK:
         update.output_uri = f"{row.run_output_base.rstrip('/')}/{row.name}/{max(1, row.attempts)}"
-    error = execution_error(_error(row.error_info))
+    error = execution_error(error_from_bytes(row.error_info))
     if error is not None and row.phase != ABORTED:
         update.error.CopyFrom(error)
     return update

@@ -25,7 +25,6 @@ from flyte_server.engine.model import (
     ActionKey,
     ActionState,
     error_info,
-    is_terminal,
     now_us,
 )
 from flyte_server.engine.outcome import Outcome, classify
@@ -242,10 +241,3 @@ class Scheduler:
         a.reattach = process
         self.machine.take_slot(a)
         a.runner = asyncio.create_task(self._run(a), name=f"attempt-{a.key}-{a.attempt}")
-
-    def is_queued(self, a: ActionState) -> bool:
-        return a.key in self._ready or a.key in self._delayed
-
-    @staticmethod
-    def terminal(a: ActionState) -> bool:
-        return is_terminal(a.phase)

@@ -24,8 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flyte_server.engine.cache import root_cache_key
-from flyte_server.engine.details import action_from_row, run_from_row, timestamp, update_from_row
+from flyte_server.engine.details import error_from_bytes, run_from_row, timestamp
 from flyte_server.engine.model import (
+    ABORTED,
     CACHE_DISABLED,
     QUEUED,
     ROOT_ACTION,
@@ -499,12 +500,7 @@ class SubmitService:
         async with engine.database.session() as session:
             row = await store.get_action(session, key)
         if row is not None:
-            update = update_from_row(row)
-            error = None
-            if update.HasField("error"):
-                from flyte_server.engine.details import _error
-
-                error = _error(row.error_info)
+            error = error_from_bytes(row.error_info) if row.phase != ABORTED else None
             engine.hub.publish(
                 ActionEvent(
                     key=key,
@@ -544,13 +540,6 @@ class SubmitService:
             row = await store.get_action(session, key)
         if row is None:
             raise ConnectError(Code.NOT_FOUND, f"action {key.name!r} of run {key.run!r} does not exist")
-
-    async def action_row(self, key: ActionKey) -> run_definition_pb2.Action:
-        async with self.engine.database.session() as session:
-            row = await store.get_action(session, key)
-        if row is None:
-            raise ConnectError(Code.NOT_FOUND, f"action {key} does not exist")
-        return action_from_row(row)
 
 
 def _parse_inputs(data: bytes) -> common_pb2.Inputs:

@@ -2,6 +2,8 @@
 
 Exit codes come from the zygote, which reaps its children. If the zygote dies, its children live
 on (each is its own session); they are then waited on like any external process, exit code unknown.
+The zygote runs with the workers' common environment (storage settings, this server's address):
+some libraries read their settings once, at import time (fsspec's ``FSSPEC_*`` for instance).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flyteidl2.common import list_pb2, phase_pb2
-from sqlalchemy import ColumnElement, Select, and_, not_, or_
+from sqlalchemy import ColumnElement, Select, and_, not_
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -194,8 +194,3 @@ def apply_list_request(
         raise ListQueryError("the limit must not be negative")
     limit = min(limit, MAX_LIMIT)
     return statement.offset(offset).limit(limit + 1), Page(offset=offset, limit=limit)
-
-
-def any_of(*clauses: ColumnElement[bool]) -> ColumnElement[bool]:
-    """``OR`` of clauses (a helper for special filters)."""
-    return or_(*clauses)

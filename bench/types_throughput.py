@@ -5,7 +5,7 @@ Measures (best of ``--repeat``):
   (b) a 100 MB file ``flyte.storage.put`` then ``flyte.storage.get`` on the local filesystem,
       with ``shutil.copyfile`` of the same file twice as the baseline.
 
-Usage: python bench/types.py [--n 10000] [--mb 100] [--repeat 3] [--no-reference]
+Usage: python bench/types_throughput.py [--n 10000] [--mb 100] [--repeat 3] [--no-reference]
 The reference venv is taken from $FLYTE_REFERENCE_PYTHON or created under .bench/.
 Targets: no slower than the reference on either; file transfer within 2x of shutil.copyfile.
 """

@@ -1,0 +1,63 @@
+"""kill -9 the server in the middle of a run, start it again on the same data: the run completes.
+
+Workers outlive the server (each is its own session); the restarted server re-attaches to them,
+and the in-task controller reconnects and finds the children it already started, so no action is
+lost and none that succeeded runs again.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from flyteidl2.common import identifier_pb2, phase_pb2
+from flyteidl2.workflow import run_service_pb2
+
+from .helpers import DOMAIN, PROJECT, ReferenceClient, ServerProcess, make_rpc
+
+
+@pytest.mark.timeout(300)
+async def test_run_survives_kill_9_of_the_server(
+    reference_python: str, client: ReferenceClient, tmp_path: Path
+) -> None:
+    server = ServerProcess(data_dir=tmp_path / "data", worker_python=reference_python, workers=4)
+    server.start()
+    try:
+        markers = tmp_path / "markers"
+        markers.mkdir()
+        started = client(
+            server,
+            {
+                "op": "run",
+                "task": "slow_chain",
+                "inputs": {"marker_dir": str(markers), "n": 4, "seconds": 1.5},
+                "wait": False,
+            },
+        )
+        deadline = time.monotonic() + 60
+        while not (markers / "1.count").exists():
+            assert time.monotonic() < deadline, "the chain did not get going"
+            time.sleep(0.1)
+
+        server.kill9()
+        assert server.worker_pids(started["run"]), "the workers outlive the server"
+        time.sleep(1.0)
+        server.start()
+
+        result = client(server, {"op": "wait", "run": started["run"]})
+        assert result["phase"] == "ActionPhase.SUCCEEDED"
+        assert result["values"] == [0 + 1 + 2 + 3]
+        counts = {path.name: path.read_text() for path in sorted(markers.iterdir())}
+        assert counts == {f"{i}.count": "x" for i in range(4)}, "every child ran exactly once"
+
+        rpc = make_rpc(server.base_url)
+        try:
+            run_id = identifier_pb2.RunIdentifier(project=PROJECT, domain=DOMAIN, name=started["run"])
+            actions = await rpc.runs.list_actions(run_service_pb2.ListActionsRequest(run_id=run_id))
+        finally:
+            await rpc.close()
+        assert len(actions.actions) == 5
+        assert {action.status.phase for action in actions.actions} == {phase_pb2.ACTION_PHASE_SUCCEEDED}
+    finally:
+        server.stop()

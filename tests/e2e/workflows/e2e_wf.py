@@ -1,0 +1,127 @@
+"""Workflows the end-to-end tests run on the real server with the PyPI SDK (``flyte==2.12.1``).
+
+This file is bundled and executed by the reference runtime, so it uses only the public ``flyte`` API.
+"""
+
+import asyncio
+import os
+import pathlib
+
+import flyte
+import flyte.errors
+
+env = flyte.TaskEnvironment(name="e2e")
+
+
+@env.task
+async def square(x: int) -> int:
+    return x * x
+
+
+@env.task
+async def fan_out(n: int) -> list[int]:
+    return list(await asyncio.gather(*[square(i) for i in range(n)]))
+
+
+@env.task
+async def chain(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += await square(i)
+    return total
+
+
+@env.task
+async def outer(n: int) -> int:
+    """Two levels of nesting: outer -> fan_out -> square."""
+    values = await fan_out(n)
+    return sum(values)
+
+
+def _bump(marker: str) -> int:
+    path = pathlib.Path(marker)
+    count = int(path.read_text()) if path.exists() else 0
+    path.write_text(str(count + 1))
+    return count
+
+
+@env.task(retries=3)
+async def flaky(marker: str, failures: int) -> int:
+    attempt = _bump(marker)
+    if attempt < failures:
+        raise ValueError(f"flaky failure number {attempt + 1}")
+    return attempt + 1
+
+
+@env.task(retries=3)
+async def hopeless(marker: str) -> int:
+    _bump(marker)
+    raise flyte.errors.NonRecoverableError("this cannot work, do not retry")
+
+
+@env.task(timeout=2)
+async def slow(seconds: float) -> float:
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@env.task
+async def napper(seconds: float) -> float:
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@env.task
+async def nap_fan_out(n: int, seconds: float) -> list[float]:
+    return list(await asyncio.gather(*[napper(seconds) for _ in range(n)]))
+
+
+@env.task(cache=flyte.Cache(behavior="override", version_override="v1"))
+async def cached_square(x: int, marker: str) -> int:
+    _bump(marker)
+    return x * x
+
+
+@env.task
+async def shout(text: str) -> str:
+    print(f"LOG-LINE {text}", flush=True)
+    return text.upper()
+
+
+@flyte.trace
+async def traced_add(x: int) -> int:
+    return x + 1
+
+
+@env.task
+async def with_trace(x: int) -> int:
+    return await traced_add(x) + await traced_add(x + 10)
+
+
+@env.task
+async def env_probe(name: str) -> str:
+    return os.environ.get(name, "<unset>")
+
+
+@env.task
+async def counted(marker_dir: str, i: int, seconds: float) -> int:
+    with open(os.path.join(marker_dir, f"{i}.count"), "a") as out:
+        out.write("x")
+    await asyncio.sleep(seconds)
+    return i
+
+
+@env.task
+async def slow_chain(marker_dir: str, n: int, seconds: float) -> int:
+    total = 0
+    for i in range(n):
+        total += await counted(marker_dir, i, seconds)
+    return total
+
+
+@env.task(report=True)
+async def reporter(title: str) -> str:
+    import flyte.report
+
+    flyte.report.log(f"<h1>{title}</h1>", do_flush=True)
+    return title
