@@ -6,24 +6,18 @@ Measures (best of ``--repeat``):
       with ``shutil.copyfile`` of the same file twice as the baseline.
 
 Usage: python bench/types_throughput.py [--n 10000] [--mb 100] [--repeat 3] [--no-reference]
-The reference venv is taken from $FLYTE_REFERENCE_PYTHON or created under .bench/.
+The reference venv is taken from $FLYTE_REFERENCE_PYTHON or created once (see bench/_reference.py).
 Targets: no slower than the reference on either; file transfer within 2x of shutil.copyfile.
 """
 
-# ruff: noqa: E402  (the stdlib imports must follow the sys.path fix below)
 from __future__ import annotations
-
-import sys
-
-# This file is named like the stdlib module ``types``; keep its folder off sys.path so that
-# ``import types`` (done by enum, json, ...) finds the stdlib one.
-_BENCH_DIR = sys.path.pop(0) if sys.path and __file__.startswith(sys.path[0] or "\0") else None
 
 import argparse
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
