@@ -388,7 +388,7 @@ async def serve(
             logger.info("serving", extra={"url": info.url, "endpoint": info.endpoint})
             if on_ready is not None:
                 on_ready(info)
-            stopper = asyncio.create_task(_exit_when_set(server, stop), name="shutdown-watcher")
+            stopper = asyncio.create_task(_exit_when_set(server, stop, lifecycle), name="shutdown-watcher")
             try:
                 await serving
             finally:
@@ -400,9 +400,13 @@ async def serve(
             sock.close()
 
 
-async def _exit_when_set(server: uvicorn.Server, stop: asyncio.Event) -> None:
+async def _exit_when_set(server: uvicorn.Server, stop: asyncio.Event, lifecycle: ServerLifecycle) -> None:
     await stop.wait()
     server.should_exit = True
+    # Watch streams never end on their own while runs go on; end them so uvicorn need not wait
+    # out its graceful-shutdown timeout for them.
+    if lifecycle.engine is not None:
+        lifecycle.engine.close_streams()
 
 
 @contextlib.contextmanager
