@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from flyte.storage._filesystem import random_remote_path
@@ -66,6 +67,20 @@ async def offload_literal(
         metadata.inferred_type.CopyFrom(inferred_type)
     digest = literal.hash or base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
     return literals_pb2.Literal(offloaded_metadata=metadata, hash=digest, metadata=literal.metadata)
+
+
+async def offload_literals(
+    literals: Mapping[str, literals_pb2.Literal], max_bytes: int
+) -> dict[str, literals_pb2.Literal]:
+    """:func:`offload_literal` for each of a task's inputs or outputs (by name).
+
+    Example:
+        >>> import asyncio
+        >>> from flyteidl2.core import literals_pb2
+        >>> asyncio.run(offload_literals({"o0": literals_pb2.Literal()}, 10))["o0"] == literals_pb2.Literal()
+        True
+    """
+    return {name: await offload_literal(literal, max_bytes) for name, literal in literals.items()}
 
 
 async def load_offloaded(literal: literals_pb2.Literal) -> literals_pb2.Literal:

@@ -251,6 +251,15 @@ async def convert_inputs_to_literals(
     return literals
 
 
+async def _inline(literal: literals_pb2.Literal) -> literals_pb2.Literal:
+    """The literal itself, or the one an offloaded literal points at (large inputs and outputs)."""
+    if literal.WhichOneof("value") != "offloaded_metadata":
+        return literal
+    from flyte.storage import load_offloaded
+
+    return await load_offloaded(literal)
+
+
 def _of(task_name: str) -> str:
     return f" of task {task_name}" if task_name else ""
 
@@ -284,7 +293,7 @@ async def convert_literals_to_inputs(
             kwargs[name] = default
             continue
         try:
-            kwargs[name] = await TypeEngine.to_python_value(lit, t)
+            kwargs[name] = await TypeEngine.to_python_value(await _inline(lit), t)
         except (TypeTransformerFailedError, TypeError, ValueError, AttributeError) as e:
             raise RuntimeDataValidationError(
                 f"Input {name!r}{_of(task_name)} cannot be read as {type_name(t)}: {e}", var=name, task_name=task_name
@@ -354,7 +363,7 @@ async def convert_literals_to_outputs(
                 f"Missing output {name!r}{_of(task_name)} of type {type_name(t)}", var=name, task_name=task_name
             )
         try:
-            values.append(await TypeEngine.to_python_value(lit, t))
+            values.append(await TypeEngine.to_python_value(await _inline(lit), t))
         except (TypeTransformerFailedError, TypeError, ValueError, AttributeError) as e:
             raise RuntimeDataValidationError(
                 f"Output {name!r}{_of(task_name)} cannot be read as {type_name(t)}: {e}", var=name, task_name=task_name

@@ -136,3 +136,19 @@ def triple(x: int) -> int:
 def sync_outer(x: int) -> int:
     """A sync task calling another task synchronously (through the loop from its worker thread)."""
     return triple(x) + 1
+
+
+@env.task(max_inline_io_bytes=256)
+async def big_text(n: int) -> str:
+    return "x" * n
+
+
+@env.task(max_inline_io_bytes=256)
+async def text_length(text: str) -> int:
+    return len(text)
+
+
+@env.task
+async def pass_big_values(n: int) -> int:
+    # The child's output and the next child's input both exceed 256 bytes: both travel offloaded.
+    return await text_length(await big_text(n))

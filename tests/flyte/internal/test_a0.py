@@ -201,3 +201,15 @@ async def test_pickled_tasks_run_without_a_bundle_and_pickle_their_children(plan
     args = list(request.task.spec.task_template.container.args)
     child_pickle = args[args.index("--pkl") + 1]
     assert child_pickle.startswith(plane.run_base("pk")) and child_pickle.endswith(".pkl.gz")
+
+
+async def test_values_above_max_inline_io_bytes_are_offloaded(plane: FakePlane, bundle: str):
+    root = await run(plane, rt.pass_big_values, {"n": 5000}, bundle=bundle)
+    assert root.phase == SUCCEEDED, plane.dump()
+    assert await outputs_of(root, rt.pass_big_values) == 5000
+    by_task = {child.spec.task_template.id.name: child for child in plane.children("r1", "a0") if child.spec}
+    producer, consumer = by_task["rt.big_text"], by_task["rt.text_length"]
+    written = common_pb2.Outputs.FromString(Path(producer.output_uri, "outputs.pb").read_bytes())
+    assert written.literals[0].value.WhichOneof("value") == "offloaded_metadata"
+    sent = common_pb2.Inputs.FromString(Path(consumer.input_uri).read_bytes())
+    assert sent.literals[0].value.WhichOneof("value") == "offloaded_metadata"

@@ -141,6 +141,9 @@ async def _write_outputs(options: ActionOptions, task: TaskTemplate[Any, Any], r
     from flyte.types._interface import convert_outputs_to_literals
 
     literals = await convert_outputs_to_literals(task.interface, result, task_name=task.name)
+    from flyte.storage._offload import offload_literals
+
+    literals = await offload_literals(literals, task.max_inline_io_bytes)
     await storage.write_bytes(
         storage.join(options.outputs_path, "outputs.pb"), outputs_to_proto(literals).SerializeToString()
     )

@@ -188,7 +188,11 @@ class RemoteController:
         if informer.get(child.name) is None:
             base = self._base()
             input_uri = storage.join(base, child.name, "inputs.pb")
-            message = inputs_to_proto(literals, get_custom_context())
+            from flyte.storage._offload import offload_literals
+
+            # Hashes and cache keys above use the literals themselves; only the file holds references.
+            inline = await offload_literals(literals, task.max_inline_io_bytes)
+            message = inputs_to_proto(inline, get_custom_context())
             await storage.write_bytes(input_uri, message.SerializeToString())
             spec = await self._spec(task)
             template = spec.task_template
