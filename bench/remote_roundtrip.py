@@ -28,25 +28,23 @@ import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 
-def _load_reference_helper() -> object:
-    spec = importlib.util.spec_from_file_location("_bench_reference", os.path.join(_HERE, "_reference.py"))
+def _load_helper(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"_bench{name}", os.path.join(_HERE, f"{name}.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-reference_python = _load_reference_helper().reference_python  # type: ignore[attr-defined]
+reference_python = _load_helper("_reference").reference_python
+_server = _load_helper("_server")
 
 WORKFLOW = """
 import flyte
@@ -82,52 +80,6 @@ once(0)  # warm-up: uploads the code bundle, opens connections
 timings = [once(i) for i in range(1, runs + 1)]
 print("RESULT " + json.dumps({"submit": [t[0] for t in timings], "total": [t[1] for t in timings]}), flush=True)
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_server(root: Path, python: str, workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
-    (root / "server-home").mkdir()
-    env = {**os.environ, "HOME": str(root / "server-home")}
-    log = (root / "server.log").open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flyte",
-            "start",
-            "server",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(root / "data"),
-            "--worker-python",
-            python,
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return server, port
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit(f"the server did not start; see {root / 'server.log'}")
 
 
 def _client(python: str, project: Path, port: int, runs: int, home: Path) -> dict[str, list[float]]:
@@ -172,13 +124,12 @@ def main() -> None:
     project.mkdir()
     (project / "roundtrip_wf.py").write_text(WORKFLOW)
     (project / "driver.py").write_text(DRIVER)
-    server, port = _start_server(root, worker_python, args.workers)
+    server, port = _server.start_server(root, worker_python, args.workers)
     try:
         ours = _client(sys.executable, project, port, args.runs, root / "home-ours")
         theirs = _client(pypi, project, port, args.runs, root / "home-pypi")
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        _server.stop_server(server)
         if args.keep:
             print(f"kept {root}")
         else:

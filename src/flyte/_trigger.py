@@ -324,15 +324,13 @@ class Trigger:
             raise ValueError(f"Trigger.max_action_concurrency must be an int of at least 1, got {limit!r}")
 
     @classmethod
-    def _every(
-        cls,
-        expression: str,
-        trigger_time_input_key: str | None,
-        inputs: dict[str, Any] | None,
-        **options: Any,
-    ) -> Trigger:
+    def _every(cls, expression: str, arguments: dict[str, Any]) -> Trigger:
+        """A cron trigger from the ``locals()`` of one of the shortcuts below (``minutely``...)."""
+        options = dict(arguments)
+        del options["cls"]
+        trigger_time_input_key = options.pop("trigger_time_input_key")
         merged: dict[str, Any] = {trigger_time_input_key: TriggerTime} if trigger_time_input_key else {}
-        merged.update(inputs or {})
+        merged.update(options.pop("inputs") or {})
         return cls(automation=Cron(expression), inputs=merged, **options)
 
     @classmethod
@@ -359,9 +357,7 @@ class Trigger:
             >>> Trigger.minutely("at").inputs
             {'at': flyte.TriggerTime}
         """
-        options = dict(locals())
-        del options["cls"], options["trigger_time_input_key"], options["inputs"]
-        return cls._every("* * * * *", trigger_time_input_key, inputs, **options)
+        return cls._every("* * * * *", locals())
 
     @classmethod
     def hourly(
@@ -387,9 +383,7 @@ class Trigger:
             >>> Trigger.hourly().automation.expression
             '0 * * * *'
         """
-        options = dict(locals())
-        del options["cls"], options["trigger_time_input_key"], options["inputs"]
-        return cls._every("0 * * * *", trigger_time_input_key, inputs, **options)
+        return cls._every("0 * * * *", locals())
 
     @classmethod
     def daily(
@@ -415,9 +409,7 @@ class Trigger:
             >>> Trigger.daily().automation.expression
             '0 0 * * *'
         """
-        options = dict(locals())
-        del options["cls"], options["trigger_time_input_key"], options["inputs"]
-        return cls._every("0 0 * * *", trigger_time_input_key, inputs, **options)
+        return cls._every("0 0 * * *", locals())
 
     @classmethod
     def weekly(
@@ -443,9 +435,7 @@ class Trigger:
             >>> Trigger.weekly().automation.expression
             '0 0 * * 0'
         """
-        options = dict(locals())
-        del options["cls"], options["trigger_time_input_key"], options["inputs"]
-        return cls._every("0 0 * * 0", trigger_time_input_key, inputs, **options)
+        return cls._every("0 0 * * 0", locals())
 
     @classmethod
     def monthly(
@@ -471,6 +461,4 @@ class Trigger:
             >>> Trigger.monthly().automation.expression
             '0 0 1 * *'
         """
-        options = dict(locals())
-        del options["cls"], options["trigger_time_input_key"], options["inputs"]
-        return cls._every("0 0 1 * *", trigger_time_input_key, inputs, **options)
+        return cls._every("0 0 1 * *", locals())

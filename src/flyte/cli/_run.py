@@ -13,11 +13,14 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from flyte.cli._common import CLIConfig, fail, get_cli_config, stderr_console
+
+if TYPE_CHECKING:
+    from flyte._run import Mode, Runner
 
 __all__ = ["RunOptions", "run"]
 
@@ -84,6 +87,25 @@ class RunOptions:
     """``--image name=uri`` mappings (used when building images for remote runs)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Options accepted for compatibility that local runs do not use."""
+
+    def runner(self, mode: Mode, **extra: Any) -> Runner:
+        """``flyte.with_runcontext`` with these options; ``extra`` adds the remote-only settings."""
+        import flyte
+
+        return flyte.with_runcontext(
+            mode=mode,
+            name=self.name,
+            version=self.version,
+            raw_data_path=self.raw_data_path,
+            overwrite_cache=self.overwrite_cache,
+            project=self.project,
+            domain=self.domain,
+            env_vars=self.env_vars or None,
+            labels=self.labels or None,
+            queue=self.queue,
+            max_action_concurrency=self.max_action_concurrency,
+            **extra,
+        )
 
 
 def _key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -349,7 +371,6 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any], path: Path | 
     Raises:
         click.ClickException: the task failed (exit code 1).
     """
-    import flyte
     from flyte.errors import BaseRuntimeError
 
     cli = get_cli_config(ctx)
@@ -361,19 +382,7 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any], path: Path | 
         return
     task_name = getattr(task, "name", ctx.info_name or "task")
     _init_flyte(cli, options, task_name)
-    runner = flyte.with_runcontext(
-        mode="local",
-        name=options.name,
-        version=options.version,
-        raw_data_path=options.raw_data_path,
-        overwrite_cache=options.overwrite_cache,
-        project=options.project,
-        domain=options.domain,
-        env_vars=options.env_vars or None,
-        labels=options.labels or None,
-        queue=options.queue,
-        max_action_concurrency=options.max_action_concurrency,
-    )
+    runner = options.runner("local")
     console = stderr_console()
     started = time.monotonic()
     try:

@@ -79,24 +79,13 @@ def execute_remote(
     Exit code 1 with a one-line message when the run fails, times out or is aborted, or the
     control plane is unreachable; 3 when a deployed task does not exist.
     """
-    import flyte
     from flyte.cli._common import stderr_console
 
     cli = get_cli_config(ctx)
     init_remote(cli, project=options.project, domain=options.domain, root_dir=code_root_for(path, options.root_dir))
     extra = dict(options.extra)
-    runner = flyte.with_runcontext(
-        mode="remote",
-        name=options.name,
-        version=options.version,
-        raw_data_path=options.raw_data_path,
-        overwrite_cache=options.overwrite_cache,
-        project=options.project,
-        domain=options.domain,
-        env_vars=options.env_vars or None,
-        labels=options.labels or None,
-        queue=options.queue,
-        max_action_concurrency=options.max_action_concurrency,
+    runner = options.runner(
+        "remote",
         copy_style=extra.get("copy_style") or "loaded_modules",
         interactive_mode=True if extra.get("pkl") else None,
         service_account=extra.get("service_account"),

@@ -20,7 +20,16 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from flyte import storage
 from flyte._internal.syncify import run_sync
-from flyte.io._file import File, _blob_literal, blob_of, name_from_path
+from flyte.io._file import (
+    File,
+    _blob_literal,
+    blob_of,
+    fill_name_from_path,
+    local_path_of,
+    name_from_path,
+    reference_class,
+    schema_describes,
+)
 from flyte.storage._filesystem import (
     get_underlying_filesystem,
     is_remote,
@@ -65,9 +74,7 @@ class Dir(BaseModel, Generic[T], SerializableType):
     @classmethod
     def pre_init(cls, data: Any) -> Any:
         """Fill ``name`` from ``path`` when it is not given."""
-        if isinstance(data, dict) and data.get("path") is not None and data.get("name") is None:
-            data = {**data, "name": name_from_path(str(data["path"]))}
-        return data
+        return fill_name_from_path(data)
 
     @classmethod
     def schema_match(cls, incoming: dict[str, Any]) -> bool:
@@ -77,9 +84,7 @@ class Dir(BaseModel, Generic[T], SerializableType):
             >>> Dir.schema_match(Dir.model_json_schema())
             True
         """
-        return incoming.get("x-flyte-type") == "dir" or (
-            incoming.get("title") == "Dir" and "path" in incoming.get("properties", {})
-        )
+        return schema_describes(incoming, flyte_type="dir", title="Dir")
 
     def _serialize(self) -> dict[str, Any]:
         return self.model_dump()
@@ -244,7 +249,7 @@ class Dir(BaseModel, Generic[T], SerializableType):
     async def download(self, local_path: str | Path | None = None) -> str:
         """Copy the directory to a local path (a fresh scratch directory when omitted) and return it."""
         if local_path is None and not is_remote(self.path):
-            return _local(self.path)
+            return local_path_of(self.path)
         return await storage.get(self.path, local_path, recursive=True)
 
     def download_sync(self, local_path: str | Path | None = None) -> str:
@@ -258,10 +263,6 @@ class Dir(BaseModel, Generic[T], SerializableType):
     def exists_sync(self) -> bool:
         """Blocking variant of :meth:`exists`."""
         return storage.exists_sync(self.path)
-
-
-def _local(path: str) -> str:
-    return local_path(path)
 
 
 class EmptyDir(Dir[Any]):
@@ -310,11 +311,8 @@ class DirTransformer(TypeTransformer[Dir[Any]]):
             )
         if blob.uri == _EMPTY_PATH:
             return Dir.empty()
-        target = expected_python_type if isinstance(expected_python_type, type) else Dir
-        if not (isinstance(target, type) and issubclass(target, Dir)):
-            target = Dir
-        result: Dir[Any] = target(path=blob.uri, format=blob.metadata.type.format, hash=lv.hash or None)
-        return result
+        target = reference_class(expected_python_type, Dir)
+        return target(path=blob.uri, format=blob.metadata.type.format, hash=lv.hash or None)
 
     def guess_python_type(self, literal_type: types_pb2.LiteralType) -> Any:
         if (

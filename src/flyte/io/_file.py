@@ -41,6 +41,20 @@ def name_from_path(path: str) -> str:
     return os.path.basename(path.rstrip("/"))
 
 
+def fill_name_from_path(data: Any) -> Any:
+    """Return model input with ``name`` taken from ``path`` when only the path is given."""
+    if isinstance(data, dict) and data.get("path") is not None and data.get("name") is None:
+        data = {**data, "name": name_from_path(str(data["path"]))}
+    return data
+
+
+def schema_describes(incoming: dict[str, Any], *, flyte_type: str, title: str) -> bool:
+    """Return whether a JSON schema is the one of a blob reference model (``File`` or ``Dir``)."""
+    return incoming.get("x-flyte-type") == flyte_type or (
+        incoming.get("title") == title and "path" in incoming.get("properties", {})
+    )
+
+
 def _hash_local_file(path: str, hash_method: HashMethod) -> str:
     from flyte.io._hashing import HashFunction
 
@@ -90,9 +104,7 @@ class File(BaseModel, Generic[T], SerializableType):
     @classmethod
     def pre_init(cls, data: Any) -> Any:
         """Fill ``name`` from ``path`` when it is not given."""
-        if isinstance(data, dict) and data.get("path") is not None and data.get("name") is None:
-            data = {**data, "name": name_from_path(str(data["path"]))}
-        return data
+        return fill_name_from_path(data)
 
     @classmethod
     def schema_match(cls, incoming: dict[str, Any]) -> bool:
@@ -102,9 +114,7 @@ class File(BaseModel, Generic[T], SerializableType):
             >>> File.schema_match(File.model_json_schema())
             True
         """
-        return incoming.get("x-flyte-type") == "file" or (
-            incoming.get("title") == "File" and "path" in incoming.get("properties", {})
-        )
+        return schema_describes(incoming, flyte_type="file", title="File")
 
     def _serialize(self) -> dict[str, Any]:
         return self.model_dump()
@@ -350,6 +360,16 @@ def _blob_literal(uri: str, fmt: str, dimensionality: int, hash_value: str | Non
     return literal
 
 
+_Reference = TypeVar("_Reference", bound=BaseModel)
+
+
+def reference_class(expected_python_type: Any, base: type[_Reference]) -> type[_Reference]:
+    """Return the expected type when it is ``base`` or a subclass of it (``File["csv"]``...), else ``base``."""
+    if isinstance(expected_python_type, type) and issubclass(expected_python_type, base):
+        return expected_python_type
+    return base
+
+
 def blob_of(lv: literals_pb2.Literal, expected_python_type: Any) -> literals_pb2.Blob:
     """Return the blob of a blob literal (unwrapping a union), or raise for anything else."""
     scalar = lv.scalar
@@ -398,11 +418,8 @@ class FileTransformer(TypeTransformer[File[Any]]):
                 f"Expected a single-part blob for {type_name(expected_python_type)}, got a multi-part blob "
                 f"(a directory) at {blob.uri}"
             )
-        target = expected_python_type if isinstance(expected_python_type, type) else File
-        if not (isinstance(target, type) and issubclass(target, File)):
-            target = File
-        result: File[Any] = target(path=blob.uri, format=blob.metadata.type.format, hash=lv.hash or None)
-        return result
+        target = reference_class(expected_python_type, File)
+        return target(path=blob.uri, format=blob.metadata.type.format, hash=lv.hash or None)
 
     def guess_python_type(self, literal_type: types_pb2.LiteralType) -> Any:
         if (

@@ -11,6 +11,7 @@ from flyteidl2.actions import actions_service_pb2 as pb
 from flyteidl2.actions.actions_service_connect import ActionsServiceASGIApplication
 from flyteidl2.workflow import state_service_pb2
 
+from flyte_server.admin.queue_service import abort_child, enqueue_child
 from flyte_server.admin.run_service import action_key
 
 if TYPE_CHECKING:
@@ -26,18 +27,7 @@ class ActionsService(actions_service_connect.ActionsService):  # type: ignore[mi
         self.engine = engine
 
     async def enqueue(self, request: pb.EnqueueRequest, ctx: RequestContext[Any, Any]) -> pb.EnqueueResponse:
-        action = request.action
-        kind = action.WhichOneof("spec")
-        await self.engine.submit.enqueue(
-            action_id=action.action_id,
-            parent_name=action.parent_action_name,
-            input_uri=action.input_uri,
-            run_output_base=action.run_output_base,
-            group=action.group,
-            spec_kind=kind,
-            task=action.task if kind == "task" else None,
-            trace=action.trace if kind == "trace" else None,
-        )
+        await enqueue_child(self.engine, request.action)
         return pb.EnqueueResponse()
 
     async def watch_for_updates(
@@ -51,7 +41,7 @@ class ActionsService(actions_service_connect.ActionsService):  # type: ignore[mi
                 yield pb.WatchForUpdatesResponse(action_update=update)
 
     async def abort(self, request: pb.AbortRequest, ctx: RequestContext[Any, Any]) -> pb.AbortResponse:
-        await self.engine.abort(action_key(request.action_id), request.reason or "aborted by its parent")
+        await abort_child(self.engine, request.action_id, request.reason)
         return pb.AbortResponse()
 
 

@@ -13,9 +13,32 @@ from flyteidl2.workflow.queue_service_connect import QueueServiceASGIApplication
 from flyte_server.admin.run_service import action_key, run_key
 
 if TYPE_CHECKING:
+    from flyteidl2.actions import actions_service_pb2
+    from flyteidl2.common import identifier_pb2
+
     from flyte_server.engine import Engine
 
-__all__ = ["QueueService", "queue_app"]
+__all__ = ["QueueService", "abort_child", "enqueue_child", "queue_app"]
+
+
+async def enqueue_child(engine: Engine, action: pb.EnqueueActionRequest | actions_service_pb2.Action) -> None:
+    """Enqueue a child or trace action; QueueService and ActionsService carry the same fields."""
+    kind = action.WhichOneof("spec")
+    await engine.submit.enqueue(
+        action_id=action.action_id,
+        parent_name=action.parent_action_name,
+        input_uri=action.input_uri,
+        run_output_base=action.run_output_base,
+        group=action.group,
+        spec_kind=kind,
+        task=action.task if kind == "task" else None,
+        trace=action.trace if kind == "trace" else None,
+    )
+
+
+async def abort_child(engine: Engine, action_id: identifier_pb2.ActionIdentifier, reason: str) -> None:
+    """Abort a child action at its parent's request."""
+    await engine.abort(action_key(action_id), reason or "aborted by its parent")
 
 
 class QueueService(queue_service_connect.QueueService):  # type: ignore[misc]  # the generated stubs are untyped
@@ -27,23 +50,13 @@ class QueueService(queue_service_connect.QueueService):  # type: ignore[misc]  #
     async def enqueue_action(
         self, request: pb.EnqueueActionRequest, ctx: RequestContext[Any, Any]
     ) -> pb.EnqueueActionResponse:
-        kind = request.WhichOneof("spec")
-        await self.engine.submit.enqueue(
-            action_id=request.action_id,
-            parent_name=request.parent_action_name,
-            input_uri=request.input_uri,
-            run_output_base=request.run_output_base,
-            group=request.group,
-            spec_kind=kind,
-            task=request.task if kind == "task" else None,
-            trace=request.trace if kind == "trace" else None,
-        )
+        await enqueue_child(self.engine, request)
         return pb.EnqueueActionResponse()
 
     async def abort_queued_action(
         self, request: pb.AbortQueuedActionRequest, ctx: RequestContext[Any, Any]
     ) -> pb.AbortQueuedActionResponse:
-        await self.engine.abort(action_key(request.action_id), request.reason or "aborted by its parent")
+        await abort_child(self.engine, request.action_id, request.reason)
         return pb.AbortQueuedActionResponse()
 
     async def abort_queued_run(

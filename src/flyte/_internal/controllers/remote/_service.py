@@ -11,13 +11,15 @@ the sentinel that ends the initial snapshot.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
 if TYPE_CHECKING:
+    from flyteidl2.actions import actions_service_pb2
     from flyteidl2.common import identifier_pb2
     from flyteidl2.workflow import run_definition_pb2, state_service_pb2
 
@@ -29,6 +31,28 @@ ENQUEUE_TIMEOUT_MS = 5000
 """Enqueue must be answered within 5 s (PROTOCOL.md §7.4)."""
 
 _TOLERATED_ABORT_CODES = (Code.NOT_FOUND, Code.FAILED_PRECONDITION)
+
+
+@contextlib.contextmanager
+def _tolerating(*codes: Code) -> Iterator[None]:
+    """Swallow a ``ConnectError`` with one of ``codes``: the outcome the caller wants already holds."""
+    try:
+        yield
+    except ConnectError as error:
+        if error.code not in codes:
+            raise
+
+
+async def _updates(
+    responses: AsyncIterator[state_service_pb2.WatchResponse | actions_service_pb2.WatchForUpdatesResponse],
+) -> AsyncGenerator[state_service_pb2.ActionUpdate | None, None]:
+    """The action updates of a watch stream, with ``None`` for the sentinel that ends the snapshot."""
+    async for response in responses:
+        if response.HasField("control_message"):
+            if response.control_message.sentinel:
+                yield None
+        elif response.HasField("action_update"):
+            yield response.action_update
 
 
 class ActionService(Protocol):
@@ -87,11 +111,8 @@ class QueueStateService:
             task=task,
             trace=trace,
         )
-        try:
+        with _tolerating(Code.ALREADY_EXISTS):
             await self.clients.queue_service.enqueue_action(request, timeout_ms=ENQUEUE_TIMEOUT_MS)
-        except ConnectError as error:
-            if error.code != Code.ALREADY_EXISTS:
-                raise
 
     async def watch(
         self, parent_action_id: identifier_pb2.ActionIdentifier
@@ -99,22 +120,16 @@ class QueueStateService:
         from flyteidl2.workflow import state_service_pb2
 
         request = state_service_pb2.WatchRequest(parent_action_id=parent_action_id)
-        async for response in self.clients.state_service.watch(request):
-            if response.HasField("control_message"):
-                if response.control_message.sentinel:
-                    yield None
-            elif response.HasField("action_update"):
-                yield response.action_update
+        async with contextlib.aclosing(_updates(self.clients.state_service.watch(request))) as updates:
+            async for update in updates:
+                yield update
 
     async def abort(self, action_id: identifier_pb2.ActionIdentifier, reason: str) -> None:
         from flyteidl2.workflow import queue_service_pb2
 
         request = queue_service_pb2.AbortQueuedActionRequest(action_id=action_id, reason=reason)
-        try:
+        with _tolerating(*_TOLERATED_ABORT_CODES):
             await self.clients.queue_service.abort_queued_action(request)
-        except ConnectError as error:
-            if error.code not in _TOLERATED_ABORT_CODES:
-                raise
 
 
 def _actions_headers(action_id: identifier_pb2.ActionIdentifier, parent: str | None) -> dict[str, str]:
@@ -158,13 +173,10 @@ class ActionsServiceAdapter:
                 trace=trace,
             )
         )
-        try:
+        with _tolerating(Code.ALREADY_EXISTS):
             await self.clients.actions_service.enqueue(
                 request, headers=_actions_headers(action_id, parent_action_name), timeout_ms=ENQUEUE_TIMEOUT_MS
             )
-        except ConnectError as error:
-            if error.code != Code.ALREADY_EXISTS:
-                raise
 
     async def watch(
         self, parent_action_id: identifier_pb2.ActionIdentifier
@@ -173,22 +185,17 @@ class ActionsServiceAdapter:
 
         request = actions_service_pb2.WatchForUpdatesRequest(parent_action_id=parent_action_id)
         headers = _actions_headers(parent_action_id, parent_action_id.name)
-        async for response in self.clients.actions_service.watch_for_updates(request, headers=headers):
-            if response.HasField("control_message"):
-                if response.control_message.sentinel:
-                    yield None
-            elif response.HasField("action_update"):
-                yield response.action_update
+        stream = self.clients.actions_service.watch_for_updates(request, headers=headers)
+        async with contextlib.aclosing(_updates(stream)) as updates:
+            async for update in updates:
+                yield update
 
     async def abort(self, action_id: identifier_pb2.ActionIdentifier, reason: str) -> None:
         from flyteidl2.actions import actions_service_pb2
 
         request = actions_service_pb2.AbortRequest(action_id=action_id, reason=reason)
-        try:
+        with _tolerating(*_TOLERATED_ABORT_CODES):
             await self.clients.actions_service.abort(request, headers=_actions_headers(action_id, None))
-        except ConnectError as error:
-            if error.code not in _TOLERATED_ABORT_CODES:
-                raise
 
 
 def service_for(clients: ClientSet, *, use_actions: bool) -> ActionService:
