@@ -184,7 +184,9 @@ class ReferenceClient:
             timeout=timeout,
         )
         lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-        if result.returncode != 0 or not lines:
+        # PyPI flyte's HTTP client (pyqwest) sometimes aborts the process while it exits, after the
+        # driver printed its result: SIGABRT then is not a failure of what the test checks.
+        if result.returncode not in (0, -signal.SIGABRT) or not lines:
             raise AssertionError(
                 f"driver failed ({result.returncode}) for {command}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
             )
