@@ -223,6 +223,7 @@ class Runner:
             project=config.project or init.project,
             domain=config.domain or init.domain,
             version=config.version or "local",
+            max_action_concurrency=config.max_action_concurrency,
         )
         if config.env_vars:
             os.environ.update(config.env_vars)

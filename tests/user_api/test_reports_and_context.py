@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from datetime import timedelta
@@ -89,3 +90,34 @@ def test_environment_validation() -> None:
     assert set(env.tasks) >= {"reports.with_report", "reports.read_env"}
     with pytest.raises(ValueError, match="already has a task"):
         env.task(read_env.func)
+
+
+RUNNING: list[int] = []
+PEAK: list[int] = []
+
+
+@env.task
+async def busy(x: int) -> int:
+    RUNNING.append(x)
+    PEAK.append(len(RUNNING))
+    await asyncio.sleep(0.05)
+    RUNNING.remove(x)
+    return x
+
+
+@env.task
+async def middle(x: int) -> int:
+    return sum(await asyncio.gather(busy(x), busy(x + 100)))
+
+
+@env.task
+async def wide_and_deep(n: int) -> int:
+    return sum(await asyncio.gather(*(middle(i) for i in range(n))))
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_max_action_concurrency_limits_running_actions_without_deadlock(limit: int) -> None:
+    PEAK.clear()
+    run = flyte.with_runcontext(max_action_concurrency=limit).run(wide_and_deep, n=4)
+    assert run.outputs().o0 == sum(i + i + 100 for i in range(4))
+    assert max(PEAK) == limit

@@ -63,6 +63,8 @@ class RunSettings:
     """Domain recorded in action ids."""
     version: str = "local"
     """The code version reported by ``flyte.ctx().version``."""
+    max_action_concurrency: int | None = None
+    """At most this many actions run at once; a parent waiting on its children does not count."""
 
 
 @dataclass
@@ -191,6 +193,11 @@ class LocalController:
         self._finished: dict[str, Any] = {}
         self._serialized_keys: dict[str, asyncio.Lock] = {}
         self._run_start = datetime.now(timezone.utc)
+        # Slots for max_action_concurrency, and which attempts (by id of their call counter) hold one
+        # or wait on children: a parent gives its slot up while it waits, so nesting cannot deadlock.
+        self._slots: asyncio.Semaphore | None = None
+        self._holding: set[int] = set()
+        self._waiting_children: dict[int, int] = {}
         self._root = ActionID(name="a0", run_name=settings.run_name, project=settings.project, domain=settings.domain)
 
     # --- entry points -----------------------------------------------------------------------
@@ -222,9 +229,13 @@ class LocalController:
         )
         if action_id.name in self._finished:
             return self._finished[action_id.name]
-        return await self._run_action(
-            task, action_id, inputs, literals, parent=parent.name, group=group, inputs_hash=inputs_hash
-        )
+        await self._parent_waits(id(state.calls))
+        try:
+            return await self._run_action(
+                task, action_id, inputs, literals, parent=parent.name, group=group, inputs_hash=inputs_hash
+            )
+        finally:
+            await self._parent_resumes(id(state.calls))
 
     # --- one action -------------------------------------------------------------------------
 
@@ -403,6 +414,8 @@ class LocalController:
         state = ExecutionState(
             task_context=task_context, controller=self, loop=asyncio.get_running_loop(), calls=CallCounter()
         )
+        holder = id(state.calls)
+        await self._take_slot(holder)
         token = set_state(state)
         try:
             if limit is None:
@@ -413,9 +426,40 @@ class LocalController:
                 result = await asyncio.wait_for(task.execute(**inputs), limit)
         finally:
             reset_state(token)
+            self._give_slot(holder)
+            self._waiting_children.pop(holder, None)
             if task.report:
                 task_context.report.write_to(output_path)
         return result
+
+    # --- max_action_concurrency ---------------------------------------------------------------
+
+    async def _take_slot(self, holder: int) -> None:
+        limit = self.settings.max_action_concurrency
+        if not limit:
+            return
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(limit)
+        await self._slots.acquire()
+        self._holding.add(holder)
+
+    def _give_slot(self, holder: int) -> None:
+        if self._slots is not None and holder in self._holding:
+            self._holding.discard(holder)
+            self._slots.release()
+
+    async def _parent_waits(self, holder: int) -> None:
+        waiting = self._waiting_children.get(holder, 0)
+        self._waiting_children[holder] = waiting + 1
+        if waiting == 0:
+            self._give_slot(holder)
+
+    async def _parent_resumes(self, holder: int) -> None:
+        waiting = self._waiting_children.get(holder, 1) - 1
+        self._waiting_children[holder] = waiting
+        if waiting == 0 and self._slots is not None:
+            await self._slots.acquire()
+            self._holding.add(holder)
 
     # --- traces -----------------------------------------------------------------------------
 
