@@ -133,9 +133,10 @@ class ServerProcess:
             self.process.wait()
         self.process = None
 
-    def worker_pids(self, run: str | None = None) -> list[int]:
-        """Live worker processes (session leaders) whose working directory is under this server's data."""
-        root = (self.data_dir / "work").resolve()
+    def worker_pids(self, run: str | None = None, *, under: str = "work") -> list[int]:
+        """Live worker processes whose working directory is under this server's data (``work`` for
+        one process per attempt, ``executor`` for the warm and reused workers)."""
+        root = (self.data_dir / under).resolve()
         if run is not None:
             root = root / PROJECT / DOMAIN / run
         prefix = str(root) + os.sep

@@ -7,6 +7,7 @@ lost and none that succeeded runs again.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -18,10 +19,13 @@ from .helpers import DOMAIN, PROJECT, ReferenceClient, ServerProcess, make_rpc
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("runtime", ["pypi", "ours"])
 async def test_run_survives_kill_9_of_the_server(
-    reference_python: str, client: ReferenceClient, tmp_path: Path
+    runtime: str, reference_python: str, client: ReferenceClient, tmp_path: Path
 ) -> None:
-    server = ServerProcess(data_dir=tmp_path / "data", worker_python=reference_python, workers=4)
+    """With PyPI's runtime every attempt is its own process; with ours they run in reused workers."""
+    worker_python = reference_python if runtime == "pypi" else sys.executable
+    server = ServerProcess(data_dir=tmp_path / "data", worker_python=worker_python, workers=4)
     server.start()
     try:
         markers = tmp_path / "markers"
@@ -41,7 +45,8 @@ async def test_run_survives_kill_9_of_the_server(
             time.sleep(0.1)
 
         server.kill9()
-        assert server.worker_pids(started["run"]), "the workers outlive the server"
+        workers = server.worker_pids(started["run"]) if runtime == "pypi" else server.worker_pids(under="executor")
+        assert workers, "the workers outlive the server"
         time.sleep(1.0)
         server.start()
 
@@ -59,5 +64,38 @@ async def test_run_survives_kill_9_of_the_server(
             await rpc.close()
         assert len(actions.actions) == 5
         assert {action.status.phase for action in actions.actions} == {phase_pb2.ACTION_PHASE_SUCCEEDED}
+    finally:
+        server.stop()
+
+
+@pytest.mark.timeout(300)
+async def test_a_fan_out_sharing_reused_workers_survives_kill_9(client: ReferenceClient, tmp_path: Path) -> None:
+    """The parent and some of its children run in the same reused worker, which exits only after all
+    of them: the restarted server must take each attempt's outcome from its files, not wait for that exit."""
+    server = ServerProcess(data_dir=tmp_path / "data", worker_python=sys.executable, workers=8)
+    server.start()
+    try:
+        markers = tmp_path / "markers"
+        markers.mkdir()
+        started = client(
+            server,
+            {
+                "op": "run",
+                "task": "marked_nap_fan_out",
+                "inputs": {"marker_dir": str(markers), "n": 6, "seconds": 3.0},
+                "wait": False,
+            },
+        )
+        deadline = time.monotonic() + 60
+        while len(list(markers.glob("*.started"))) < 6:
+            assert time.monotonic() < deadline, "the fan-out did not get going"
+            time.sleep(0.1)
+        server.kill9()
+        time.sleep(0.5)
+        server.start()
+        result = client(server, {"op": "wait", "run": started["run"]}, timeout=90)
+        assert result["phase"] == "ActionPhase.SUCCEEDED", server.log_tail()
+        assert result["values"] == [list(range(6))]
+        assert len(list(markers.glob("*.finished"))) == 6
     finally:
         server.stop()

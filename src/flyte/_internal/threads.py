@@ -17,6 +17,11 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+started_threads: contextvars.ContextVar[list[threading.Thread] | None] = contextvars.ContextVar(
+    "flyte_started_threads", default=None
+)
+"""When set (a reused worker sets it per attempt), the task threads started in this context are added to it."""
+
 
 async def run_in_daemon_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run ``func(*args, **kwargs)`` on a new daemon thread, with the caller's context vars."""
@@ -40,6 +45,9 @@ async def run_in_daemon_thread(func: Callable[..., T], *args: Any, **kwargs: Any
 
     thread = threading.Thread(target=target, name=f"flyte-task-{getattr(func, '__name__', 'sync')}", daemon=True)
     thread.start()
+    record = started_threads.get()
+    if record is not None:
+        record.append(thread)
     try:
         return await future
     except asyncio.CancelledError:

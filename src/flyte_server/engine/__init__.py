@@ -54,8 +54,9 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024
 SecretResolver = Callable[[str, str, Sequence[security_pb2.Secret]], Awaitable[dict[str, str]]]
 
 
-def _warm_workers_default() -> bool:
-    return os.environ.get("FLYTE_SERVER_WARM_WORKERS", "1").lower() not in ("0", "false", "no", "off")
+def _env_flag(name: str) -> bool:
+    """An on/off setting from the environment, on unless set to 0/false/no/off."""
+    return os.environ.get(name, "1").lower() not in ("0", "false", "no", "off")
 
 
 class Engine:
@@ -70,6 +71,8 @@ class Engine:
         executor: how attempts run (default: local worker processes).
         policy: retry/kill knobs.
         warm_workers: fork attempts from a warm worker (default on; ``FLYTE_SERVER_WARM_WORKERS=0`` turns it off).
+        reuse_workers: run attempts of the Flyte runtime inside reused warm workers, no process per
+            attempt (default on; ``FLYTE_SERVER_REUSE_WORKERS=0`` turns it off).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class Engine:
         executor: Executor | None = None,
         policy: EnginePolicy | None = None,
         warm_workers: bool | None = None,
+        reuse_workers: bool | None = None,
     ) -> None:
         self.config = config
         self.database = database
@@ -103,7 +107,8 @@ class Engine:
             config.worker_python,
             state_dir=config.data_dir / "executor",
             base_env=self.launcher.base_env,
-            warm_workers=_warm_workers_default() if warm_workers is None else warm_workers,
+            warm_workers=_env_flag("FLYTE_SERVER_WARM_WORKERS") if warm_workers is None else warm_workers,
+            reuse_workers=_env_flag("FLYTE_SERVER_REUSE_WORKERS") if reuse_workers is None else reuse_workers,
         )
         self.machine = ActionMachine(
             writer=self.writer,

@@ -34,6 +34,9 @@ __all__ = ["Scheduler"]
 
 logger = logging.getLogger(__name__)
 
+_REATTACHED_POLL_SECONDS = 0.5
+"""How often the outcome files of an attempt re-attached after a restart are looked for."""
+
 
 class Scheduler:
     """Starts ready actions within the slot limits and drives each attempt to its outcome."""
@@ -174,10 +177,11 @@ class Scheduler:
                 log_path=str(spec.log_path),
                 work_dir=str(spec.cwd),
             )
+            exit_code = await process.wait()
         else:
             a.process = process
             machine.arm_runtime_timeout(a)
-        exit_code = await process.wait()
+            exit_code = await self._wait_reattached(a, process)
         if not machine.is_current(a):
             return
         log_path = self.launcher.log_path(a)
@@ -186,6 +190,25 @@ class Scheduler:
             return
         self._clean_work_dir(a)
         await self._handle(a, outcome)
+
+    async def _wait_reattached(self, a: ActionState, process: WorkerProcess) -> int | None:
+        """Wait for a worker found after a restart: its exit, or the attempt's outcome files.
+
+        A reused worker runs several attempts and exits only after the last one, which may be a
+        parent waiting for a child it runs too: so an attempt is also done once its files are there.
+        """
+        output_dir = a.output_dir()
+        waiter = asyncio.ensure_future(process.wait())
+        try:
+            while True:
+                done, _ = await asyncio.wait({waiter}, timeout=_REATTACHED_POLL_SECONDS)
+                if done:
+                    return waiter.result()
+                error, outputs, _ = await self.data.attempt_files(output_dir)
+                if error is not None or outputs is not None:
+                    return None
+        finally:
+            waiter.cancel()
 
     async def _cached(self, a: ActionState) -> bool:
         """Serve ``a`` from the cache, or reserve its key; whether ``a`` is done (or parked) for now."""

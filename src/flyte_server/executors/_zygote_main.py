@@ -64,6 +64,8 @@ class Zygote:
         self.entry_name = entry_name
         self.preload_path = preload_path
         self.entry: Callable[[], Any] | None = None
+        self.reuse = False
+        self.serve_attempts: Callable[[str, str, str], int] | None = None
         self.entry_value = ""
         self.out: IO[bytes] = os.fdopen(os.dup(1), "wb", buffering=0)
         # Anything printed by imported modules goes to the zygote's log, not into the protocol.
@@ -84,6 +86,7 @@ class Zygote:
                 raise LookupError(f"no console script {self.entry_name!r} in {sys.prefix}")
             self.entry_value = found[0].value
             self.entry = found[0].load()
+            self.reuse = self.load_reused_worker()
             preloaded = 0
             if self.preload_path and os.path.exists(self.preload_path):
                 with open(self.preload_path) as names:
@@ -92,6 +95,18 @@ class Zygote:
             threading.Thread.start = _original_start  # type: ignore[method-assign]
         _find_event_loops()
         return preloaded
+
+    def load_reused_worker(self) -> bool:
+        """Whether the runtime can run many attempts in one process (``<runtime package>.worker.serve``)."""
+        package = self.entry_value.split(":", 1)[0].rsplit(".", 1)[0]
+        try:
+            module = importlib.import_module(f"{package}.worker")
+        except Exception:
+            return False
+        if getattr(module, "REUSED_WORKER_PROTOCOL", None) != 1:
+            return False
+        self.serve_attempts = getattr(module, "serve", None)
+        return callable(self.serve_attempts)
 
     def preload(self, names: list[str]) -> int:
         count = 0
@@ -194,7 +209,7 @@ class Zygote:
             self.send({"id": request.get("id"), "error": f"unknown op {request.get('op')!r}"})
             return
         report = None
-        if self.learning > 0:
+        if self.learning > 0 and not request.get("worker"):
             self.learning -= 1
             report = os.path.join(request["cwd"], ".zygote-imports")
             request["report"] = report
@@ -301,8 +316,14 @@ def _become_child(zygote: Zygote, request: dict[str, Any]) -> None:
 
         atexit.register(_write_imports, request["report"])
     assert zygote.entry is not None
+    reused = request.get("worker")
+    result: object
     try:
-        result = zygote.entry()
+        if reused:
+            assert zygote.serve_attempts is not None
+            result = zygote.serve_attempts(reused["socket"], reused["id"], reused["token"])
+        else:
+            result = zygote.entry()
     except SystemExit as exit_:
         result = exit_.code
     except BaseException:
@@ -342,6 +363,7 @@ def main() -> None:
             "preloaded": preloaded,
             "modules": len(sys.modules),
             "threads": threading.active_count(),
+            "reuse": zygote.reuse,
         }
     )
     try:

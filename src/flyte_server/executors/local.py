@@ -20,6 +20,7 @@ from flyte_server.executors.procs import (
     scan_working_dirs,
     terminate_group,
 )
+from flyte_server.executors.reuse import WorkerPool
 from flyte_server.executors.zygote import Zygote, preload_file_for
 
 __all__ = ["LocalExecutor", "SubprocessWorker"]
@@ -68,12 +69,15 @@ class LocalExecutor:
         state_dir: Path,
         base_env: dict[str, str],
         warm_workers: bool = True,
+        reuse_workers: bool = True,
     ) -> None:
         self.worker_python = worker_python
         self.state_dir = state_dir
         self.base_env = base_env
         self.warm_workers = warm_workers
+        self.reuse_workers = reuse_workers
         self._zygote: Zygote | None = None
+        self._pool = WorkerPool(state_dir)
         self._zygote_failures = 0
         self._restart: asyncio.Task[None] | None = None
 
@@ -105,10 +109,13 @@ class LocalExecutor:
             logger.warning("warm workers are off, attempts start as plain processes: %s", error)
             return
         self._zygote = zygote
+        if self.reuse_workers and zygote.reuse:
+            await self._pool.start(zygote)
 
     async def stop(self) -> None:
         if self._restart is not None:
             self._restart.cancel()
+        await self._pool.stop()
         if self._zygote is not None:
             await self._zygote.stop()
             self._zygote = None
@@ -117,6 +124,14 @@ class LocalExecutor:
         if spec.entry == "a0" and self.warm_workers:
             zygote = self._zygote
             if zygote is not None and zygote.alive:
+                if self.reuse_workers:
+                    try:
+                        attempt = await self._pool.launch(spec)
+                    except LaunchError as error:
+                        logger.warning("no reused worker, forking one for this attempt: %s", error)
+                        attempt = None
+                    if attempt is not None:
+                        return attempt
                 try:
                     return await zygote.launch(spec)
                 except LaunchError as error:

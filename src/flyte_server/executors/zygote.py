@@ -188,8 +188,13 @@ class Zygote:
             worker._orphaned()
         self._workers.clear()
 
-    async def launch(self, spec: LaunchSpec) -> ZygoteWorker:
-        """Fork a worker for ``spec``.
+    @property
+    def reuse(self) -> bool:
+        """Whether its runtime can run many attempts in one process (see ``flyte._internal.runtime.worker``)."""
+        return bool(self.info.get("reuse"))
+
+    async def launch(self, spec: LaunchSpec, *, reused: dict[str, str] | None = None) -> ZygoteWorker:
+        """Fork a worker for ``spec`` (a reused worker when ``reused`` gives its socket, id and token).
 
         Raises:
             LaunchError: the zygote is gone or the fork failed.
@@ -209,6 +214,8 @@ class Zygote:
             "cwd": str(spec.cwd),
             "log": str(spec.log_path),
         }
+        if reused is not None:
+            request["worker"] = reused
         process.stdin.write(json.dumps(request).encode() + b"\n")
         try:
             await process.stdin.drain()

@@ -125,3 +125,49 @@ async def reporter(title: str) -> str:
 
     flyte.report.log(f"<h1>{title}</h1>", do_flush=True)
     return title
+
+
+@env.task
+async def marked_nap(marker_dir: str, i: int, seconds: float) -> int:
+    """Writes ``<i>.started``, naps, then writes ``<i>.finished`` (which an abort must prevent)."""
+    pathlib.Path(marker_dir, f"{i}.started").write_text("x")
+    await asyncio.sleep(seconds)
+    pathlib.Path(marker_dir, f"{i}.finished").write_text("x")
+    return i
+
+
+@env.task
+async def marked_nap_fan_out(marker_dir: str, n: int, seconds: float) -> list[int]:
+    return list(await asyncio.gather(*[marked_nap(marker_dir, i, seconds) for i in range(n)]))
+
+
+@env.task
+async def worker_pid(i: int) -> int:
+    await asyncio.sleep(0.05)
+    return os.getpid()
+
+
+@env.task
+async def worker_pids(n: int) -> list[int]:
+    return list(await asyncio.gather(*[worker_pid(i) for i in range(n)]))
+
+
+@env.task
+async def shout_many(n: int) -> list[str]:
+    return list(await asyncio.gather(*[shout(f"voice-{i}") for i in range(n)]))
+
+
+@env.task(timeout=1)
+def spin(seconds: float) -> float:
+    """A synchronous busy loop: it cannot be cancelled, only killed."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pass
+    return seconds
+
+
+@env.task
+async def crash(code: int) -> int:
+    os._exit(code)

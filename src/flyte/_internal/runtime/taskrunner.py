@@ -67,6 +67,9 @@ class ActionOptions:
     """A pickled task to load instead of using a resolver."""
     dest: str = "."
     """Where the bundle is extracted (relative to the working directory)."""
+    extracted_at: str | None = None
+    """Where the bundle already is, extracted (a reused worker extracts it once for all its attempts);
+    ``dest`` still names the destination the children are given."""
     resolver: str | None = None
     """The resolver's import path."""
     resolver_args: list[str] = field(default_factory=list)
@@ -120,8 +123,8 @@ async def _load_task(options: ActionOptions) -> AsyncFunctionTaskTemplate[Any, A
     from flyte._task import AsyncFunctionTaskTemplate
     from flyte.errors import ModuleLoadError
 
-    destination = Path(options.dest)
-    if options.tgz:
+    destination = Path(options.extracted_at or options.dest)
+    if options.tgz and not options.extracted_at:
         await download_tgz(options.tgz, destination)
     add_sys_path(destination, options.sys_path)
     if options.pkl:

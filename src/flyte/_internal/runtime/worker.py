@@ -1,0 +1,243 @@
+"""A reused worker: one process that runs many attempts, each as an asyncio task.
+
+The local executor of ``flyte start server`` starts it (forked from its warm worker) for attempts
+that share everything but their action: same run, same code bundle, same environment. Attempts then
+cost no process at all: the code bundle is extracted once, the task's module imported once, and
+one client set serves every nested call.
+
+Protocol: the worker connects to the server's Unix socket (``socket`` may be an abstract name
+starting with ``@``), sends ``{"hello": <worker id>, "token": <token>}``, then reads one JSON object
+per line:
+
+* ``{"op": "run", "id": n, "argv": [...], "env": {...}, "log": path}`` runs one attempt — ``argv``
+  and ``env`` are exactly what a separate ``a0`` process would have been given; its output and
+  logging go to ``log``. The reply is ``{"done": n, "code": c}`` with ``a0``'s exit status.
+* ``{"op": "cancel", "id": n}`` cancels that attempt (abort, timeout); it then replies ``done``.
+* ``{"op": "exit"}`` (or the server going away) lets the running attempts finish, then exits.
+
+Output isolation: ``sys.stdout`` and ``sys.stderr`` are routed by a context variable to the log of
+the attempt whose task (or whose ``asyncio.to_thread`` helper) writes; threads the user starts
+without copying the context write to the worker's own log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import json
+import logging
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flyte._internal.runtime.taskrunner import ActionOptions
+
+__all__ = ["PER_ATTEMPT_ENV", "REUSED_WORKER_PROTOCOL", "serve"]
+
+REUSED_WORKER_PROTOCOL = 1
+"""The version of the protocol below (the server's warm worker checks it before using ``serve``)."""
+
+logger = logging.getLogger("flyte")
+
+PER_ATTEMPT_ENV = ("ACTION_NAME", "FLYTE_ATTEMPT_NUMBER")
+"""Variables that differ between attempts sharing a worker (the rest of the environment is the worker's)."""
+
+_current_log: contextvars.ContextVar[IO[str] | None] = contextvars.ContextVar("flyte_attempt_log", default=None)
+
+
+class _Router:
+    """A text stream that writes to the current attempt's log, else to the worker's own stream."""
+
+    def __init__(self, default: IO[str]) -> None:
+        self._default = default
+
+    def _target(self) -> IO[str]:
+        return _current_log.get() or self._default
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def writelines(self, lines: Any) -> None:
+        self._target().writelines(lines)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._target().fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+
+class _Worker:
+    def __init__(self, worker_dir: Path) -> None:
+        self.bundles = worker_dir / "bundles"
+        self.extracted: dict[str, asyncio.Future[None]] = {}
+        self.attempts: dict[int, asyncio.Task[None]] = {}
+        self.service: Any = None
+        self.clients: Any = None
+        self.initialised = False
+        self.writer: asyncio.StreamWriter | None = None
+
+    def reply(self, message: dict[str, Any]) -> None:
+        if self.writer is not None and not self.writer.is_closing():
+            self.writer.write(json.dumps(message).encode() + b"\n")
+
+    def _setup(self, options: ActionOptions, environ: Mapping[str, str]) -> None:
+        """Once per worker: logging, ``flyte.init``, and the client set for nested calls."""
+        from flyte._internal.runtime.entrypoint import _configure_logging, _init_sdk
+        from flyte._internal.runtime.taskrunner import default_service
+
+        _configure_logging(environ)
+        _init_sdk(options.project, options.domain, options.org, environ)
+        self.service, self.clients = default_service(options)
+        self.initialised = True
+
+    async def _bundle(self, tgz: str, dest: str) -> Path:
+        """Where ``tgz`` is extracted for this worker (once, whoever asks first)."""
+        from flyte._internal.runtime.bundle import download_tgz
+
+        digest = hashlib.sha256(f"{tgz}\0{dest}".encode()).hexdigest()[:16]
+        destination = self.bundles / digest / dest.lstrip("/")
+        pending = self.extracted.get(digest)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self.extracted[digest] = pending
+            try:
+                await download_tgz(tgz, destination)
+            except BaseException as error:
+                del self.extracted[digest]
+                pending.set_exception(error)
+                pending.exception()  # retrieved: the caller re-raises it
+                raise
+            pending.set_result(None)
+        else:
+            await asyncio.shield(pending)
+        return destination
+
+    async def run(self, request_id: int, argv: list[str], env: dict[str, str], log_path: str) -> None:
+        from flyte._internal.runtime.entrypoint import options_from_args
+        from flyte._internal.runtime.taskrunner import run_action, write_error
+        from flyte._internal.threads import started_threads
+
+        code = 1
+        stuck = False
+        threads: list[threading.Thread] = []
+        started_threads.set(threads)
+        log: IO[str] | None = None
+        try:
+            os.makedirs(os.path.dirname(log_path), exist_ok=True)
+            log = open(log_path, "a", buffering=1, encoding="utf-8")
+            token = _current_log.set(log)
+            try:
+                options = options_from_args(argv[1:], env)
+                if not self.initialised:
+                    self._setup(options, env)
+                if options.tgz:
+                    try:
+                        destination = await self._bundle(options.tgz, options.dest)
+                    except Exception as error:  # a bundle that cannot be fetched fails this attempt
+                        await write_error(options, error)
+                        code = 0
+                        return
+                    options = replace(options, extracted_at=str(destination))
+                logger.info(
+                    "Running action %s of run %s (attempt %d)",
+                    options.action_name,
+                    options.run_name,
+                    options.attempt_number,
+                )
+                succeeded = await run_action(options, self.service)
+                logger.info("Action %s %s", options.action_name, "succeeded" if succeeded else "failed")
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else 1
+            except asyncio.CancelledError:
+                code = -15
+                stuck = await _still_running(threads)
+                if stuck:
+                    print("a task thread did not stop after the cancellation; this worker retires", file=sys.stderr)
+                raise
+            except BaseException:  # anything else is a crash of this attempt, not of the worker
+                traceback.print_exc()
+                code = 1
+            finally:
+                _current_log.reset(token)
+        except OSError as error:
+            print(f"cannot open the attempt's log {log_path}: {error}", file=sys.__stderr__)
+        finally:
+            if log is not None:
+                log.close()
+            self.attempts.pop(request_id, None)
+            self.reply({"done": request_id, "code": code, "stuck": stuck})
+
+    def handle(self, message: dict[str, Any]) -> bool:
+        op = message.get("op")
+        if op == "run":
+            request_id = int(message["id"])
+            task = asyncio.get_running_loop().create_task(
+                self.run(request_id, list(message["argv"]), dict(message["env"]), str(message["log"])),
+                name=f"attempt-{request_id}",
+            )
+            self.attempts[request_id] = task
+        elif op == "cancel":
+            running = self.attempts.get(int(message["id"]))
+            if running is not None:
+                running.cancel()
+        elif op == "exit":
+            return False
+        return True
+
+    async def main(self, socket: str, worker_id: str, token: str) -> None:
+        address = "\0" + socket[1:] if socket.startswith("@") else socket
+        reader, self.writer = await asyncio.open_unix_connection(address, limit=1 << 24)
+        self.reply({"hello": worker_id, "token": token, "pid": os.getpid()})
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                if line.strip() and not self.handle(json.loads(line)):
+                    break
+            while self.attempts:
+                await asyncio.gather(*list(self.attempts.values()), return_exceptions=True)
+            await self.writer.drain()
+        finally:
+            if self.clients is not None:
+                await self.clients.close()
+            self.writer.close()
+
+
+async def _still_running(threads: list[threading.Thread], grace: float = 1.0) -> bool:
+    """Whether one of ``threads`` is still alive ``grace`` seconds after its task was cancelled."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while any(thread.is_alive() for thread in threads):
+        if loop.time() >= deadline:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def serve(socket: str, worker_id: str, token: str) -> int:
+    """Run attempts sent by the server on ``socket`` until told to stop; the process's exit status."""
+    sys.stdout = _Router(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = _Router(sys.stderr)  # type: ignore[assignment]
+    worker = _Worker(Path.cwd())
+    try:
+        asyncio.run(worker.main(socket, worker_id, token))
+    except (ConnectionError, OSError) as error:
+        print(f"reused worker {worker_id}: {error}", file=sys.__stderr__)
+        return 1
+    return 0

@@ -1,0 +1,312 @@
+"""Reused workers: many attempts in one warm process, no process per attempt.
+
+A runtime that offers it (ours: ``flyte._internal.runtime.worker``) runs attempts as asyncio tasks
+in a long-lived worker forked from the warm worker (the zygote). Attempts share a worker only when
+they would have had the same process anyway: same environment except the action's own variables
+(so the same run, project, task environment and secrets) and the same code (bundle, version,
+resolver). A worker serves any number of attempts at once; a key gets up to one worker per CPU
+before attempts double up, and workers idle for ``idle_seconds`` are retired.
+
+Each attempt still has its own log file and output directory, and the server still learns the
+outcome from ``outputs.pb`` / ``error.pb``. The worker's pid stands for the attempt's process:
+after a server crash the worker finishes what it runs and exits, and the next server waits for
+that exit like for any orphaned worker. Abort and timeout cancel the attempt's task; one that does
+not stop within the grace period takes its worker down with it (the other attempts in that worker
+then fail as system errors and are retried).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+from pathlib import Path
+from typing import Any
+
+from flyte_server.executors import LaunchError, LaunchSpec
+from flyte_server.executors.procs import kill_group
+from flyte_server.executors.zygote import Zygote, ZygoteWorker
+
+__all__ = ["InProcessAttempt", "WorkerPool", "reuse_key"]
+
+logger = logging.getLogger(__name__)
+
+PER_ATTEMPT_ENV = frozenset({"ACTION_NAME", "FLYTE_ATTEMPT_NUMBER"})
+"""Variables that may differ between attempts of one worker (``flyte._internal.runtime.worker``)."""
+
+_CODE_FLAGS = frozenset({"--tgz", "--pkl", "--version", "--dest", "--image-cache", "--resolver"})
+_CONNECT_TIMEOUT = 15.0
+
+
+def reuse_key(spec: LaunchSpec) -> str:
+    """Which attempts may share a worker: same environment (but the action's own) and same code."""
+    env = sorted((key, value) for key, value in spec.env.items() if key not in PER_ATTEMPT_ENV)
+    code = [(flag, spec.argv[index + 1]) for index, flag in enumerate(spec.argv[:-1]) if flag in _CODE_FLAGS]
+    return hashlib.sha256(json.dumps([spec.argv[0], env, code]).encode()).hexdigest()
+
+
+class InProcessAttempt:
+    """One attempt running inside a reused worker (a :class:`~flyte_server.executors.WorkerProcess`)."""
+
+    def __init__(self, worker: ReusedWorker, request_id: int) -> None:
+        self.worker = worker
+        self.request_id = request_id
+        self.pid = worker.pid
+        self.start_ticks = worker.start_ticks
+        self.code: int | None = None
+        self._exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def _set_exit(self, code: int | None) -> None:
+        self.code = code
+        if not self._exited.done():
+            self._exited.set_result(None)
+
+    async def wait(self) -> int | None:
+        await asyncio.shield(self._exited)
+        return self.code
+
+    def done(self) -> bool:
+        return self._exited.done()
+
+    async def terminate(self, grace: float) -> None:
+        if self.done():
+            return
+        self.worker.send({"op": "cancel", "id": self.request_id})
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._exited), timeout=max(grace, 0.1))
+        if not self.done():
+            logger.warning("attempt %d did not stop: killing its reused worker %s", self.request_id, self.worker.id)
+            await self.worker.kill()
+            self._set_exit(-signal.SIGKILL)
+
+
+class ReusedWorker:
+    """One reused worker process and the attempts it runs."""
+
+    def __init__(self, pool: WorkerPool, key: str, worker_id: str) -> None:
+        self.pool = pool
+        self.key = key
+        self.id = worker_id
+        self.token = secrets.token_hex(16)
+        self.pid = 0
+        self.start_ticks = 0
+        self.process: ZygoteWorker | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.attempts: dict[int, InProcessAttempt] = {}
+        self.reserved = 0
+        self.retiring = False
+        self.gone = False
+        self.idle_since = asyncio.get_running_loop().time()
+        self.follower: asyncio.Task[None] | None = None
+        self.pool_env: dict[str, str] = {}
+        """The worker's own environment (the attempts' minus their per-attempt variables)."""
+
+    @property
+    def load(self) -> int:
+        return len(self.attempts) + self.reserved
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.writer is not None and not self.writer.is_closing():
+            self.writer.write(json.dumps(message).encode() + b"\n")
+
+    async def run(self, spec: LaunchSpec, request_id: int) -> InProcessAttempt:
+        attempt = InProcessAttempt(self, request_id)
+        self.attempts[request_id] = attempt
+        env = {key: value for key, value in spec.env.items() if key in PER_ATTEMPT_ENV}
+        self.send(
+            {
+                "op": "run",
+                "id": request_id,
+                "argv": spec.argv,
+                "env": {**self.pool_env, **env},
+                "log": str(spec.log_path),
+            }
+        )
+        if self.writer is None or self.writer.is_closing():
+            attempt._set_exit(None)
+            self.attempts.pop(request_id, None)
+        return attempt
+
+    def finished(self, request_id: int, code: int | None) -> None:
+        attempt = self.attempts.pop(request_id, None)
+        if attempt is not None:
+            attempt._set_exit(code)
+        if not self.attempts:
+            self.idle_since = asyncio.get_running_loop().time()
+
+    def lost(self) -> None:
+        """The worker is gone: its running attempts end with an unknown exit status."""
+        self.gone = True
+        if not self.connected.done():
+            self.connected.set_exception(LaunchError(f"the reused worker {self.id} exited before it connected"))
+            self.connected.exception()
+        for attempt in list(self.attempts.values()):
+            attempt._set_exit(None)
+        self.attempts.clear()
+        self.pool.forget(self)
+
+    async def kill(self) -> None:
+        if self.pid:
+            kill_group(self.pid, signal.SIGKILL)
+        if self.process is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.process.wait(), timeout=5)
+        self.lost()
+
+
+class WorkerPool:
+    """Reused workers of one worker Python environment, forked from its zygote."""
+
+    def __init__(self, state_dir: Path, *, per_key: int | None = None, idle_seconds: float = 30.0) -> None:
+        self.state_dir = state_dir / "reused"
+        self.per_key = per_key or max(1, os.cpu_count() or 1)
+        self.idle_seconds = idle_seconds
+        self.zygote: Zygote | None = None
+        self._socket = f"@flyte-server-{os.getpid()}-{secrets.token_hex(6)}"
+        self._server: asyncio.AbstractServer | None = None
+        self._workers: dict[str, ReusedWorker] = {}
+        self._by_key: dict[str, list[ReusedWorker]] = {}
+        self._next_request = 0
+        self._next_worker = 0
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def start(self, zygote: Zygote) -> None:
+        self.zygote = zygote
+        if self._server is None:
+            self._server = await asyncio.start_unix_server(self._accept, path="\0" + self._socket[1:], limit=1 << 24)
+            self._reaper = asyncio.create_task(self._reap_idle(), name="reused-worker-reaper")
+
+    async def stop(self) -> None:
+        """Ask every worker to finish what it runs and exit; stop accepting connections."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for worker in list(self._workers.values()):
+            worker.send({"op": "exit"})
+            if worker.writer is not None:
+                worker.writer.close()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def forget(self, worker: ReusedWorker) -> None:
+        self._workers.pop(worker.id, None)
+        siblings = self._by_key.get(worker.key)
+        if siblings and worker in siblings:
+            siblings.remove(worker)
+            if not siblings:
+                del self._by_key[worker.key]
+
+    async def launch(self, spec: LaunchSpec) -> InProcessAttempt | None:
+        """Run ``spec`` in a reused worker; ``None`` when none can take it (the caller forks instead)."""
+        zygote = self.zygote
+        if zygote is None or not zygote.alive or not zygote.reuse or self._server is None:
+            return None
+        key = reuse_key(spec)
+        worker = self._choose(key)
+        worker.reserved += 1
+        try:
+            if worker.process is None and not worker.connected.done():
+                if worker.reserved == 1 and not worker.pid:
+                    await self._start_worker(worker, spec)
+            await asyncio.wait_for(asyncio.shield(worker.connected), timeout=_CONNECT_TIMEOUT)
+        except (LaunchError, asyncio.TimeoutError) as error:
+            logger.warning("reused worker %s unavailable: %s", worker.id, error)
+            if not worker.gone:
+                await worker.kill()
+            return None
+        finally:
+            worker.reserved -= 1
+        if worker.gone:
+            return None
+        self._next_request += 1
+        return await worker.run(spec, self._next_request)
+
+    def _choose(self, key: str) -> ReusedWorker:
+        live = [w for w in self._by_key.get(key, []) if not w.retiring and not w.gone]
+        best = min(live, key=lambda w: w.load, default=None)
+        if best is not None and (best.load == 0 or len(live) >= self.per_key):
+            return best
+        self._next_worker += 1
+        worker = ReusedWorker(self, key, f"w{self._next_worker}")
+        self._workers[worker.id] = worker
+        self._by_key.setdefault(key, []).append(worker)
+        return worker
+
+    async def _start_worker(self, worker: ReusedWorker, spec: LaunchSpec) -> None:
+        assert self.zygote is not None
+        worker_dir = self.state_dir / worker.id
+        worker.pool_env = {key: value for key, value in spec.env.items() if key not in PER_ATTEMPT_ENV}
+        await asyncio.to_thread(_fresh_dir, worker_dir)
+        process = await self.zygote.launch(
+            LaunchSpec(
+                argv=spec.argv[:1],
+                env=worker.pool_env,
+                cwd=worker_dir,
+                log_path=self.state_dir / f"{worker.id}.log",
+                entry=spec.entry,
+            ),
+            reused={"socket": self._socket, "id": worker.id, "token": worker.token},
+        )
+        worker.process = process
+        worker.pid = process.pid
+        worker.start_ticks = process.start_ticks
+        worker.follower = asyncio.create_task(
+            self._follow(worker, process, worker_dir), name=f"reused-worker-{worker.id}"
+        )
+
+    async def _follow(self, worker: ReusedWorker, process: ZygoteWorker, worker_dir: Path) -> None:
+        code = await process.wait()
+        if code not in (0, None):
+            logger.warning("reused worker %s (pid %d) exited with status %s", worker.id, worker.pid, code)
+        worker.lost()
+        await asyncio.to_thread(shutil.rmtree, worker_dir, True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        worker: ReusedWorker | None = None
+        try:
+            hello = json.loads(await asyncio.wait_for(reader.readline(), timeout=_CONNECT_TIMEOUT) or b"{}")
+            worker = self._workers.get(str(hello.get("hello")))
+            if worker is None or not secrets.compare_digest(str(hello.get("token")), worker.token):
+                worker = None
+                return
+            worker.writer = writer
+            if not worker.connected.done():
+                worker.connected.set_result(None)
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                message = json.loads(line)
+                if "done" in message:
+                    worker.finished(int(message["done"]), int(message["code"]))
+                    if message.get("stuck") and not worker.retiring:
+                        # A cancelled task left a thread running: no new attempts here; it exits when idle.
+                        worker.retiring = True
+                        worker.send({"op": "exit"})
+        except (ValueError, asyncio.TimeoutError, ConnectionError) as error:
+            logger.warning("reused worker connection closed: %s", error)
+        finally:
+            writer.close()
+            if worker is not None:
+                worker.lost()
+
+    async def _reap_idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(max(self.idle_seconds / 4, 0.05))
+            for worker in list(self._workers.values()):
+                if worker.load == 0 and worker.connected.done() and loop.time() - worker.idle_since > self.idle_seconds:
+                    worker.retiring = True
+                    worker.send({"op": "exit"})
+
+
+def _fresh_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
