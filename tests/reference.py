@@ -11,7 +11,9 @@ Tests that need it skip only when pip cannot reach the package index.
 
 from __future__ import annotations
 
+import functools
 import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -46,12 +48,15 @@ def _venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+@functools.cache
 def find_reference_python() -> str:
     """A Python interpreter with ``flyte==2.12.1`` (built once, then cached); skips without network."""
     configured = os.environ.get("FLYTE_REFERENCE_PYTHON")
     if configured and _has_reference(configured):
         return configured
-    default_dir = Path.home() / ".cache" / "flyte-ours" / f"refvenv-{REFERENCE_VERSION}"
+    # The account's home, not $HOME: tests give their subprocesses (and themselves) a fresh HOME,
+    # and the venv must not be rebuilt under each of them.
+    default_dir = Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache" / "flyte-ours" / f"refvenv-{REFERENCE_VERSION}"
     venv = Path(os.environ.get("FLYTE_REFERENCE_VENV", default_dir))
     python = _venv_python(venv)
     if python.exists() and _has_reference(str(python)):

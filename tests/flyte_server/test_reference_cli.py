@@ -22,14 +22,13 @@ if TYPE_CHECKING:
     from conftest import RunningServer
 
 
-def _reference_flyte() -> Path | None:
-    python = Path(os.environ.get("FLYTE_REFERENCE_PYTHON", "/tmp/refvenv/bin/python"))
-    script = python.with_name("flyte")
-    return script if script.is_file() else None
+def _reference_flyte() -> Path:
+    """The reference ``flyte`` CLI, next to the interpreter of ``tests/reference.py``."""
+    from reference import find_reference_python
+
+    return Path(find_reference_python()).with_name("flyte")
 
 
-REFERENCE_FLYTE = _reference_flyte()
-pytestmark = pytest.mark.skipif(REFERENCE_FLYTE is None, reason="no reference flyte install")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -43,7 +42,7 @@ def reference(admin_server: RunningServer, tmp_path: Path):  # type: ignore[no-u
 
     def run(*args: str) -> tuple[int, str]:
         completed = subprocess.run(
-            [str(REFERENCE_FLYTE), "--endpoint", admin_server.info.endpoint, "--insecure", *args],
+            [str(_reference_flyte()), "--endpoint", admin_server.info.endpoint, "--insecure", *args],
             env=env,
             capture_output=True,
             text=True,

@@ -23,14 +23,12 @@ if TYPE_CHECKING:
     from conftest import Dirs  # the fixture's type, from this folder's conftest.py
 
 
-def _reference_python() -> Path | None:
-    named = os.environ.get("FLYTE_REFERENCE_PYTHON")
-    candidate = Path(named) if named else Path("/tmp/refvenv/bin/python")
-    return candidate if candidate.is_file() else None
+def _reference_python() -> Path:
+    """The reference interpreter (built once per machine, see ``tests/reference.py``)."""
+    from reference import find_reference_python
 
+    return Path(find_reference_python())
 
-REFERENCE_PYTHON = _reference_python()
-pytestmark = pytest.mark.skipif(REFERENCE_PYTHON is None, reason="no reference flyte install")
 
 # Prints, for each argument (a path, or "-" for the search), the configuration that auto() reads.
 READ_SCRIPT = """
@@ -66,8 +64,7 @@ def _read(python: str, dirs: Dirs, args: list[str], cwd: Path, extra_env: dict[s
 
 
 def _reference_read(dirs: Dirs, args: list[str], cwd: Path, extra_env: dict[str, str] | None = None) -> Any:
-    assert REFERENCE_PYTHON is not None
-    return _read(str(REFERENCE_PYTHON), dirs, args, cwd, extra_env)
+    return _read(str(_reference_python()), dirs, args, cwd, extra_env)
 
 
 def _our_read(dirs: Dirs, args: list[str], cwd: Path, extra_env: dict[str, str] | None = None) -> Any:
@@ -135,8 +132,7 @@ def _cli_args(case: dict[str, Any]) -> list[str]:
     ],
 )
 def test_we_write_what_create_config_writes_and_read_it_the_same(dirs: Dirs, case: dict[str, Any]) -> None:
-    assert REFERENCE_PYTHON is not None
-    cli = REFERENCE_PYTHON.parent / "flyte"
+    cli = _reference_python().parent / "flyte"
     done = subprocess.run(
         [str(cli), "create", "config", *_cli_args(case), "-o", "theirs.yaml"],
         cwd=dirs.work,

@@ -1,6 +1,6 @@
 """File, Dir and DataFrame literals written by PyPI ``flyte==2.12.1`` decode here, and ours there.
 
-The reference runs in a subprocess: ``$FLYTE_REFERENCE_PYTHON``, else ``/tmp/refvenv/bin/python``.
+The reference runs in a subprocess, with the interpreter of ``tests/reference.py``.
 Without one the tests skip. Each direction exchanges serialized ``Literal`` files in a temp dir.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -25,15 +24,10 @@ from flyte.types import TypeEngine
 
 
 def _reference_python() -> str:
-    candidate = os.environ.get("FLYTE_REFERENCE_PYTHON") or "/tmp/refvenv/bin/python"
-    if not Path(candidate).exists():
-        pytest.skip(f"no reference flyte 2.12.1 interpreter: set FLYTE_REFERENCE_PYTHON (tried {candidate})")
-    probe = subprocess.run(
-        [candidate, "-c", "import flyte, flyte.io; print(flyte.__version__)"], capture_output=True, text=True
-    )
-    if probe.returncode != 0 or not probe.stdout.strip().startswith("2.12"):
-        pytest.skip(f"{candidate} does not provide the reference flyte 2.12.x: {probe.stderr.strip()[-200:]}")
-    return candidate
+    """The reference interpreter (built once per machine, see ``tests/reference.py``)."""
+    from reference import find_reference_python
+
+    return find_reference_python()
 
 
 def _run_reference(script: str, workdir: Path) -> dict[str, object]:
