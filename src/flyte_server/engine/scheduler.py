@@ -56,6 +56,8 @@ class Scheduler:
         self.cache = cache
         self.data = data
         self._ready: OrderedDict[ActionKey, ActionState] = OrderedDict()
+        self._arrived: list[ActionState] = []
+        """Ready since the last pump: those still waiting after it are marked WAITING_FOR_RESOURCES."""
         self._delayed: dict[ActionKey, asyncio.TimerHandle] = {}
         self._pump_scheduled = False
         self._stopping = False
@@ -74,12 +76,14 @@ class Scheduler:
             self._delayed[a.key] = asyncio.get_running_loop().call_later(delay, self._due, a)
             return
         self._ready[a.key] = a
+        self._arrived.append(a)
         self.wake()
 
     def _due(self, a: ActionState) -> None:
         self._delayed.pop(a.key, None)
         if self.machine.is_current(a):
             self._ready[a.key] = a
+            self._arrived.append(a)
             self.wake()
 
     def discard(self, a: ActionState) -> None:
@@ -112,7 +116,8 @@ class Scheduler:
                 del self._ready[key]
                 machine.take_slot(a)
                 a.runner = asyncio.create_task(self._run(a), name=f"attempt-{a.key}-{a.attempt}")
-        waiting = [a for a in self._ready.values() if a.phase == QUEUED and not a.waiting_marked]
+        arrived, self._arrived = self._arrived, []
+        waiting = [a for a in arrived if a.key in self._ready and a.phase == QUEUED and not a.waiting_marked]
         if waiting:
             for a in waiting:
                 a.waiting_marked = True
@@ -188,7 +193,8 @@ class Scheduler:
         outcome = await classify(self.data, a, exit_code=exit_code, log_path=log_path)
         if not machine.is_current(a):
             return
-        self._clean_work_dir(a)
+        if getattr(process, "uses_work_dir", True):
+            self._clean_work_dir(a)
         await self._handle(a, outcome)
 
     async def _wait_reattached(self, a: ActionState, process: WorkerProcess) -> int | None:

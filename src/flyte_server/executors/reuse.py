@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -44,15 +43,19 @@ _CODE_FLAGS = frozenset({"--tgz", "--pkl", "--version", "--dest", "--image-cache
 _CONNECT_TIMEOUT = 15.0
 
 
-def reuse_key(spec: LaunchSpec) -> str:
+def reuse_key(spec: LaunchSpec) -> tuple[object, ...]:
     """Which attempts may share a worker: same environment (but the action's own) and same code."""
-    env = sorted((key, value) for key, value in spec.env.items() if key not in PER_ATTEMPT_ENV)
-    code = [(flag, spec.argv[index + 1]) for index, flag in enumerate(spec.argv[:-1]) if flag in _CODE_FLAGS]
-    return hashlib.sha256(json.dumps([spec.argv[0], env, code]).encode()).hexdigest()
+    env = frozenset(item for item in spec.env.items() if item[0] not in PER_ATTEMPT_ENV)
+    argv = spec.argv
+    code = tuple((flag, argv[index + 1]) for index, flag in enumerate(argv[:-1]) if flag in _CODE_FLAGS)
+    return (argv[0], env, code)
 
 
 class InProcessAttempt:
     """One attempt running inside a reused worker (a :class:`~flyte_server.executors.WorkerProcess`)."""
+
+    uses_work_dir = False
+    """It never creates its working directory (the worker extracts bundles into its own)."""
 
     def __init__(self, worker: ReusedWorker, request_id: int) -> None:
         self.worker = worker
@@ -89,7 +92,7 @@ class InProcessAttempt:
 class ReusedWorker:
     """One reused worker process and the attempts it runs."""
 
-    def __init__(self, pool: WorkerPool, key: str, worker_id: str) -> None:
+    def __init__(self, pool: WorkerPool, key: tuple[object, ...], worker_id: str) -> None:
         self.pool = pool
         self.key = key
         self.id = worker_id
@@ -119,16 +122,9 @@ class ReusedWorker:
     async def run(self, spec: LaunchSpec, request_id: int) -> InProcessAttempt:
         attempt = InProcessAttempt(self, request_id)
         self.attempts[request_id] = attempt
-        env = {key: value for key, value in spec.env.items() if key in PER_ATTEMPT_ENV}
-        self.send(
-            {
-                "op": "run",
-                "id": request_id,
-                "argv": spec.argv,
-                "env": {**self.pool_env, **env},
-                "log": str(spec.log_path),
-            }
-        )
+        # The worker's own environment is the rest (``reuse_key`` grouped the attempts by it).
+        env = {key: spec.env[key] for key in PER_ATTEMPT_ENV if key in spec.env}
+        self.send({"op": "run", "id": request_id, "argv": spec.argv, "env": env, "log": str(spec.log_path)})
         if self.writer is None or self.writer.is_closing():
             attempt._set_exit(None)
             self.attempts.pop(request_id, None)
@@ -172,7 +168,7 @@ class WorkerPool:
         self._socket = f"@flyte-server-{os.getpid()}-{secrets.token_hex(6)}"
         self._server: asyncio.AbstractServer | None = None
         self._workers: dict[str, ReusedWorker] = {}
-        self._by_key: dict[str, list[ReusedWorker]] = {}
+        self._by_key: dict[tuple[object, ...], list[ReusedWorker]] = {}
         self._next_request = 0
         self._next_worker = 0
         self._reaper: asyncio.Task[None] | None = None
@@ -228,7 +224,7 @@ class WorkerPool:
         self._next_request += 1
         return await worker.run(spec, self._next_request)
 
-    def _choose(self, key: str) -> ReusedWorker:
+    def _choose(self, key: tuple[object, ...]) -> ReusedWorker:
         live = [w for w in self._by_key.get(key, []) if not w.retiring and not w.gone]
         best = min(live, key=lambda w: w.load, default=None)
         if best is not None and (best.load == 0 or len(live) >= self.per_key):

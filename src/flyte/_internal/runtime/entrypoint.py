@@ -18,6 +18,7 @@ Exit status: 0 when ``outputs.pb`` or ``error.pb`` was written (a task failure i
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -32,7 +33,9 @@ __all__ = ["main", "options_from_args"]
 logger = logging.getLogger("flyte")
 
 
+@functools.cache
 def _parser() -> argparse.ArgumentParser:
+    """The argument parser (built once: a reused worker parses every attempt's arguments)."""
     parser = argparse.ArgumentParser(prog="a0", description="Run one attempt of a Flyte action.", allow_abbrev=False)
     parser.add_argument("--inputs", required=True, help="the inputs.pb of the action")
     parser.add_argument("--outputs-path", required=True, help="the attempt's output directory")

@@ -10,8 +10,9 @@ starting with ``@``), sends ``{"hello": <worker id>, "token": <token>}``, then r
 per line:
 
 * ``{"op": "run", "id": n, "argv": [...], "env": {...}, "log": path}`` runs one attempt — ``argv``
-  and ``env`` are exactly what a separate ``a0`` process would have been given; its output and
-  logging go to ``log``. The reply is ``{"done": n, "code": c}`` with ``a0``'s exit status.
+  is what a separate ``a0`` process would have been given, ``env`` its variables that differ from
+  the worker's own environment (``PER_ATTEMPT_ENV``); its output and logging go to ``log``.
+  The reply is ``{"done": n, "code": c}`` with ``a0``'s exit status.
 * ``{"op": "cancel", "id": n}`` cancels that attempt (abort, timeout); it then replies ``done``.
 * ``{"op": "exit"}`` (or the server going away) lets the running attempts finish, then exits.
 
@@ -23,6 +24,7 @@ without copying the context write to the worker's own log.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import hashlib
 import json
@@ -49,7 +51,26 @@ logger = logging.getLogger("flyte")
 PER_ATTEMPT_ENV = ("ACTION_NAME", "FLYTE_ATTEMPT_NUMBER")
 """Variables that differ between attempts sharing a worker (the rest of the environment is the worker's)."""
 
-_current_log: contextvars.ContextVar[IO[str] | None] = contextvars.ContextVar("flyte_attempt_log", default=None)
+
+class _LazyLog:
+    """An attempt's log file, created on its first write (most attempts of small tasks write nothing)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+
+    def file(self) -> IO[str]:
+        if self._file is None:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self._file = open(self.path, "a", buffering=1, encoding="utf-8")
+        return self._file
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+_current_log: contextvars.ContextVar[_LazyLog | None] = contextvars.ContextVar("flyte_attempt_log", default=None)
 
 
 class _Router:
@@ -59,7 +80,8 @@ class _Router:
         self._default = default
 
     def _target(self) -> IO[str]:
-        return _current_log.get() or self._default
+        log = _current_log.get()
+        return log.file() if log is not None else self._default
 
     def write(self, text: str) -> int:
         return self._target().write(text)
@@ -68,7 +90,11 @@ class _Router:
         self._target().writelines(lines)
 
     def flush(self) -> None:
-        self._target().flush()
+        log = _current_log.get()
+        if log is None:
+            self._default.flush()
+        elif log._file is not None:
+            log._file.flush()
 
     def isatty(self) -> bool:
         return False
@@ -135,50 +161,43 @@ class _Worker:
         stuck = False
         threads: list[threading.Thread] = []
         started_threads.set(threads)
-        log: IO[str] | None = None
+        log = _LazyLog(log_path)
+        _current_log.set(log)  # this task's own context: nothing to reset
         try:
-            os.makedirs(os.path.dirname(log_path), exist_ok=True)
-            log = open(log_path, "a", buffering=1, encoding="utf-8")
-            token = _current_log.set(log)
-            try:
-                options = options_from_args(argv[1:], env)
-                if not self.initialised:
-                    self._setup(options, env)
-                if options.tgz:
-                    try:
-                        destination = await self._bundle(options.tgz, options.dest)
-                    except Exception as error:  # a bundle that cannot be fetched fails this attempt
-                        await write_error(options, error)
-                        code = 0
-                        return
-                    options = replace(options, extracted_at=str(destination))
-                logger.info(
-                    "Running action %s of run %s (attempt %d)",
-                    options.action_name,
-                    options.run_name,
-                    options.attempt_number,
-                )
-                succeeded = await run_action(options, self.service)
-                logger.info("Action %s %s", options.action_name, "succeeded" if succeeded else "failed")
-                code = 0
-            except SystemExit as exit_:
-                code = exit_.code if isinstance(exit_.code, int) else 1
-            except asyncio.CancelledError:
-                code = -15
-                stuck = await _still_running(threads)
-                if stuck:
-                    print("a task thread did not stop after the cancellation; this worker retires", file=sys.stderr)
-                raise
-            except BaseException:  # anything else is a crash of this attempt, not of the worker
-                traceback.print_exc()
-                code = 1
-            finally:
-                _current_log.reset(token)
-        except OSError as error:
-            print(f"cannot open the attempt's log {log_path}: {error}", file=sys.__stderr__)
+            environ = collections.ChainMap(env, os.environ)
+            options = options_from_args(argv[1:], environ)
+            if not self.initialised:
+                self._setup(options, environ)
+            if options.tgz:
+                try:
+                    destination = await self._bundle(options.tgz, options.dest)
+                except Exception as error:  # a bundle that cannot be fetched fails this attempt
+                    await write_error(options, error)
+                    code = 0
+                    return
+                options = replace(options, extracted_at=str(destination))
+            logger.info(
+                "Running action %s of run %s (attempt %d)",
+                options.action_name,
+                options.run_name,
+                options.attempt_number,
+            )
+            succeeded = await run_action(options, self.service)
+            logger.info("Action %s %s", options.action_name, "succeeded" if succeeded else "failed")
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        except asyncio.CancelledError:
+            code = -15
+            stuck = await _still_running(threads)
+            if stuck:
+                print("a task thread did not stop after the cancellation; this worker retires", file=sys.stderr)
+            raise
+        except BaseException:  # anything else is a crash of this attempt, not of the worker
+            traceback.print_exc()
+            code = 1
         finally:
-            if log is not None:
-                log.close()
+            log.close()
             self.attempts.pop(request_id, None)
             self.reply({"done": request_id, "code": code, "stuck": stuck})
 
