@@ -1,19 +1,23 @@
-"""Control-plane throughput: ``flyte start server`` running nested actions with the PyPI runtime.
+"""Control-plane throughput: ``flyte start server`` running nested actions, with each worker runtime.
 
-Starts its own server (SQLite + local blobs in a temporary directory, the reference venv's
-``a0`` as the worker runtime) and drives it with the PyPI ``flyte==2.12.1`` client:
+Starts its own server (SQLite + local blobs in a temporary directory) and drives it with the PyPI
+``flyte==2.12.1`` client, once per worker runtime: ours (this environment's ``a0``: attempts run
+inside reused warm workers) and PyPI's (the reference venv's ``a0``: one forked process per attempt).
 
   (a) a sequential chain of N trivial child actions (default 100): milliseconds per action,
       from the parent's point of view (enqueue → launch → run → outputs back), target ≤ 20 ms;
-  (b) a fan-out of M trivial children in one run (default 1000): actions per second, target ≥ 300.
+  (b) a fan-out of M trivial children in one run (default 1000): actions per second, target ≥ 300;
+  (c) the server's RSS after K finished actions (default 20,000, in fan-outs of M), printed every
+      quarter so that growth shows: target ≤ 300 MB and flat. (Our runtime only: the reference
+      runtime needs many minutes for 20,000 actions.)
 
-Both are timed inside the parent task, so the figures exclude the client and the parent's own
-start-up. A warm-up run first lets the warm workers learn what to preload.
+(a) and (b) are timed inside the parent task, so they exclude the client and the parent's own
+start-up. A warm-up run first lets the warm workers learn what to preload. CPU seconds per action
+are printed for the server and for its worker processes.
 
-Usage: python bench/server_throughput.py [--chain 100] [--fan-out 1000] [--workers 8] [--cold]
-                                        [--worker-python PATH]
-(``--cold`` turns the warm workers off: every attempt is a new Python process; ``--worker-python``
-runs the actions with another environment's ``a0``, ours for instance.)
+Usage: python bench/server_throughput.py [--chain 100] [--fan-out 1000] [--total 20000] [--workers 8]
+                                        [--runtime ours|pypi|both] [--cold]
+(``--cold`` turns the warm workers off: every attempt is a new Python process.)
 """
 
 from __future__ import annotations
@@ -97,6 +101,28 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _worker_cpu_seconds(data_dir: Path) -> float:
+    """CPU time of the live worker processes of a server (working directory under its data dir)."""
+    total = 0.0
+    prefix = str(data_dir.resolve()) + os.sep
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry}/cwd").startswith(prefix):
+                total += _cpu_seconds(int(entry))
+        except OSError:
+            continue
+    return total
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def _run(python: str, project: Path, port: int, task: str, n: int, home: Path) -> dict[str, float]:
     home.mkdir()
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
@@ -116,22 +142,7 @@ def _run(python: str, project: Path, port: int, task: str, n: int, home: Path) -
     return parsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--chain", type=int, default=100)
-    parser.add_argument("--fan-out", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--cold", action="store_true", help="no warm workers: a new process per attempt")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    parser.add_argument(
-        "--worker-python",
-        help="the Python whose a0 runs the actions (default: the reference venv's, PyPI flyte 2.12.1)",
-    )
-    args = parser.parse_args()
-    python = reference_python()
-    if python is None:
-        raise SystemExit("no reference venv with flyte==2.12.1 (set FLYTE_REFERENCE_PYTHON)")
-    worker_python = args.worker_python or python
+def _measure(args: argparse.Namespace, client_python: str, worker_python: str, label: str) -> None:
     root = Path(tempfile.mkdtemp(prefix="flyte-server-bench-"))
     project = root / "project"
     project.mkdir()
@@ -140,16 +151,33 @@ def main() -> None:
     server, port = _server.start_server(
         root, worker_python, args.workers, env={"FLYTE_SERVER_WARM_WORKERS": "0" if args.cold else "1"}
     )
-    homes = iter(range(1000))
+    data = root / "data"
+    homes = iter(range(100000))
+    rss: list[tuple[int, float]] = []
+
+    def timed(task: str, n: int) -> dict[str, float]:
+        server_cpu, worker_cpu = _cpu_seconds(server.pid), _worker_cpu_seconds(data)
+        result = _run(client_python, project, port, task, n, root / f"home-{next(homes)}")
+        result["server_cpu"] = (_cpu_seconds(server.pid) - server_cpu) * 1000 / n
+        result["worker_cpu"] = (_worker_cpu_seconds(data) - worker_cpu) * 1000 / n
+        return result
+
     try:
-        _run(python, project, port, "chain", 10, root / f"home-{next(homes)}")  # warm-up
-        _run(python, project, port, "fan_out", 20, root / f"home-{next(homes)}")
-        cpu = _cpu_seconds(server.pid)
-        chain = _run(python, project, port, "chain", args.chain, root / f"home-{next(homes)}")
-        chain["server_cpu"] = _cpu_seconds(server.pid) - cpu
-        cpu = _cpu_seconds(server.pid)
-        fan = _run(python, project, port, "fan_out", args.fan_out, root / f"home-{next(homes)}")
-        fan["server_cpu"] = _cpu_seconds(server.pid) - cpu
+        _run(client_python, project, port, "chain", 10, root / f"home-{next(homes)}")  # warm-up
+        _run(client_python, project, port, "fan_out", 20, root / f"home-{next(homes)}")
+        chain = timed("chain", args.chain)
+        fan = timed("fan_out", args.fan_out)
+        if args.total and label == "ours":
+            done = args.chain + args.fan_out + 30
+            rss.append((done, _rss_mb(server.pid)))
+            step = max(args.total // 4, args.fan_out)
+            mark = step
+            while done < args.total:
+                _run(client_python, project, port, "fan_out", args.fan_out, root / f"home-{next(homes)}")
+                done += args.fan_out + 1
+                if done >= mark or done >= args.total:
+                    rss.append((done, _rss_mb(server.pid)))
+                    mark += step
     finally:
         _server.stop_server(server)
         if not args.keep:
@@ -157,17 +185,39 @@ def main() -> None:
         else:
             print(f"kept {root}")
     mode = "cold processes" if args.cold else "warm workers"
-    runtime = "PyPI flyte 2.12.1" if worker_python == python else worker_python
-    print(f"flyte start server ({mode}, --workers {args.workers}), client: PyPI flyte 2.12.1, runtime: {runtime}")
+    print(f"flyte start server ({mode}, --workers {args.workers}), client: PyPI flyte 2.12.1, runtime: {label}")
     print(
         f"  (a) chain of {args.chain} child actions: {chain['inner'] * 1000 / args.chain:.1f} ms per action "
-        f"(whole run {chain['total']:.1f} s; server CPU {chain['server_cpu'] * 1000 / args.chain:.1f} ms per action)"
+        f"(whole run {chain['total']:.1f} s; CPU per action: server {chain['server_cpu']:.1f} ms, "
+        f"workers {chain['worker_cpu']:.1f} ms)"
     )
     print(
         f"  (b) fan-out of {args.fan_out} children: {args.fan_out / fan['inner']:.0f} actions/s "
-        f"({fan['inner']:.1f} s; whole run {fan['total']:.1f} s; "
-        f"server CPU {fan['server_cpu'] * 1000 / args.fan_out:.1f} ms per action)"
+        f"({fan['inner']:.1f} s; whole run {fan['total']:.1f} s; CPU per action: server {fan['server_cpu']:.1f} ms, "
+        f"workers {fan['worker_cpu']:.1f} ms)"
     )
+    if rss:
+        trend = ", ".join(f"{mb:.0f} MB after {count:,}" for count, mb in rss)
+        print(f"  (c) server RSS by finished actions: {trend}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chain", type=int, default=100)
+    parser.add_argument("--fan-out", type=int, default=1000)
+    parser.add_argument("--total", type=int, default=20000, help="finished actions for the RSS figure (0: skip)")
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--runtime", choices=["ours", "pypi", "both"], default="both")
+    parser.add_argument("--cold", action="store_true", help="no warm workers: a new process per attempt")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    python = reference_python()
+    if python is None:
+        raise SystemExit("no reference venv with flyte==2.12.1 (set FLYTE_REFERENCE_PYTHON)")
+    if args.runtime in ("ours", "both"):
+        _measure(args, python, sys.executable, "ours")
+    if args.runtime in ("pypi", "both"):
+        _measure(args, python, python, "PyPI flyte 2.12.1")
 
 
 if __name__ == "__main__":

@@ -28,12 +28,14 @@ class Router:
     """Dispatches requests: Connect services by path prefix, plus the HTTP endpoints.
 
     ``connect_apps`` are connectrpc ASGI applications (each knows its ``path``,
-    ``/<package>.<Service>``); ``ready`` is flipped once the server can take requests.
+    ``/<package>.<Service>``); ``ready`` is flipped once the server can take requests;
+    ``root_redirect``, when set, is where a request for ``/`` is sent (the web console).
     """
 
     connect_apps: Sequence[Any]
     blobs: Any = None
     extra_routes: dict[str, ASGIApp] = field(default_factory=dict)
+    root_redirect: str | None = None
     ready: bool = False
 
     def __post_init__(self) -> None:
@@ -52,6 +54,9 @@ class Router:
             return
         if path.startswith(SIGNED_PREFIX):
             await self._signed_blob(scope, receive, send)
+            return
+        if path == "/" and self.root_redirect is not None:
+            await _redirect(send, self.root_redirect)
             return
         service_path = path.rsplit("/", 1)[0]
         app = self._by_path.get(service_path)
@@ -126,6 +131,17 @@ async def _respond(send: Send, status: int, body: bytes, *, content_type: bytes 
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _redirect(send: Send, location: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 302,
+            "headers": [(b"location", location.encode()), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

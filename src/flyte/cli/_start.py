@@ -97,11 +97,10 @@ def server(
         flyte start server --db postgresql://postgres@localhost/flyte --storage s3://bucket/flyte \\
             --s3-endpoint http://localhost:9000
     """
-    import asyncio
 
     from flyte_server.config import ServerConfig, default_data_dir
     from flyte_server.logging import configure_logging
-    from flyte_server.server import ServerStartError, serve
+    from flyte_server.server import ServerStartError, run_server, serve
 
     verbose = get_cli_config(ctx).verbose
     configure_logging(log_level, log_format)
@@ -121,7 +120,7 @@ def server(
         secret_key=secret_key,
     )
     try:
-        asyncio.run(serve(config, on_ready=_print_banner))
+        run_server(serve(config, on_ready=_print_banner))
     except ServerStartError as e:
         fail(str(e), error=e, verbose=verbose)
 

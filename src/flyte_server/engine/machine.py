@@ -45,7 +45,7 @@ from flyte_server.engine.model import (
     now_us,
 )
 from flyte_server.engine.watch import ActionEvent
-from flyte_server.engine.writer import StoreWriter
+from flyte_server.engine.writer import Statements, StoreWriter
 from flyte_server.store import runs as store
 
 __all__ = ["ActionMachine", "EnginePolicy"]
@@ -250,10 +250,9 @@ class ActionMachine:
             a.waiting_marked = True
             a.waiting_since_us = stamp
 
-        async def op(session: AsyncSession) -> None:
-            for a in changed:
-                await store.update_action(session, a.key, {"phase": WAITING, "updated_us": stamp})
-
+        op = Statements()
+        for a in changed:
+            op.add(*store.action_update(a.key, {"phase": WAITING, "updated_us": stamp}))
         await self.writer.write(op, [_event(a) for a in changed])
 
     def mark_running(
@@ -293,14 +292,9 @@ class ActionMachine:
         }
         exists = a.attempt_row
         a.attempt_row = True
-
-        async def op(session: AsyncSession) -> None:
-            if exists:
-                await store.update_attempt(session, a.key, attempt["attempt"], attempt)
-            else:
-                await store.insert_attempt(session, attempt)
-            await store.update_action(session, a.key, {"phase": RUNNING, "updated_us": stamp})
-
+        op = Statements()
+        op.add(*(store.attempt_update(a.key, a.attempt, attempt) if exists else store.attempt_insert(attempt)))
+        op.add(*store.action_update(a.key, {"phase": RUNNING, "updated_us": stamp}))
         return self.writer.enqueue(op, [_event(a)])
 
     async def record_cached_attempt(self, a: ActionState, *, output_uri: str) -> None:
@@ -337,7 +331,7 @@ class ActionMachine:
         stamp: int,
         error: run_definition_pb2.ErrorInfo | None,
         output_uri: str,
-    ) -> Callable[[AsyncSession], Any] | None:
+    ) -> store.Statement | None:
         """The write that ends the current attempt's row (``None`` when it has no row)."""
         if not a.attempt_row:
             return None
@@ -356,10 +350,7 @@ class ActionMachine:
         if output_uri:
             values["output_uri"] = output_uri
 
-        async def op(session: AsyncSession) -> None:
-            await store.update_attempt(session, a.key, number, values)
-
-        return op
+        return store.attempt_update(a.key, number, values)
 
     async def finish(
         self,
@@ -388,7 +379,7 @@ class ActionMachine:
         ]
         rows.append((a, phase, error, output_uri, abort_reason))
         action_updates: list[tuple[ActionKey, dict[str, Any]]] = []
-        attempt_updates: list[Callable[[AsyncSession], Any]] = []
+        attempt_updates: list[store.Statement] = []
         events = []
         for node, node_phase, node_error, node_output, node_reason in rows:
             values: dict[str, Any] = {
@@ -415,11 +406,11 @@ class ActionMachine:
                 attempt_updates.append(close)
             events.append(_event(node, output_uri=node_output, error=node_error))
 
-        async def op(session: AsyncSession) -> None:
-            for target, values in action_updates:
-                await store.update_action(session, target, values)
-            for close in attempt_updates:
-                await close(session)
+        op = Statements()
+        for target, values in action_updates:
+            op.add(*store.action_update(target, values))
+        for close in attempt_updates:
+            op.add(*close)
 
         await self.writer.write(op, events)
 
@@ -467,10 +458,10 @@ class ActionMachine:
             "updated_us": stamp,
         }
 
-        async def op(session: AsyncSession) -> None:
-            if close is not None:
-                await close(session)
-            await store.update_action(session, a.key, values)
+        op = Statements()
+        if close is not None:
+            op.add(*close)
+        op.add(*store.action_update(a.key, values))
 
         logger.info("retrying %s as attempt %d: %s", a.key, a.attempt, error.message.splitlines()[:1])
         await self.writer.write(op, [_event(a)])

@@ -40,6 +40,7 @@ from flyte_server.engine.model import (
     now_us,
 )
 from flyte_server.engine.watch import ActionEvent
+from flyte_server.engine.writer import Statements, WriteOp
 from flyte_server.store import runs as store
 from flyte_server.store import tasks as task_store
 from flyte_server.store.projects import project_exists
@@ -404,11 +405,15 @@ class SubmitService:
                 task_version=task.id.version,
             )
         known_spec = engine.known_specs
+        op: WriteOp
+        if a.spec_digest in known_spec:
+            op = Statements([store.action_insert(values)])
+        else:
 
-        async def op(session: AsyncSession) -> None:
-            if a.spec_digest not in known_spec:
-                await store.put_task_spec(session, spec_bytes)
-            await store.insert_action(session, values)
+            async def op(session: AsyncSession) -> None:
+                if a.spec_digest not in known_spec:
+                    await store.put_task_spec(session, spec_bytes)
+                await store.insert_action(session, values)
 
         machine.creating.add(key)
         try:

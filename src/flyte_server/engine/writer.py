@@ -4,27 +4,91 @@ Engine changes queue here; one task commits everything queued since the last com
 transaction (a fan-out of a thousand children costs a handful of commits, not thousands), then
 publishes the changes' events in order. A failing batch is retried change by change, so one bad
 change cannot take the others down with it.
+
+A change is either a function of the session (run in order) or plain :class:`Statements` (the
+engine's hot path: action and attempt rows). Statements of one batch are grouped into one
+``executemany`` per statement shape, which keeps their order where it matters: a statement joins
+a group only after every earlier statement on the same row, and a function change runs only
+after every statement queued before it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.base import Executable
 
 from flyte_server.engine.watch import ActionEvent, WatchHub
 from flyte_server.store.db import Database
 
-__all__ = ["StoreWriter", "WriteOp"]
+__all__ = ["Statements", "StoreWriter", "WriteOp"]
 
 logger = logging.getLogger(__name__)
 
-WriteOp = Callable[[AsyncSession], Awaitable[None]]
+Statement = tuple[Executable, dict[str, Any], Hashable]
+"""One write: the statement, its parameters, and the row it changes (for ordering)."""
+
+
+@dataclass
+class Statements:
+    """Row writes without reads, which the writer may group with other changes' (see the module docstring)."""
+
+    items: list[Statement] = field(default_factory=list)
+
+    def add(self, statement: Executable, params: dict[str, Any], row: Hashable) -> None:
+        self.items.append((statement, params, row))
+
+
+WriteOp = Callable[[AsyncSession], Awaitable[None]] | Statements
 """A change to apply inside the writer's transaction."""
+
+
+class _Grouped:
+    """Statements of one batch as ordered ``executemany`` groups."""
+
+    def __init__(self) -> None:
+        self.groups: list[tuple[Executable, frozenset[str], list[dict[str, Any]]]] = []
+        self._last_group_of_row: dict[Hashable, int] = {}
+        self._open: dict[tuple[int, frozenset[str]], int] = {}
+
+    def add(self, statement: Executable, params: dict[str, Any], row: Hashable) -> None:
+        keys = frozenset(params)
+        shape = (id(statement), keys)
+        floor = self._last_group_of_row.get(row, -1)
+        index = self._open.get(shape)
+        if index is None or index < floor:
+            index = len(self.groups)
+            self.groups.append((statement, keys, []))
+            self._open[shape] = index
+        self.groups[index][2].append(params)
+        self._last_group_of_row[row] = index
+
+    async def execute(self, session: AsyncSession) -> None:
+        if not self.groups:
+            return
+        connection = await session.connection()
+        for statement, _, params in self.groups:
+            await connection.execute(statement, params if len(params) > 1 else params[0])
+        self.groups.clear()
+        self._last_group_of_row.clear()
+        self._open.clear()
+
+
+async def _apply(op: WriteOp, session: AsyncSession) -> None:
+    if isinstance(op, Statements):
+        grouped = _Grouped()
+        for item in op.items:
+            grouped.add(*item)
+        await grouped.execute(session)
+    else:
+        await op(session)
+
 
 _MAX_BATCH = 500
 _TRANSIENT_RETRIES = 3
@@ -112,8 +176,15 @@ class StoreWriter:
             failed: dict[int, BaseException] = {}
             try:
                 async with self._database.session() as session:
+                    grouped = _Grouped()
                     for item in batch:
-                        await item.op(session)
+                        if isinstance(item.op, Statements):
+                            for statement in item.op.items:
+                                grouped.add(*statement)
+                        else:
+                            await grouped.execute(session)
+                            await item.op(session)
+                    await grouped.execute(session)
             except (SQLAlchemyError, OSError):
                 failed = await self._one_by_one(batch)
             self.commits += 1
@@ -133,7 +204,7 @@ class StoreWriter:
             for attempt in range(_TRANSIENT_RETRIES):
                 try:
                     async with self._database.session() as session:
-                        await item.op(session)
+                        await _apply(item.op, session)
                     break
                 except (SQLAlchemyError, OSError) as error:
                     transient = isinstance(error, (DBAPIError, OSError)) and (

@@ -5,7 +5,8 @@ in a long-lived worker forked from the warm worker (the zygote). Attempts share 
 they would have had the same process anyway: same environment except the action's own variables
 (so the same run, project, task environment and secrets) and the same code (bundle, version,
 resolver). A worker serves any number of attempts at once; a key gets up to one worker per CPU
-before attempts double up, and workers idle for ``idle_seconds`` are retired.
+before attempts double up, workers idle for ``idle_seconds`` are retired, and past
+``max_workers`` the longest-idle worker makes room (or, when none is idle, the attempt is forked).
 
 Each attempt still has its own log file and output directory, and the server still learns the
 outcome from ``outputs.pb`` / ``error.pb``. The worker's pid stands for the attempt's process:
@@ -160,9 +161,19 @@ class ReusedWorker:
 class WorkerPool:
     """Reused workers of one worker Python environment, forked from its zygote."""
 
-    def __init__(self, state_dir: Path, *, per_key: int | None = None, idle_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        per_key: int | None = None,
+        max_workers: int | None = None,
+        idle_seconds: float = 30.0,
+    ) -> None:
+        cpus = max(1, os.cpu_count() or 1)
         self.state_dir = state_dir / "reused"
-        self.per_key = per_key or max(1, os.cpu_count() or 1)
+        self.per_key = per_key or cpus
+        self.max_workers = max_workers or 4 * cpus
+        """At most this many workers at once (each holds its run's modules); past it, attempts fork."""
         self.idle_seconds = idle_seconds
         self.zygote: Zygote | None = None
         self._socket = f"@flyte-server-{os.getpid()}-{secrets.token_hex(6)}"
@@ -206,6 +217,8 @@ class WorkerPool:
             return None
         key = reuse_key(spec)
         worker = self._choose(key)
+        if worker is None:
+            return None
         worker.reserved += 1
         try:
             if worker.process is None and not worker.connected.done():
@@ -224,11 +237,26 @@ class WorkerPool:
         self._next_request += 1
         return await worker.run(spec, self._next_request)
 
-    def _choose(self, key: tuple[object, ...]) -> ReusedWorker:
+    def _make_room(self) -> bool:
+        """Whether one more worker fits under ``max_workers``, retiring the longest-idle one if needed."""
+        active = [w for w in self._workers.values() if not w.retiring and not w.gone]
+        if len(active) < self.max_workers:
+            return True
+        idle = [w for w in active if w.load == 0 and w.connected.done()]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda w: w.idle_since)
+        oldest.retiring = True
+        oldest.send({"op": "exit"})
+        return True
+
+    def _choose(self, key: tuple[object, ...]) -> ReusedWorker | None:
         live = [w for w in self._by_key.get(key, []) if not w.retiring and not w.gone]
         best = min(live, key=lambda w: w.load, default=None)
         if best is not None and (best.load == 0 or len(live) >= self.per_key):
             return best
+        if not self._make_room():
+            return best  # None: the attempt gets a process of its own
         self._next_worker += 1
         worker = ReusedWorker(self, key, f"w{self._next_worker}")
         self._workers[worker.id] = worker

@@ -110,6 +110,35 @@ _UPDATE_ATTEMPT = _ATTEMPTS.update().where(
 )
 
 
+Statement = tuple[Any, dict[str, Any], tuple[object, ...]]
+"""A batchable row write: statement, parameters, row identity (see ``engine.writer.Statements``)."""
+
+_INSERT_ACTION = _ACTIONS.insert()
+_INSERT_ATTEMPT = _ATTEMPTS.insert()
+
+
+def action_insert(values: dict[str, Any]) -> Statement:
+    """The insert of an action row as a batchable statement (see ``engine.writer.Statements``)."""
+    row = ("action", values["project"], values["domain"], values["run_name"], values["name"])
+    return _INSERT_ACTION, values, row
+
+
+def action_update(key: ActionKey, values: dict[str, Any]) -> Statement:
+    """An update of one action's columns as a batchable statement."""
+    return _UPDATE_ACTION, {**_key_params(key), **values}, ("action", *key)
+
+
+def attempt_insert(values: dict[str, Any]) -> Statement:
+    """The insert of an attempt row as a batchable statement."""
+    row = ("attempt", values["project"], values["domain"], values["run_name"], values["action_name"], values["attempt"])
+    return _INSERT_ATTEMPT, values, row
+
+
+def attempt_update(key: ActionKey, attempt: int, values: dict[str, Any]) -> Statement:
+    """An update of one attempt's columns as a batchable statement."""
+    return _UPDATE_ATTEMPT, {**_key_params(key), "key_attempt": attempt, **values}, ("attempt", *key, attempt)
+
+
 def _key_params(key: ActionKey) -> dict[str, str]:
     return {"key_project": key.project, "key_domain": key.domain, "key_run": key.run, "key_name": key.name}
 
@@ -143,7 +172,7 @@ async def get_task_spec(session: AsyncSession, digest: str) -> bytes | None:
 async def insert_action(session: AsyncSession, values: dict[str, Any]) -> None:
     """Insert an action row (the caller checked it does not exist)."""
     connection = await session.connection()
-    await connection.execute(_ACTIONS.insert(), values)
+    await connection.execute(_INSERT_ACTION, values)
 
 
 async def update_action(session: AsyncSession, key: ActionKey, values: dict[str, Any]) -> None:
@@ -161,7 +190,7 @@ async def get_action(session: AsyncSession, key: ActionKey) -> ActionRow | None:
 async def insert_attempt(session: AsyncSession, values: dict[str, Any]) -> None:
     """Insert an attempt row."""
     connection = await session.connection()
-    await connection.execute(_ATTEMPTS.insert(), values)
+    await connection.execute(_INSERT_ATTEMPT, values)
 
 
 async def update_attempt(session: AsyncSession, key: ActionKey, attempt: int, values: dict[str, Any]) -> None:
