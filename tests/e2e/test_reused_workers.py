@@ -129,3 +129,26 @@ async def test_a_crashing_task_fails_alone(reused: ServerProcess, client: Refere
     assert len(details.attempts) == 4, "a crash is a system failure, retried"
     after = client(reused, {"op": "run", "task": "fan_out", "inputs": {"n": 4}})
     assert after["phase"] == "ActionPhase.SUCCEEDED" and after["values"] == [[0, 1, 4, 9]]
+
+
+def test_reused_workers_are_capped(client: ReferenceClient, tmp_path: Path) -> None:
+    """Each run gets its own workers; past the cap the longest-idle ones retire, so memory stays bounded."""
+    server = ServerProcess(
+        data_dir=tmp_path / "data",
+        worker_python=sys.executable,
+        workers=4,
+        extra_env={"FLYTE_SERVER_MAX_REUSED_WORKERS": "2"},
+    )
+    server.start()
+    try:
+        for _ in range(4):
+            result = client(server, {"op": "run", "task": "fan_out", "inputs": {"n": 3}})
+            assert result["phase"] == "ActionPhase.SUCCEEDED" and result["values"] == [[0, 1, 4]]
+            deadline = time.monotonic() + 10
+            while len(server.worker_pids(under="executor/reused")) > 2:
+                assert time.monotonic() < deadline, "more reused workers alive than the cap"
+                time.sleep(0.1)
+        logs = list((tmp_path / "data" / "executor" / "reused").glob("w*.log"))
+        assert len(logs) >= 4, "every run had workers of its own"
+    finally:
+        server.stop()

@@ -59,6 +59,15 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "1").lower() not in ("0", "false", "no", "off")
 
 
+def _env_int(name: str) -> int | None:
+    """A positive integer setting from the environment (``None`` when unset or unusable)."""
+    try:
+        value = int(os.environ.get(name, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
 class Engine:
     """The control plane's engine; see the module docstring.
 
@@ -72,7 +81,8 @@ class Engine:
         policy: retry/kill knobs.
         warm_workers: fork attempts from a warm worker (default on; ``FLYTE_SERVER_WARM_WORKERS=0`` turns it off).
         reuse_workers: run attempts of the Flyte runtime inside reused warm workers, no process per
-            attempt (default on; ``FLYTE_SERVER_REUSE_WORKERS=0`` turns it off).
+            attempt (default on; ``FLYTE_SERVER_REUSE_WORKERS=0`` turns it off; at most
+            ``FLYTE_SERVER_MAX_REUSED_WORKERS`` of them, default four per CPU).
     """
 
     def __init__(
@@ -109,6 +119,7 @@ class Engine:
             base_env=self.launcher.base_env,
             warm_workers=_env_flag("FLYTE_SERVER_WARM_WORKERS") if warm_workers is None else warm_workers,
             reuse_workers=_env_flag("FLYTE_SERVER_REUSE_WORKERS") if reuse_workers is None else reuse_workers,
+            max_reused_workers=_env_int("FLYTE_SERVER_MAX_REUSED_WORKERS"),
         )
         self.machine = ActionMachine(
             writer=self.writer,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.base import Executable
 
 from flyte_server.engine.watch import ActionEvent, WatchHub
@@ -69,10 +69,10 @@ class _Grouped:
         self.groups[index][2].append(params)
         self._last_group_of_row[row] = index
 
-    async def execute(self, session: AsyncSession) -> None:
+    async def execute(self, target: AsyncSession | AsyncConnection) -> None:
         if not self.groups:
             return
-        connection = await session.connection()
+        connection = await target.connection() if isinstance(target, AsyncSession) else target
         for statement, _, params in self.groups:
             await connection.execute(statement, params if len(params) > 1 else params[0])
         self.groups.clear()
@@ -175,16 +175,16 @@ class StoreWriter:
             batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
             failed: dict[int, BaseException] = {}
             try:
-                async with self._database.session() as session:
+                if all(isinstance(item.op, Statements) for item in batch):
+                    # The hot path: row writes only, on a plain connection (no ORM session to manage).
                     grouped = _Grouped()
                     for item in batch:
-                        if isinstance(item.op, Statements):
-                            for statement in item.op.items:
-                                grouped.add(*statement)
-                        else:
-                            await grouped.execute(session)
-                            await item.op(session)
-                    await grouped.execute(session)
+                        for statement in item.op.items:  # type: ignore[union-attr]
+                            grouped.add(*statement)
+                    async with self._database.engine.begin() as connection:
+                        await grouped.execute(connection)
+                else:
+                    await self._apply_batch(batch)
             except (SQLAlchemyError, OSError):
                 failed = await self._one_by_one(batch)
             self.commits += 1
@@ -197,6 +197,19 @@ class StoreWriter:
                         item.future.set_result(None)
                 elif not item.future.done():
                     item.future.set_exception(error)
+
+    async def _apply_batch(self, batch: list[_Pending]) -> None:
+        """A batch with function changes: one session, statements grouped between them."""
+        async with self._database.session() as session:
+            grouped = _Grouped()
+            for item in batch:
+                if isinstance(item.op, Statements):
+                    for statement in item.op.items:
+                        grouped.add(*statement)
+                else:
+                    await grouped.execute(session)
+                    await item.op(session)
+            await grouped.execute(session)
 
     async def _one_by_one(self, batch: list[_Pending]) -> dict[int, BaseException]:
         failed: dict[int, BaseException] = {}

@@ -70,6 +70,7 @@ class LocalExecutor:
         base_env: dict[str, str],
         warm_workers: bool = True,
         reuse_workers: bool = True,
+        max_reused_workers: int | None = None,
     ) -> None:
         self.worker_python = worker_python
         self.state_dir = state_dir
@@ -77,7 +78,7 @@ class LocalExecutor:
         self.warm_workers = warm_workers
         self.reuse_workers = reuse_workers
         self._zygote: Zygote | None = None
-        self._pool = WorkerPool(state_dir)
+        self._pool = WorkerPool(state_dir, max_workers=max_reused_workers)
         self._zygote_failures = 0
         self._restart: asyncio.Task[None] | None = None
 
