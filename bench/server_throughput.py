@@ -206,7 +206,7 @@ def main() -> None:
     parser.add_argument("--chain", type=int, default=100)
     parser.add_argument("--fan-out", type=int, default=1000)
     parser.add_argument("--total", type=int, default=20000, help="finished actions for the RSS figure (0: skip)")
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=32, help="the server's --workers (its default)")
     parser.add_argument("--runtime", choices=["ours", "pypi", "both"], default="both")
     parser.add_argument("--cold", action="store_true", help="no warm workers: a new process per attempt")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")

@@ -42,8 +42,8 @@ class ServerConfig:
     """The secret key of the S3 store."""
     executor: str = "local"
     """How actions run: ``local`` worker processes."""
-    workers: int = 8
-    """How many actions may run at once."""
+    workers: int = 32
+    """How many actions may run at once (attempts in reused workers are cheap: a task each, not a process)."""
     worker_python: str = field(default_factory=lambda: sys.executable)
     """The interpreter of the Python environment whose ``a0`` runs the actions."""
     log_level: str = "info"

@@ -51,7 +51,7 @@ def start() -> None:
     "--s3-secret-access-key", envvar="AWS_SECRET_ACCESS_KEY", show_envvar=True, help="Secret key of the S3 store."
 )
 @click.option("--executor", type=click.Choice(["local"]), default="local", show_default=True, help="How actions run.")
-@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True, help="Actions that run at once.")
+@click.option("--workers", type=click.IntRange(min=1), default=32, show_default=True, help="Actions that run at once.")
 @click.option(
     "--worker-python",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

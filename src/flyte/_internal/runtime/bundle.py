@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
+import os
 import sys
 import tarfile
 import tempfile
@@ -69,12 +71,18 @@ def add_sys_path(destination: Path, extra: str | None) -> None:
 
     ``_F_SYS_PATH`` is ``:``-separated, relative to the destination (``./.`` is the destination).
     """
-    entries = [destination.resolve()]
-    for entry in (extra or "").split(":"):
-        if entry:
-            path = Path(entry)
-            entries.append((path if path.is_absolute() else destination / path).resolve())
-    for path in reversed(entries):
-        text = str(path)
+    for text in reversed(_resolved_entries(str(destination), extra or "", os.getcwd())):
         if text not in sys.path:
             sys.path.insert(0, text)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_entries(destination: str, extra: str, cwd: str) -> list[str]:
+    """The absolute ``sys.path`` entries for a destination (cached: a reused worker asks per attempt)."""
+    base = Path(cwd, destination)
+    entries = [base.resolve()]
+    for entry in extra.split(":"):
+        if entry:
+            path = Path(entry)
+            entries.append((path if path.is_absolute() else base / path).resolve())
+    return [str(path) for path in entries]

@@ -9,6 +9,7 @@ retried here; their consumers resubscribe (the controller's informer does).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -44,6 +45,11 @@ __all__ = ["ClientConfig", "ClientSet"]
 REQ = TypeVar("REQ")
 RES = TypeVar("RES")
 C = TypeVar("C")
+
+
+_PROCESS_ID = uuid.uuid4().hex[:12]
+"""Request ids are this process's random id (or the action's prefix) and a counter: unique, no syscall each."""
+_REQUEST_NUMBERS = itertools.count(1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,8 +96,8 @@ class _PolicyInterceptor:
         for key, value in (self.config.headers or {}).items():
             headers[key] = value
         if "x-request-id" not in headers:
-            prefix = self.config.request_id_prefix
-            headers["x-request-id"] = f"{prefix}-{uuid.uuid4().hex[:8]}" if prefix else str(uuid.uuid4())
+            prefix = self.config.request_id_prefix or _PROCESS_ID
+            headers["x-request-id"] = f"{prefix}-{next(_REQUEST_NUMBERS):x}"
 
     def _unreachable(self, error: ConnectError) -> ConnectError:
         message = (
