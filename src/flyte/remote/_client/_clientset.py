@@ -76,13 +76,24 @@ def _reason(error: ConnectError) -> str:
     return message.rsplit(": ", 1)[-1] if ": " in message else message
 
 
-def _reraise_cancellation(error: ConnectError) -> None:
+def _cancel_requests() -> int:
+    """How many cancellations of the current task are pending (0 where Python cannot tell)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return int(cancelling()) if cancelling is not None else 0
+
+
+def _reraise_cancellation(error: ConnectError, cancels_before: int) -> None:
     """connectrpc turns a cancelled call into ``ConnectError(CANCELED)``; give callers the cancellation back.
 
     Otherwise ``asyncio.wait_for`` timeouts and task cancellation would surface as RPC errors.
     """
     if error.code == Code.CANCELED and isinstance(error.__cause__, asyncio.CancelledError):
         raise error.__cause__
+    # The transport may also report a cancelled request as a broken connection (UNAVAILABLE), which
+    # would be retried and the cancellation lost: a task cancelled during the call is cancelled.
+    if _cancel_requests() > cancels_before:
+        raise asyncio.CancelledError() from error
 
 
 class _PolicyInterceptor:
@@ -115,13 +126,14 @@ class _PolicyInterceptor:
         timeout = None if ctx.timeout_ms() is not None else self.config.timeout_s
         delay = self.config.backoff_s
         attempt = 0
+        cancels = _cancel_requests()
         while True:
             try:
                 if timeout is None:
                     return await call_next(request, ctx)
                 return await self._with_deadline(call_next(request, ctx), timeout, ctx)
             except ConnectError as error:
-                _reraise_cancellation(error)
+                _reraise_cancellation(error, cancels)
                 if error.code != Code.UNAVAILABLE:
                     raise
                 if attempt >= self.config.retries:
@@ -159,11 +171,12 @@ class _PolicyInterceptor:
         return self._stream(call_next(request, ctx))
 
     async def _stream(self, stream: AsyncIterator[RES]) -> AsyncIterator[RES]:
+        cancels = _cancel_requests()
         try:
             async for message in stream:
                 yield message
         except ConnectError as error:
-            _reraise_cancellation(error)
+            _reraise_cancellation(error, cancels)
             if error.code == Code.UNAVAILABLE:
                 raise self._unreachable(error) from error.__cause__
             raise

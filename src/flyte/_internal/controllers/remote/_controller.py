@@ -202,6 +202,7 @@ class RemoteController:
                 kept = {name: value for name, value in literals.items() if name not in ignored}
                 key = cache_key(hash_inputs(kept), task.name, template.interface, template.metadata.discovery_version)
                 action.cache_key.CopyFrom(wrappers_pb2.StringValue(value=key))
+            cancels = _cancel_requests()
             await self._enqueue(
                 child,
                 parent_action_name=parent.name,
@@ -210,6 +211,10 @@ class RemoteController:
                 group=group or "",
                 task=action,
             )
+            if _cancel_requests() > cancels:
+                # Cancelled while the enqueue was in flight, and the transport finished it anyway.
+                await self._abort(child, f"The parent action {parent.name} stopped waiting for it")
+                raise asyncio.CancelledError()
         try:
             update = await informer.wait(child.name)
         except asyncio.CancelledError:
@@ -376,6 +381,13 @@ class RemoteController:
         informers, self._informers = self._informers, {}
         for informer in informers.values():
             await informer.stop()
+
+
+def _cancel_requests() -> int:
+    """How many cancellations of the current task are pending (0 where Python cannot tell)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return int(cancelling()) if cancelling is not None else 0
 
 
 def _task_id(template: Any) -> task_definition_pb2.TaskIdentifier:
