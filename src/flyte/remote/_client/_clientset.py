@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from flyte._initialize import InitConfig
 
-__all__ = ["ClientConfig", "ClientSet"]
+__all__ = ["ClientConfig", "ClientSet", "cancel_requests"]
 
 REQ = TypeVar("REQ")
 RES = TypeVar("RES")
@@ -76,7 +76,7 @@ def _reason(error: ConnectError) -> str:
     return message.rsplit(": ", 1)[-1] if ": " in message else message
 
 
-def _cancel_requests() -> int:
+def cancel_requests() -> int:
     """How many cancellations of the current task are pending (0 where Python cannot tell)."""
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
@@ -92,7 +92,7 @@ def _reraise_cancellation(error: ConnectError, cancels_before: int) -> None:
         raise error.__cause__
     # The transport may also report a cancelled request as a broken connection (UNAVAILABLE), which
     # would be retried and the cancellation lost: a task cancelled during the call is cancelled.
-    if _cancel_requests() > cancels_before:
+    if cancel_requests() > cancels_before:
         raise asyncio.CancelledError() from error
 
 
@@ -126,7 +126,7 @@ class _PolicyInterceptor:
         timeout = None if ctx.timeout_ms() is not None else self.config.timeout_s
         delay = self.config.backoff_s
         attempt = 0
-        cancels = _cancel_requests()
+        cancels = cancel_requests()
         while True:
             try:
                 if timeout is None:
@@ -171,7 +171,7 @@ class _PolicyInterceptor:
         return self._stream(call_next(request, ctx))
 
     async def _stream(self, stream: AsyncIterator[RES]) -> AsyncIterator[RES]:
-        cancels = _cancel_requests()
+        cancels = cancel_requests()
         try:
             async for message in stream:
                 yield message

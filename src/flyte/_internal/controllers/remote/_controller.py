@@ -172,6 +172,7 @@ class RemoteController:
         from flyte._custom_context import get_custom_context
         from flyte._internal.controllers.local import bind_inputs
         from flyte._internal.serde import inputs_to_proto
+        from flyte.remote._client._clientset import cancel_requests
         from flyte.types._hashing import cache_key, hash_inputs
         from flyte.types._interface import convert_inputs_to_literals
 
@@ -185,6 +186,7 @@ class RemoteController:
         parent = state.task_context.action
         child = parent.new_sub_action(inputs_hash=inputs_hash, task_identity=task.name, sequence=sequence, group=group)
         informer = await self._informer(parent)
+        reason = f"The parent action {parent.name} stopped waiting for it"
         if informer.get(child.name) is None:
             base = self._base()
             input_uri = storage.join(base, child.name, "inputs.pb")
@@ -202,23 +204,28 @@ class RemoteController:
                 kept = {name: value for name, value in literals.items() if name not in ignored}
                 key = cache_key(hash_inputs(kept), task.name, template.interface, template.metadata.discovery_version)
                 action.cache_key.CopyFrom(wrappers_pb2.StringValue(value=key))
-            cancels = _cancel_requests()
-            await self._enqueue(
-                child,
-                parent_action_name=parent.name,
-                input_uri=input_uri,
-                run_output_base=base,
-                group=group or "",
-                task=action,
-            )
-            if _cancel_requests() > cancels:
+            cancels = cancel_requests()
+            try:
+                await self._enqueue(
+                    child,
+                    parent_action_name=parent.name,
+                    input_uri=input_uri,
+                    run_output_base=base,
+                    group=group or "",
+                    task=action,
+                )
+            except asyncio.CancelledError:
+                # The server may have taken the child before the cancellation arrived: stop it.
+                await self._abort(child, reason)
+                raise
+            if cancel_requests() > cancels:
                 # Cancelled while the enqueue was in flight, and the transport finished it anyway.
-                await self._abort(child, f"The parent action {parent.name} stopped waiting for it")
+                await self._abort(child, reason)
                 raise asyncio.CancelledError()
         try:
             update = await informer.wait(child.name)
         except asyncio.CancelledError:
-            await self._abort(child, f"The parent action {parent.name} stopped waiting for it")
+            await self._abort(child, reason)
             raise
         return await self._outcome(task, child, update)
 
@@ -381,13 +388,6 @@ class RemoteController:
         informers, self._informers = self._informers, {}
         for informer in informers.values():
             await informer.stop()
-
-
-def _cancel_requests() -> int:
-    """How many cancellations of the current task are pending (0 where Python cannot tell)."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return int(cancelling()) if cancelling is not None else 0
 
 
 def _task_id(template: Any) -> task_definition_pb2.TaskIdentifier:
