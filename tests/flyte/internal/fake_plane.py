@@ -125,6 +125,8 @@ class FakePlane:
         self.worker_env = dict(worker_env or {})
         self.use_actions = use_actions
         self.sentinel_delay = sentinel_delay
+        self.enqueue_reply_delay = 0.0
+        """Seconds EnqueueAction waits, after taking the action, before it answers."""
         self.launch_runs = False
         self.port = _free_port()
         self.endpoint = f"127.0.0.1:{self.port}"
@@ -573,6 +575,8 @@ class _QueueService(_Base, queue_service_connect.QueueService):
             task=request.task if request.HasField("task") else None,
             trace=request.trace if request.HasField("trace") else None,
         )
+        if self.plane.enqueue_reply_delay:
+            await asyncio.sleep(self.plane.enqueue_reply_delay)
         return queue_service_pb2.EnqueueActionResponse()
 
     async def abort_queued_action(

@@ -199,6 +199,23 @@ async def test_cancelling_the_wait_aborts_the_child(plane: FakePlane, bundle: st
     assert plane.actions[("r1", abort.action_id.name)].phase == ABORTED
 
 
+async def test_cancelling_during_the_enqueue_aborts_the_child(plane: FakePlane, bundle: str):
+    """The server took the child but had not answered yet: the cancellation must still stop it."""
+    plane.scripted["rt.square"] = Scripted(phase=SUCCEEDED, delay=30)
+    plane.enqueue_reply_delay = 3.0
+    async with remote_controller(plane, bundle) as controller:
+        with in_task(controller):
+            call = asyncio.ensure_future(rt.square(4))
+            while not plane.requests("EnqueueAction"):
+                await asyncio.sleep(0.01)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(call, 10)
+    (abort,) = plane.requests("AbortQueuedAction")
+    assert abort.action_id.name == plane.requests("EnqueueAction")[0].action_id.name
+    assert plane.actions[("r1", abort.action_id.name)].phase == ABORTED
+
+
 async def test_a_failed_trace_is_recorded_and_its_error_raised_unchanged(plane: FakePlane, bundle: str):
     async with remote_controller(plane, bundle) as controller:
         with in_task(controller), pytest.raises(KeyError):
