@@ -15,10 +15,10 @@ from pathlib import Path
 
 from flyte_server.executors import LaunchError, LaunchSpec, WorkerProcess
 from flyte_server.executors.procs import (
+    ExitTracking,
     ExternalProcess,
     process_start_ticks,
     scan_working_dirs,
-    terminate_group,
 )
 from flyte_server.executors.reuse import WorkerPool
 from flyte_server.executors.zygote import Zygote, preload_file_for
@@ -28,30 +28,16 @@ __all__ = ["LocalExecutor", "SubprocessWorker"]
 logger = logging.getLogger(__name__)
 
 
-class SubprocessWorker:
+class SubprocessWorker(ExitTracking):
     """A worker started as a plain subprocess of the server."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
+        super().__init__(process.pid, process_start_ticks(process.pid) or 0)
         self._process = process
-        self.pid = process.pid
-        self.start_ticks = process_start_ticks(process.pid) or 0
-        self._exited: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self.code: int | None = None
         self._waiter = asyncio.create_task(self._wait_exit(), name=f"wait-pid-{process.pid}")
 
     async def _wait_exit(self) -> None:
-        self.code = await self._process.wait()
-        self._exited.set_result(None)
-
-    async def wait(self) -> int | None:
-        await asyncio.shield(self._exited)
-        return self.code
-
-    def done(self) -> bool:
-        return self._exited.done()
-
-    async def terminate(self, grace: float) -> None:
-        await terminate_group(self.pid, grace, self._exited)
+        self._set_exit(await self._process.wait())
 
 
 class LocalExecutor:

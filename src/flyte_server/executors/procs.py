@@ -13,7 +13,14 @@ import os
 import signal
 from pathlib import Path
 
-__all__ = ["ExitedProcess", "ExternalProcess", "kill_group", "process_start_ticks", "scan_working_dirs"]
+__all__ = [
+    "ExitTracking",
+    "ExitedProcess",
+    "ExternalProcess",
+    "kill_group",
+    "process_start_ticks",
+    "scan_working_dirs",
+]
 
 _POLL_SECONDS = 0.2
 
@@ -86,16 +93,39 @@ async def terminate_group(pid: int, grace: float, exited: asyncio.Future[object]
     kill_group(pid, signal.SIGKILL)
 
 
-class ExternalProcess:
+class ExitTracking:
+    """What the worker handles of the executors share: a pid, its exit code, a future set once on exit."""
+
+    def __init__(self, pid: int, start_ticks: int) -> None:
+        self.pid = pid
+        self.start_ticks = start_ticks
+        self.code: int | None = None
+        self._exited: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+
+    def _set_exit(self, code: int | None) -> None:
+        self.code = code
+        if not self._exited.done():
+            self._exited.set_result(None)
+
+    async def wait(self) -> int | None:
+        await asyncio.shield(self._exited)
+        return self.code
+
+    def done(self) -> bool:
+        return self._exited.done()
+
+    async def terminate(self, grace: float) -> None:
+        await terminate_group(self.pid, grace, self._exited)
+
+
+class ExternalProcess(ExitTracking):
     """A worker this server did not start (or whose parent is gone): waited on by pidfd or polling.
 
     Its exit code cannot be known, so :meth:`wait` returns ``None``.
     """
 
     def __init__(self, pid: int, start_ticks: int) -> None:
-        self.pid = pid
-        self.start_ticks = start_ticks
-        self._exited: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        super().__init__(pid, start_ticks)
         self._watch = asyncio.create_task(self._watch_exit(), name=f"watch-pid-{pid}")
 
     def _alive(self) -> bool:
@@ -128,18 +158,7 @@ class ExternalProcess:
         finally:
             if pidfd is not None:
                 os.close(pidfd)
-            if not self._exited.done():
-                self._exited.set_result(None)
-
-    async def wait(self) -> int | None:
-        await asyncio.shield(self._exited)
-        return None
-
-    def done(self) -> bool:
-        return self._exited.done()
-
-    async def terminate(self, grace: float) -> None:
-        await terminate_group(self.pid, grace, self._exited)
+            self._set_exit(None)
 
 
 class ExitedProcess:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from flyte_server.executors import LaunchError, LaunchSpec
-from flyte_server.executors.procs import kill_group
+from flyte_server.executors.procs import ExitTracking, kill_group
 from flyte_server.executors.zygote import Zygote, ZygoteWorker
 
 __all__ = ["InProcessAttempt", "WorkerPool", "reuse_key"]
@@ -52,31 +52,16 @@ def reuse_key(spec: LaunchSpec) -> tuple[object, ...]:
     return (argv[0], env, code)
 
 
-class InProcessAttempt:
+class InProcessAttempt(ExitTracking):
     """One attempt running inside a reused worker (a :class:`~flyte_server.executors.WorkerProcess`)."""
 
     uses_work_dir = False
     """It never creates its working directory (the worker extracts bundles into its own)."""
 
     def __init__(self, worker: ReusedWorker, request_id: int) -> None:
+        super().__init__(worker.pid, worker.start_ticks)
         self.worker = worker
         self.request_id = request_id
-        self.pid = worker.pid
-        self.start_ticks = worker.start_ticks
-        self.code: int | None = None
-        self._exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def _set_exit(self, code: int | None) -> None:
-        self.code = code
-        if not self._exited.done():
-            self._exited.set_result(None)
-
-    async def wait(self) -> int | None:
-        await asyncio.shield(self._exited)
-        return self.code
-
-    def done(self) -> bool:
-        return self._exited.done()
 
     async def terminate(self, grace: float) -> None:
         if self.done():

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flyte_server.executors import LaunchError, LaunchSpec
-from flyte_server.executors.procs import ExternalProcess, process_start_ticks, terminate_group
+from flyte_server.executors.procs import ExitTracking, ExternalProcess, process_start_ticks
 
 __all__ = ["Zygote", "ZygoteWorker"]
 
@@ -28,20 +28,12 @@ ZYGOTE_SCRIPT = Path(__file__).with_name("_zygote_main.py")
 _REQUEST_TIMEOUT = 10.0
 
 
-class ZygoteWorker:
+class ZygoteWorker(ExitTracking):
     """A worker forked by a zygote."""
 
     def __init__(self, pid: int, start_ticks: int = 0) -> None:
-        self.pid = pid
-        self.start_ticks = start_ticks or process_start_ticks(pid) or 0
-        self._exited: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self.code: int | None = None
+        super().__init__(pid, start_ticks or process_start_ticks(pid) or 0)
         self._fallback: ExternalProcess | None = None
-
-    def _set_exit(self, code: int | None) -> None:
-        self.code = code
-        if not self._exited.done():
-            self._exited.set_result(None)
 
     def _orphaned(self) -> None:
         """The zygote died: wait for this worker as an external process."""
@@ -57,16 +49,6 @@ class ZygoteWorker:
             self._set_exit(None)
 
         asyncio.get_running_loop().create_task(follow(self._fallback))
-
-    async def wait(self) -> int | None:
-        await asyncio.shield(self._exited)
-        return self.code
-
-    def done(self) -> bool:
-        return self._exited.done()
-
-    async def terminate(self, grace: float) -> None:
-        await terminate_group(self.pid, grace, self._exited)
 
 
 class Zygote:
