@@ -15,8 +15,10 @@ inside reused warm workers) and PyPI's (the reference venv's ``a0``: one forked 
 start-up. A warm-up run first lets the warm workers learn what to preload. CPU seconds per action
 are printed for the server and for its worker processes.
 
-Usage: python bench/server_throughput.py [--chain 100] [--fan-out 1000] [--total 20000] [--workers 8]
-                                        [--runtime ours|pypi|both] [--cold]
+Usage: python bench/server_throughput.py [--chain 100] [--fan-out 1000] [--total 20000] [--workers 32]
+                                        [--runtime ours|pypi|both] [--cold] [--repeat 3]
+(a) and (b) are each run ``--repeat`` times and the median is printed with the range: on a shared
+2-core machine one run can be 20% off.
 (``--cold`` turns the warm workers off: every attempt is a new Python process.)
 """
 
@@ -165,8 +167,8 @@ def _measure(args: argparse.Namespace, client_python: str, worker_python: str, l
     try:
         _run(client_python, project, port, "chain", 10, root / f"home-{next(homes)}")  # warm-up
         _run(client_python, project, port, "fan_out", 20, root / f"home-{next(homes)}")
-        chain = timed("chain", args.chain)
-        fan = timed("fan_out", args.fan_out)
+        chain = _median_run([timed("chain", args.chain) for _ in range(args.repeat)])
+        fan = _median_run([timed("fan_out", args.fan_out) for _ in range(args.repeat)])
         if args.total and label == "ours":
             done = args.chain + args.fan_out + 30
             rss.append((done, _rss_mb(server.pid)))
@@ -186,19 +188,30 @@ def _measure(args: argparse.Namespace, client_python: str, worker_python: str, l
             print(f"kept {root}")
     mode = "cold processes" if args.cold else "warm workers"
     print(f"flyte start server ({mode}, --workers {args.workers}), client: PyPI flyte 2.12.1, runtime: {label}")
+    runs = f"median of {args.repeat} runs" if args.repeat > 1 else "one run"
+    per_action = [inner * 1000 / args.chain for inner in chain["all_inner"]]
     print(
         f"  (a) chain of {args.chain} child actions: {chain['inner'] * 1000 / args.chain:.1f} ms per action "
-        f"(whole run {chain['total']:.1f} s; CPU per action: server {chain['server_cpu']:.1f} ms, "
-        f"workers {chain['worker_cpu']:.1f} ms)"
+        f"({runs}: {min(per_action):.1f} to {max(per_action):.1f}; whole run {chain['total']:.1f} s; "
+        f"CPU per action: server {chain['server_cpu']:.1f} ms, workers {chain['worker_cpu']:.1f} ms)"
     )
+    rates = [args.fan_out / inner for inner in fan["all_inner"]]
     print(
         f"  (b) fan-out of {args.fan_out} children: {args.fan_out / fan['inner']:.0f} actions/s "
-        f"({fan['inner']:.1f} s; whole run {fan['total']:.1f} s; CPU per action: server {fan['server_cpu']:.1f} ms, "
-        f"workers {fan['worker_cpu']:.1f} ms)"
+        f"({runs}: {min(rates):.0f} to {max(rates):.0f}; {fan['inner']:.1f} s; whole run {fan['total']:.1f} s; "
+        f"CPU per action: server {fan['server_cpu']:.1f} ms, workers {fan['worker_cpu']:.1f} ms)"
     )
     if rss:
         trend = ", ".join(f"{mb:.0f} MB after {count:,}" for count, mb in rss)
         print(f"  (c) server RSS by finished actions: {trend}")
+
+
+def _median_run(results: list[dict[str, float]]) -> dict[str, Any]:
+    """The run with the median inner time, plus every run's inner time (``all_inner``)."""
+    ordered = sorted(results, key=lambda result: result["inner"])
+    median: dict[str, Any] = dict(ordered[len(ordered) // 2])
+    median["all_inner"] = [result["inner"] for result in results]
+    return median
 
 
 def main() -> None:
@@ -210,6 +223,7 @@ def main() -> None:
     parser.add_argument("--runtime", choices=["ours", "pypi", "both"], default="both")
     parser.add_argument("--cold", action="store_true", help="no warm workers: a new process per attempt")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of (a) and (b); the median is printed")
     args = parser.parse_args()
     python = reference_python()
     if python is None:

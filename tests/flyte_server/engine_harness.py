@@ -149,11 +149,20 @@ def action_id(run: str, name: str = "a0") -> identifier_pb2.ActionIdentifier:
 
 
 async def enqueue_child(
-    engine: Engine, run: str, name: str, spec: task_definition_pb2.TaskSpec, *, parent: str = "a0", cache_key: str = ""
+    engine: Engine,
+    run: str,
+    name: str,
+    spec: task_definition_pb2.TaskSpec,
+    *,
+    parent: str = "a0",
+    cache_key: str = "",
+    input_uri: str = "",
 ) -> None:
+    """Enqueue a child as a parent's controller would (empty inputs in a file unless ``input_uri``)."""
     base = engine.run_output_base(PROJECT, DOMAIN, run, run_pb2.RunSpec())
-    input_uri = f"{base}/{name}/inputs.pb"
-    await engine.data.write(input_uri, b"")
+    if not input_uri:
+        input_uri = f"{base}/{name}/inputs.pb"
+        await engine.data.write(input_uri, b"")
     task = run_definition_pb2.TaskAction(
         id=task_definition_pb2.TaskIdentifier(name=spec.task_template.id.name), spec=spec
     )

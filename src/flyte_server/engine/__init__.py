@@ -30,7 +30,7 @@ from flyteidl2.workflow import run_definition_pb2, run_service_pb2
 from flyte_server.blobs import BlobStore
 from flyte_server.config import ServerConfig
 from flyte_server.engine.cache import CacheManager
-from flyte_server.engine.data import DataAccess
+from flyte_server.engine.data import INLINE_DATA_MAX, DataAccess
 from flyte_server.engine.launch import Launcher
 from flyte_server.engine.machine import ActionMachine, EnginePolicy
 from flyte_server.engine.model import ActionKey, ActionState
@@ -120,6 +120,7 @@ class Engine:
             warm_workers=_env_flag("FLYTE_SERVER_WARM_WORKERS") if warm_workers is None else warm_workers,
             reuse_workers=_env_flag("FLYTE_SERVER_REUSE_WORKERS") if reuse_workers is None else reuse_workers,
             max_reused_workers=_env_int("FLYTE_SERVER_MAX_REUSED_WORKERS"),
+            inline_outputs=INLINE_DATA_MAX,
         )
         self.machine = ActionMachine(
             writer=self.writer,

@@ -1,18 +1,43 @@
 """Reading and writing the small files the engine touches (inputs.pb, outputs.pb, error.pb, logs).
 
 URIs inside the blob store go through it (local directory or S3); absolute paths outside it (a
-user's ``run_base_dir``) through the filesystem; anything else through fsspec.
+user's ``run_base_dir``) through the filesystem; ``data:`` URIs (small inputs our SDK sends inline,
+see ``INLINE_DATA_MAX``) are decoded; anything else goes through fsspec.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import os
 from pathlib import Path
 
 from flyte_server.blobs import BlobStore
 
-__all__ = ["DataAccess"]
+__all__ = ["INLINE_DATA_MAX", "DataAccess", "inline_data", "inline_uri"]
+
+INLINE_DATA_MAX = 4096
+"""Inputs and outputs up to this many bytes may travel inline, as ``data:`` URIs: a child's inputs in
+its ``input_uri`` (the server tells attempts so through ``_F_INLINE_INPUTS_MAX``), a reused worker's
+outputs in the attempt's result and then in ``output_uri``. A fan-out of small children then creates
+no file per child."""
+
+
+def inline_uri(data: bytes) -> str:
+    """An RFC 2397 ``data:`` URI holding ``data`` (what :func:`inline_data` decodes)."""
+    return "data:application/x-protobuf;base64," + base64.b64encode(data).decode("ascii")
+
+
+def inline_data(uri: str) -> bytes | None:
+    """The bytes of a base64 ``data:`` URI, or ``None`` when it is not one (or is malformed)."""
+    header, comma, payload = uri.partition(",")
+    if not comma or not header.startswith("data:") or not header.endswith(";base64"):
+        return None
+    try:
+        return base64.b64decode(payload, validate=True)
+    except binascii.Error:
+        return None
 
 
 def _local_path(uri: str) -> Path | None:
@@ -47,6 +72,8 @@ class DataAccess:
         """The bytes at ``uri``, or ``None`` when there is nothing there."""
         if not uri:
             return None
+        if uri.startswith("data:"):
+            return inline_data(uri)
         path = _local_path(uri)
         if path is not None:
             # A local store's native URLs are these very paths: no need to map them to keys.
@@ -97,6 +124,8 @@ class DataAccess:
 
     async def exists(self, uri: str) -> bool:
         """Whether there is an object at ``uri``."""
+        if uri.startswith("data:"):
+            return inline_data(uri) is not None
         path = _local_path(uri)
         if path is not None:
             return path.is_file()

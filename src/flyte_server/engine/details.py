@@ -26,6 +26,7 @@ __all__ = [
     "action_id",
     "error_from_bytes",
     "key_of_row",
+    "outputs_file",
     "run_details",
     "run_from_row",
     "timestamp",
@@ -122,7 +123,7 @@ def _attempt(row: AttemptRow) -> run_definition_pb2.ActionAttempt:
     if error is not None:
         attempt.error_info.CopyFrom(error)
     if row.output_uri and is_terminal(row.phase) and not error:
-        attempt.outputs.output_uri = f"{row.output_uri}/outputs.pb"
+        attempt.outputs.output_uri = outputs_file(row.output_uri)
     if row.log_path:
         available = Path(row.log_path).is_file()
         attempt.logs_available = available
@@ -167,6 +168,11 @@ async def run_details(session: AsyncSession, row: ActionRow) -> run_definition_p
     if row.run_spec:
         details.run_spec.CopyFrom(run_pb2.RunSpec.FromString(row.run_spec))
     return details
+
+
+def outputs_file(output_uri: str) -> str:
+    """Where the outputs of an attempt directory are (an inline ``data:`` URI is the outputs itself)."""
+    return output_uri if output_uri.startswith("data:") else f"{output_uri}/outputs.pb"
 
 
 def update_from_row(row: ActionRow) -> state_service_pb2.ActionUpdate:

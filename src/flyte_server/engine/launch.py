@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from flyteidl2.core import security_pb2
 
+from flyte_server.engine.data import INLINE_DATA_MAX
 from flyte_server.engine.model import ActionState
 from flyte_server.executors import LaunchSpec
 
@@ -68,6 +69,14 @@ def substitute(arguments: Sequence[str], values: dict[str, str]) -> list[str]:
     return [_TEMPLATE.sub(replace, argument) for argument in arguments]
 
 
+def _input_prefix(a: ActionState) -> str:
+    """The directory of the action's inputs (its own directory when they travel inline)."""
+    uri = a.input_uri
+    if uri.startswith("data:") or "/" not in uri:
+        return f"{a.run_output_base.rstrip('/')}/{a.key.name}" if a.run_output_base else uri
+    return uri.rsplit("/", 1)[0]
+
+
 class Launcher:
     """Builds the :class:`LaunchSpec` of an attempt."""
 
@@ -103,6 +112,7 @@ class Launcher:
                 "_U_EP_OVERRIDE": self.endpoint,
                 "_U_INSECURE": "true",
                 "_U_ORG_NAME": "local",
+                "_F_INLINE_INPUTS_MAX": str(INLINE_DATA_MAX),
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -134,7 +144,7 @@ class Launcher:
         previous = f"{a.output_dir(a.attempt - 1)}/_flytecheckpoints" if a.attempt > 1 else '""'
         return {
             "input": a.input_uri,
-            "inputprefix": a.input_uri.rsplit("/", 1)[0] if "/" in a.input_uri else a.input_uri,
+            "inputprefix": _input_prefix(a),
             "outputprefix": output,
             "rawoutputdataprefix": raw,
             "checkpointoutputprefix": f"{output}/_flytecheckpoints",

@@ -21,6 +21,7 @@ from flyte_server.engine.details import (
     action_details,
     action_from_row,
     inputs_message,
+    outputs_file,
     outputs_message,
     run_details,
     run_from_row,
@@ -42,6 +43,8 @@ SENTINEL = None
 """What :meth:`Queries.watch_children` yields between the snapshot and the live updates."""
 
 _LOG_POLL_SECONDS = 0.25
+_PROGRESS_DELAY = 0.05
+"""How long a children watch holds back non-terminal changes, to conflate them with what follows."""
 
 
 class Queries:
@@ -117,7 +120,7 @@ class Queries:
         data = self.engine.data
         outputs_uri = ""
         if row.phase == SUCCEEDED and row.output_uri:
-            outputs_uri = row.output_uri if row.action_type == TRACE else f"{row.output_uri}/outputs.pb"
+            outputs_uri = row.output_uri if row.action_type == TRACE else outputs_file(row.output_uri)
         inputs_bytes, outputs_bytes = await asyncio.gather(data.read(row.input_uri), data.read(outputs_uri))
         return inputs_message(inputs_bytes), outputs_message(outputs_bytes), row.input_uri, outputs_uri
 
@@ -136,6 +139,10 @@ class Queries:
     async def watch_children(self, parent: ActionKey) -> AsyncIterator[state_service_pb2.ActionUpdate | None]:
         """The current state of every child, ``SENTINEL``, then every change.
 
+        Each update is a child's whole state, so changes that queued up while the stream was busy
+        are conflated: a child that went QUEUED → RUNNING → SUCCEEDED meanwhile is sent once, as
+        SUCCEEDED. Terminal changes go out at once; progress alone waits ``_PROGRESS_DELAY`` for
+        more, so that a fan-out's parent reads about one update per child instead of four.
         Ends when the parent action ends (its process is gone or going) or the server stops.
         """
         subscription = self.engine.hub.subscribe(children_topic(*parent.run_key, parent.name), action_topic(parent))
@@ -144,16 +151,24 @@ class Queries:
                 yield update
             yield SENTINEL
             while True:
-                event = await subscription.get()
-                if event is None:
+                events = [await subscription.get(), *subscription.drain()]
+                if not any(event is None or is_terminal(event.phase) for event in events):
+                    # Only progress so far: wait a moment for what follows it (often the outcome).
+                    await asyncio.sleep(_PROGRESS_DELAY)
+                    events.extend(subscription.drain())
+                if None in events:
                     async for update in self._children_snapshot(parent):
                         yield update
                     continue
-                if event.key == parent:
-                    if is_terminal(event.phase):
-                        return
-                    continue
-                yield update_from_event(event)
+                latest: dict[ActionKey, ActionEvent] = {}
+                for event in events:
+                    assert event is not None
+                    latest[event.key] = event
+                own = latest.pop(parent, None)
+                for event in latest.values():
+                    yield update_from_event(event)
+                if own is not None and is_terminal(own.phase):
+                    return
         except StreamClosedError:
             return
         finally:

@@ -13,7 +13,7 @@ import logging
 from collections import OrderedDict
 
 from flyte_server.engine.cache import CacheManager
-from flyte_server.engine.data import DataAccess
+from flyte_server.engine.data import DataAccess, inline_uri
 from flyte_server.engine.launch import Launcher, PrepareError
 from flyte_server.engine.machine import ActionMachine
 from flyte_server.engine.model import (
@@ -189,8 +189,11 @@ class Scheduler:
             exit_code = await self._wait_reattached(a, process)
         if not machine.is_current(a):
             return
-        log_path = self.launcher.log_path(a)
-        outcome = await classify(self.data, a, exit_code=exit_code, log_path=log_path)
+        inline = getattr(process, "outputs", None)
+        if inline is not None:  # a reused worker sent the outputs with the result: no files to read
+            outcome = Outcome(succeeded=True, output_uri=inline_uri(inline), outputs=inline)
+        else:
+            outcome = await classify(self.data, a, exit_code=exit_code, log_path=self.launcher.log_path(a))
         if not machine.is_current(a):
             return
         if getattr(process, "uses_work_dir", True):

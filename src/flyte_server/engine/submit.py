@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flyte_server.engine.cache import root_cache_key
+from flyte_server.engine.data import INLINE_DATA_MAX, inline_data
 from flyte_server.engine.details import error_from_bytes, run_from_row, timestamp
 from flyte_server.engine.model import (
     ABORTED,
@@ -376,6 +377,14 @@ class SubmitService:
         _check_task_spec(task.spec, f"action {key.name}")
         if not input_uri:
             raise ConnectError(Code.INVALID_ARGUMENT, "input_uri is required for a task action")
+        if input_uri.startswith("data:"):
+            if len(input_uri) > 2 * INLINE_DATA_MAX:
+                raise ConnectError(
+                    Code.INVALID_ARGUMENT,
+                    f"inline inputs are limited to {INLINE_DATA_MAX} bytes: write larger inputs to storage",
+                )
+            if inline_data(input_uri) is None:
+                raise ConnectError(Code.INVALID_ARGUMENT, "input_uri is a data: URI that is not base64")
         stamp = now_us()
         a = ActionState(
             key=key,

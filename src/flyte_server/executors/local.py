@@ -57,6 +57,7 @@ class LocalExecutor:
         warm_workers: bool = True,
         reuse_workers: bool = True,
         max_reused_workers: int | None = None,
+        inline_outputs: int = 0,
     ) -> None:
         self.worker_python = worker_python
         self.state_dir = state_dir
@@ -64,7 +65,7 @@ class LocalExecutor:
         self.warm_workers = warm_workers
         self.reuse_workers = reuse_workers
         self._zygote: Zygote | None = None
-        self._pool = WorkerPool(state_dir, max_workers=max_reused_workers)
+        self._pool = WorkerPool(state_dir, max_workers=max_reused_workers, inline_outputs=inline_outputs)
         self._zygote_failures = 0
         self._restart: asyncio.Task[None] | None = None
 

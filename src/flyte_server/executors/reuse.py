@@ -9,9 +9,11 @@ before attempts double up, workers idle for ``idle_seconds`` are retired, and pa
 ``max_workers`` the longest-idle worker makes room (or, when none is idle, the attempt is forked).
 
 Each attempt still has its own log file and output directory, and the server still learns the
-outcome from ``outputs.pb`` / ``error.pb``. The worker's pid stands for the attempt's process:
-after a server crash the worker finishes what it runs and exits, and the next server waits for
-that exit like for any orphaned worker. Abort and timeout cancel the attempt's task; one that does
+outcome from ``outputs.pb`` / ``error.pb`` — except small outputs of a success, which come back
+with the attempt's result (:attr:`InProcessAttempt.outputs`) instead of as a file. The worker's pid
+stands for the attempt's process: after a server crash the worker finishes what it runs (writing
+outputs.pb, as there is no server to take them) and exits, and the next server waits for that exit
+like for any orphaned worker. Abort and timeout cancel the attempt's task; one that does
 not stop within the grace period takes its worker down with it (the other attempts in that worker
 then fail as system errors and are retried).
 """
@@ -19,6 +21,7 @@ then fail as system errors and are retried).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -62,6 +65,8 @@ class InProcessAttempt(ExitTracking):
         super().__init__(worker.pid, worker.start_ticks)
         self.worker = worker
         self.request_id = request_id
+        self.outputs: bytes | None = None
+        """A success's outputs, when the worker sent them instead of writing ``outputs.pb``."""
 
     async def terminate(self, grace: float) -> None:
         if self.done():
@@ -110,15 +115,25 @@ class ReusedWorker:
         self.attempts[request_id] = attempt
         # The worker's own environment is the rest (``reuse_key`` grouped the attempts by it).
         env = {key: spec.env[key] for key in PER_ATTEMPT_ENV if key in spec.env}
-        self.send({"op": "run", "id": request_id, "argv": spec.argv, "env": env, "log": str(spec.log_path)})
+        self.send(
+            {
+                "op": "run",
+                "id": request_id,
+                "argv": spec.argv,
+                "env": env,
+                "log": str(spec.log_path),
+                "inline_outputs": self.pool.inline_outputs,
+            }
+        )
         if self.writer is None or self.writer.is_closing():
             attempt._set_exit(None)
             self.attempts.pop(request_id, None)
         return attempt
 
-    def finished(self, request_id: int, code: int | None) -> None:
+    def finished(self, request_id: int, code: int | None, outputs: bytes | None = None) -> None:
         attempt = self.attempts.pop(request_id, None)
         if attempt is not None:
+            attempt.outputs = outputs
             attempt._set_exit(code)
         if not self.attempts:
             self.idle_since = asyncio.get_running_loop().time()
@@ -153,6 +168,7 @@ class WorkerPool:
         per_key: int | None = None,
         max_workers: int | None = None,
         idle_seconds: float = 30.0,
+        inline_outputs: int = 0,
     ) -> None:
         cpus = max(1, os.cpu_count() or 1)
         self.state_dir = state_dir / "reused"
@@ -160,6 +176,8 @@ class WorkerPool:
         self.max_workers = max_workers or 4 * cpus
         """At most this many workers at once (each holds its run's modules); past it, attempts fork."""
         self.idle_seconds = idle_seconds
+        self.inline_outputs = inline_outputs
+        """Outputs up to this many bytes come back with the attempt's result (0: always ``outputs.pb``)."""
         self.zygote: Zygote | None = None
         self._socket = f"@flyte-server-{os.getpid()}-{secrets.token_hex(6)}"
         self._server: asyncio.AbstractServer | None = None
@@ -294,7 +312,12 @@ class WorkerPool:
                     break
                 message = json.loads(line)
                 if "done" in message:
-                    worker.finished(int(message["done"]), int(message["code"]))
+                    outputs = message.get("outputs")
+                    worker.finished(
+                        int(message["done"]),
+                        int(message["code"]),
+                        base64.b64decode(outputs) if isinstance(outputs, str) else None,
+                    )
                     if message.get("stuck") and not worker.retiring:
                         # A cancelled task left a thread running: no new attempts here; it exits when idle.
                         worker.retiring = True

@@ -213,3 +213,23 @@ async def test_values_above_max_inline_io_bytes_are_offloaded(plane: FakePlane, 
     assert written.literals[0].value.WhichOneof("value") == "offloaded_metadata"
     sent = common_pb2.Inputs.FromString(Path(consumer.input_uri).read_bytes())
     assert sent.literals[0].value.WhichOneof("value") == "offloaded_metadata"
+
+
+async def test_small_inputs_travel_inline_when_the_backend_takes_them(plane: FakePlane, bundle: str):
+    # A backend that sets _F_INLINE_INPUTS_MAX gets small child inputs as data: URIs (no file per
+    # child); larger ones are still written under the run base.
+    plane.worker_env["_F_INLINE_INPUTS_MAX"] = "4096"
+    root = await run(plane, rt.fan_out, {"n": 3}, bundle=bundle)
+    assert root.phase == SUCCEEDED, plane.dump()
+    assert await outputs_of(root, rt.fan_out) == [0, 1, 4, 4, 8, 25, 36]
+    tasks = [request for request in plane.requests("EnqueueAction") if request.HasField("task")]
+    assert tasks and all(request.input_uri.startswith("data:application/x-protobuf;base64,") for request in tasks)
+    children = {child.name for child in plane.children("r1", "a0") if child.trace is None}
+    assert not any((Path(plane.run_base("r1")) / name / "inputs.pb").exists() for name in children)
+
+    plane.worker_env["_F_INLINE_INPUTS_MAX"] = "0"
+    again = await run(plane, rt.fan_out, {"n": 1}, bundle=bundle, run="r2")
+    assert again.phase == SUCCEEDED, plane.dump()
+    for request in plane.requests("EnqueueAction"):
+        if request.HasField("task") and request.action_id.run.name == "r2":
+            assert request.input_uri == f"{plane.run_base('r2')}/{request.action_id.name}/inputs.pb"

@@ -123,3 +123,24 @@ def test_error_documents_read_back():
     document = error_document_from_exception(RuntimeSystemError("disk", code="Disk"))
     error = exception_from_error_document(document)
     assert type(error) is RuntimeSystemError and error.code == "Disk"
+
+
+async def test_data_uris_are_read_inline_and_malformed_ones_are_missing() -> None:
+    from flyte._internal.runtime import storage
+
+    payload = bytes(range(256))
+    assert await storage.read_bytes(storage.inline_uri(payload)) == payload
+    for bad in ("data:application/x-protobuf;base64,%%%", "data:text/plain,hello"):
+        with pytest.raises(FileNotFoundError):
+            await storage.read_bytes(bad)
+
+
+def test_the_inline_limit_comes_from_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flyte._internal.runtime import storage
+
+    monkeypatch.delenv("_F_INLINE_INPUTS_MAX", raising=False)
+    assert storage.inline_limit() == 0
+    monkeypatch.setenv("_F_INLINE_INPUTS_MAX", "4096")
+    assert storage.inline_limit() == 4096
+    monkeypatch.setenv("_F_INLINE_INPUTS_MAX", "lots")
+    assert storage.inline_limit() == 0

@@ -61,6 +61,70 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_VALUE_FLAGS = frozenset(
+    {
+        "--inputs",
+        "--outputs-path",
+        "--version",
+        "--raw-data-path",
+        "--checkpoint-path",
+        "--prev-checkpoint",
+        "--run-name",
+        "--name",
+        "--run-start-time",
+        "--image-cache",
+        "--tgz",
+        "--pkl",
+        "--dest",
+        "--resolver",
+        "--run-base-dir",
+        "--project",
+        "--domain",
+        "--org",
+    }
+)
+_SWITCHES = frozenset({"--debug", "--interactive-mode"})
+_REQUIRED = ("inputs", "outputs_path", "version")
+
+
+@functools.cache
+def _defaults() -> dict[str, object]:
+    """Every argument's default (the required ones ``None``)."""
+    parsed = _parser().parse_args(["--inputs", "", "--outputs-path", "", "--version", ""])
+    return {**vars(parsed), **dict.fromkeys(_REQUIRED)}
+
+
+def _fast_parse(argv: Sequence[str]) -> argparse.Namespace | None:
+    """The arguments as :func:`_parser` would parse them, for the usual shape only; else ``None``.
+
+    A reused worker parses every attempt's command line, and ``argparse`` costs more than running a
+    trivial task. The usual shape is ``--flag value`` pairs and switches, then the resolver's
+    arguments; anything else (unknown flags, ``--flag=value``, a missing value, positionals between
+    flags) is left to ``argparse`` and its error messages.
+    """
+    values = argparse.Namespace(**_defaults())
+    index, count = 0, len(argv)
+    while index < count:
+        token = argv[index]
+        if not token.startswith("-"):
+            break
+        if token in _SWITCHES:
+            setattr(values, token[2:].replace("-", "_"), True)
+            index += 1
+            continue
+        if token not in _VALUE_FLAGS or index + 1 >= count or argv[index + 1].startswith("-"):
+            return None
+        setattr(values, token[2:].replace("-", "_"), argv[index + 1])
+        index += 2
+    rest = list(argv[index:])
+    if any(token.startswith("-") for token in rest):
+        return None
+    values.resolver_args = rest
+    if any(getattr(values, name) is None for name in _REQUIRED):
+        return None
+    return values
+
+
 def _templated(value: str | None) -> bool:
     return value is None or value.startswith("{{") or value == ""
 
@@ -86,9 +150,11 @@ def options_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = N
 
     env = os.environ if environ is None else environ
     parser = _parser()
-    args, unknown = parser.parse_known_args(list(argv))
-    if unknown:
-        logger.warning("a0 ignores unknown arguments: %s", " ".join(unknown))
+    args = _fast_parse(argv)
+    if args is None:
+        args, unknown = parser.parse_known_args(list(argv))
+        if unknown:
+            logger.warning("a0 ignores unknown arguments: %s", " ".join(unknown))
     run_name = args.run_name if not _templated(args.run_name) else env.get("RUN_NAME", "")
     action_name = args.name if not _templated(args.name) else env.get("ACTION_NAME", "")
     if not run_name or not action_name:

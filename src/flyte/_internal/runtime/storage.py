@@ -8,9 +8,45 @@ and object stores; for ``s3://`` it reads ``FLYTE_AWS_ENDPOINT`` / ``FLYTE_AWS_A
 
 from __future__ import annotations
 
+import base64
+import binascii
+import os
 from pathlib import Path
 
-__all__ = ["download", "exists", "join", "read_bytes", "write_bytes"]
+__all__ = ["download", "exists", "inline_limit", "inline_uri", "join", "read_bytes", "write_bytes"]
+
+INLINE_LIMIT_ENV = "_F_INLINE_INPUTS_MAX"
+"""Set by a backend that accepts small inputs inline (``flyte start server``): the most bytes it takes."""
+
+_INLINE_PREFIX = "data:application/x-protobuf;base64,"
+
+
+def inline_limit() -> int:
+    """How many bytes of inputs the backend accepts inline in an ``input_uri`` (0: none, write a file)."""
+    try:
+        return max(0, int(os.environ.get(INLINE_LIMIT_ENV, "0")))
+    except ValueError:
+        return 0
+
+
+def inline_uri(data: bytes) -> str:
+    """An RFC 2397 ``data:`` URI holding ``data`` (what :func:`read_bytes` reads back).
+
+    Example:
+        >>> inline_uri(b"hi")
+        'data:application/x-protobuf;base64,aGk='
+    """
+    return _INLINE_PREFIX + base64.b64encode(data).decode("ascii")
+
+
+def _inline_bytes(uri: str) -> bytes:
+    header, _, payload = uri.partition(",")
+    if not header.endswith(";base64"):
+        raise FileNotFoundError(f"unsupported data URI (only base64 is read): {uri[:60]}")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except binascii.Error as error:
+        raise FileNotFoundError(f"malformed data URI: {error}") from error
 
 
 def join(base: str, *parts: str) -> str:
@@ -24,7 +60,7 @@ def join(base: str, *parts: str) -> str:
 
 
 async def read_bytes(uri: str) -> bytes:
-    """The contents of ``uri``.
+    """The contents of ``uri`` (a path, an object store URI, or a ``data:`` URI of inline bytes).
 
     Raises:
         FileNotFoundError: nothing is stored there.
@@ -32,6 +68,8 @@ async def read_bytes(uri: str) -> bytes:
     from flyte.storage import get_stream, is_remote
     from flyte.storage._filesystem import local_path
 
+    if uri.startswith("data:"):
+        return _inline_bytes(uri)
     if not is_remote(uri):
         return Path(local_path(uri)).read_bytes()
     return b"".join([chunk async for chunk in get_stream(uri)])

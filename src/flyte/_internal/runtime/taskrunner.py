@@ -8,6 +8,8 @@ backend decides the attempt's phase from those files (PROTOCOL.md §3.c).
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,12 +21,12 @@ from flyte._internal.runtime import storage
 if TYPE_CHECKING:
     from flyte._internal.controllers import Controller
     from flyte._internal.controllers.remote import ActionService
-    from flyte._internal.serde import SerializationContext
+    from flyte._internal.serde import ImageCache, SerializationContext
     from flyte._task import AsyncFunctionTaskTemplate, TaskTemplate
     from flyte.models import TaskContext
     from flyte.report import Report
 
-__all__ = ["ActionOptions", "run_action"]
+__all__ = ["ActionOptions", "InlineOutputs", "inline_outputs", "run_action"]
 
 logger = logging.getLogger("flyte")
 
@@ -117,7 +119,21 @@ def default_service(options: ActionOptions) -> tuple[ActionService, Any]:
     return service_for(clients, use_actions=options.use_actions), clients
 
 
+_loaded_tasks: dict[tuple[object, ...], AsyncFunctionTaskTemplate[Any, Any]] = {}
+"""Tasks this process already loaded, by where they came from: a reused worker loads each task once."""
+
+
 async def _load_task(options: ActionOptions) -> AsyncFunctionTaskTemplate[Any, Any]:
+    source = (options.tgz, options.pkl, options.extracted_at or options.dest, options.sys_path)
+    key = (*source, options.resolver, tuple(options.resolver_args))
+    task = _loaded_tasks.get(key)
+    if task is None:
+        task = await _load_task_uncached(options)
+        _loaded_tasks[key] = task
+    return task
+
+
+async def _load_task_uncached(options: ActionOptions) -> AsyncFunctionTaskTemplate[Any, Any]:
     from flyte._internal.resolvers import load_resolver
     from flyte._internal.runtime.bundle import add_sys_path, download_pickled_task, download_tgz
     from flyte._task import AsyncFunctionTaskTemplate
@@ -139,6 +155,24 @@ async def _load_task(options: ActionOptions) -> AsyncFunctionTaskTemplate[Any, A
     return task
 
 
+class InlineOutputs:
+    """Where a reused worker takes a successful attempt's small outputs instead of ``outputs.pb``.
+
+    The worker hands them to the server with the attempt's result (see ``worker.py``), which
+    saves creating a directory and a file per attempt; it writes the file itself when the server
+    cannot take them.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data: bytes | None = None
+
+
+inline_outputs: contextvars.ContextVar[InlineOutputs | None] = contextvars.ContextVar(
+    "flyte_inline_outputs", default=None
+)
+
+
 async def _write_outputs(options: ActionOptions, task: TaskTemplate[Any, Any], result: Any) -> None:
     from flyte._internal.serde import outputs_to_proto
     from flyte.types._interface import convert_outputs_to_literals
@@ -147,9 +181,12 @@ async def _write_outputs(options: ActionOptions, task: TaskTemplate[Any, Any], r
     from flyte.storage._offload import offload_literals
 
     literals = await offload_literals(literals, task.max_inline_io_bytes)
-    await storage.write_bytes(
-        storage.join(options.outputs_path, "outputs.pb"), outputs_to_proto(literals).SerializeToString()
-    )
+    data = outputs_to_proto(literals).SerializeToString()
+    sink = inline_outputs.get()
+    if sink is not None and len(data) <= sink.limit and not task.report:
+        sink.data = data
+        return
+    await storage.write_bytes(storage.join(options.outputs_path, "outputs.pb"), data)
 
 
 async def write_error(options: ActionOptions, error: BaseException) -> None:
@@ -160,9 +197,17 @@ async def write_error(options: ActionOptions, error: BaseException) -> None:
     await storage.write_bytes(storage.join(options.outputs_path, "error.pb"), document.SerializeToString())
 
 
+@functools.lru_cache(maxsize=16)
+def _image_cache(transport: str) -> ImageCache:
+    """The decoded ``--image-cache`` (the same for every attempt of a run: decoded once per worker)."""
+    from flyte._internal.serde import ImageCache
+
+    return ImageCache.from_transport(transport)
+
+
 def _serialization(options: ActionOptions) -> SerializationContext:
     """How the children of this action are serialised: same version, bundle, images and project."""
-    from flyte._internal.serde import CodeBundle, ImageCache, SerializationContext
+    from flyte._internal.serde import CodeBundle, SerializationContext
 
     bundle = None
     if options.tgz or options.pkl:
@@ -173,7 +218,7 @@ def _serialization(options: ActionOptions) -> SerializationContext:
         domain=options.domain,
         org=options.org,
         code_bundle=bundle,
-        image_cache=ImageCache.from_transport(options.image_cache) if options.image_cache else None,
+        image_cache=_image_cache(options.image_cache) if options.image_cache else None,
     )
 
 

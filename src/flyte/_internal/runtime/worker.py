@@ -12,7 +12,9 @@ per line:
 * ``{"op": "run", "id": n, "argv": [...], "env": {...}, "log": path}`` runs one attempt — ``argv``
   is what a separate ``a0`` process would have been given, ``env`` its variables that differ from
   the worker's own environment (``PER_ATTEMPT_ENV``); its output and logging go to ``log``.
-  The reply is ``{"done": n, "code": c}`` with ``a0``'s exit status.
+  The reply is ``{"done": n, "code": c}`` with ``a0``'s exit status. With ``"inline_outputs": k``
+  in the request, a success's outputs of at most ``k`` bytes come back in the reply
+  (``"outputs": <base64>``) instead of as ``outputs.pb``.
 * ``{"op": "cancel", "id": n}`` cancels that attempt (abort, timeout); it then replies ``done``.
 * ``{"op": "exit"}`` (or the server going away) lets the running attempts finish, then exits.
 
@@ -24,6 +26,7 @@ without copying the context write to the worker's own log.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextvars
 import hashlib
@@ -115,6 +118,11 @@ class _Worker:
         self.clients: Any = None
         self.initialised = False
         self.writer: asyncio.StreamWriter | None = None
+        self.server_gone = False
+
+    def connected(self) -> bool:
+        """Whether the server is (as far as we know) still there to read replies."""
+        return not self.server_gone and self.writer is not None and not self.writer.is_closing()
 
     def reply(self, message: dict[str, Any]) -> None:
         if self.writer is not None and not self.writer.is_closing():
@@ -152,17 +160,23 @@ class _Worker:
             await asyncio.shield(pending)
         return destination
 
-    async def run(self, request_id: int, argv: list[str], env: dict[str, str], log_path: str) -> None:
+    async def run(
+        self, request_id: int, argv: list[str], env: dict[str, str], log_path: str, inline_limit: int = 0
+    ) -> None:
         from flyte._internal.runtime.entrypoint import options_from_args
-        from flyte._internal.runtime.taskrunner import run_action, write_error
+        from flyte._internal.runtime.taskrunner import InlineOutputs, inline_outputs, run_action, write_error
         from flyte._internal.threads import started_threads
 
         code = 1
         stuck = False
+        succeeded = False
+        options: ActionOptions | None = None
         threads: list[threading.Thread] = []
         started_threads.set(threads)
         log = _LazyLog(log_path)
         _current_log.set(log)  # this task's own context: nothing to reset
+        sink = InlineOutputs(inline_limit) if inline_limit > 0 else None
+        inline_outputs.set(sink)
         try:
             environ = collections.ChainMap(env, os.environ)
             options = options_from_args(argv[1:], environ)
@@ -197,16 +211,28 @@ class _Worker:
             traceback.print_exc()
             code = 1
         finally:
+            reply: dict[str, Any] = {"done": request_id, "code": code, "stuck": stuck}
+            if sink is not None and sink.data is not None and succeeded and code == 0 and options is not None:
+                if self.connected():
+                    reply["outputs"] = base64.b64encode(sink.data).decode("ascii")
+                else:  # the server went away: leave the outcome where the next one looks for it
+                    await _write_outputs_file(options, sink.data)
             log.close()
             self.attempts.pop(request_id, None)
-            self.reply({"done": request_id, "code": code, "stuck": stuck})
+            self.reply(reply)
 
     def handle(self, message: dict[str, Any]) -> bool:
         op = message.get("op")
         if op == "run":
             request_id = int(message["id"])
             task = asyncio.get_running_loop().create_task(
-                self.run(request_id, list(message["argv"]), dict(message["env"]), str(message["log"])),
+                self.run(
+                    request_id,
+                    list(message["argv"]),
+                    dict(message["env"]),
+                    str(message["log"]),
+                    int(message.get("inline_outputs") or 0),
+                ),
                 name=f"attempt-{request_id}",
             )
             self.attempts[request_id] = task
@@ -226,6 +252,7 @@ class _Worker:
             while True:
                 line = await reader.readline()
                 if not line:
+                    self.server_gone = True
                     break
                 if line.strip() and not self.handle(json.loads(line)):
                     break
@@ -236,6 +263,12 @@ class _Worker:
             if self.clients is not None:
                 await self.clients.close()
             self.writer.close()
+
+
+async def _write_outputs_file(options: ActionOptions, data: bytes) -> None:
+    from flyte._internal.runtime import storage
+
+    await storage.write_bytes(storage.join(options.outputs_path, "outputs.pb"), data)
 
 
 async def _still_running(threads: list[threading.Thread], grace: float = 1.0) -> bool:

@@ -6,7 +6,9 @@ For a call ``await child(x)`` (PROTOCOL.md §3.c, "Nested actions"):
    so a retried parent computes the same names;
 2. if the parent's watch snapshot already holds that child (an earlier attempt launched it), its
    outcome is reused; otherwise the controller writes ``{run base}/{child}/inputs.pb`` and
-   enqueues the child with its full ``TaskSpec`` (and cache key when the task is cached);
+   enqueues the child with its full ``TaskSpec`` (and cache key when the task is cached). A backend
+   that sets ``_F_INLINE_INPUTS_MAX`` (``flyte start server``) takes inputs up to that size inline,
+   as a ``data:`` URI in ``input_uri``: no file per child;
 3. it waits for the child's terminal update and returns its outputs or raises its error;
 4. a cancelled wait aborts the child.
 
@@ -62,6 +64,10 @@ def action_id_to_proto(action: ActionID) -> identifier_pb2.ActionIdentifier:
     )
 
 
+_SUBMITS_IN_FLIGHT = 32
+"""Child calls of one action that prepare and enqueue at once (the rest wait their turn)."""
+
+
 @dataclass
 class _PendingTrace:
     parent: ActionID
@@ -104,6 +110,7 @@ class RemoteController:
         self.trace_echo_timeout = trace_echo_timeout
         self._informers: dict[tuple[str, str], Informer] = {}
         self._specs: weakref.WeakKeyDictionary[Any, task_definition_pb2.TaskSpec] = weakref.WeakKeyDictionary()
+        self._submitting = asyncio.Semaphore(_SUBMITS_IN_FLIGHT)
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -185,43 +192,53 @@ class RemoteController:
         sequence = state.calls.next(f"{task.name}:{inputs_hash}:{group or ''}")
         parent = state.task_context.action
         child = parent.new_sub_action(inputs_hash=inputs_hash, task_identity=task.name, sequence=sequence, group=group)
-        informer = await self._informer(parent)
-        reason = f"The parent action {parent.name} stopped waiting for it"
-        if informer.get(child.name) is None:
-            base = self._base()
-            input_uri = storage.join(base, child.name, "inputs.pb")
-            from flyte.storage._offload import offload_literals
+        # A fan-out enqueues in waves: each call serialises and sends while earlier ones are on the
+        # wire, instead of all of them serialising before the first request leaves.
+        async with self._submitting:
+            informer = await self._informer(parent)
+            reason = f"The parent action {parent.name} stopped waiting for it"
+            if informer.get(child.name) is None:
+                base = self._base()
+                from flyte.storage._offload import offload_literals
 
-            # Hashes and cache keys above use the literals themselves; only the file holds references.
-            inline = await offload_literals(literals, task.max_inline_io_bytes)
-            message = inputs_to_proto(inline, get_custom_context())
-            await storage.write_bytes(input_uri, message.SerializeToString())
-            spec = await self._spec(task)
-            template = spec.task_template
-            action = run_definition_pb2.TaskAction(id=_task_id(template), spec=spec, queue=task.queue or "")
-            if template.metadata.discoverable:
-                ignored = set(template.metadata.cache_ignore_input_vars)
-                kept = {name: value for name, value in literals.items() if name not in ignored}
-                key = cache_key(hash_inputs(kept), task.name, template.interface, template.metadata.discovery_version)
-                action.cache_key.CopyFrom(wrappers_pb2.StringValue(value=key))
-            cancels = cancel_requests()
-            try:
-                await self._enqueue(
-                    child,
-                    parent_action_name=parent.name,
-                    input_uri=input_uri,
-                    run_output_base=base,
-                    group=group or "",
-                    task=action,
-                )
-            except asyncio.CancelledError:
-                # The server may have taken the child before the cancellation arrived: stop it.
-                await self._abort(child, reason)
-                raise
-            if cancel_requests() > cancels:
-                # Cancelled while the enqueue was in flight, and the transport finished it anyway.
-                await self._abort(child, reason)
-                raise asyncio.CancelledError()
+                # Hashes and cache keys above use the literals themselves; only the file holds references.
+                inline = await offload_literals(literals, task.max_inline_io_bytes)
+                data = inputs_to_proto(inline, get_custom_context()).SerializeToString()
+                limit = storage.inline_limit()
+                if limit and len(data) <= limit:
+                    # The backend takes small inputs in the request itself: no file to create and read back.
+                    input_uri = storage.inline_uri(data)
+                else:
+                    input_uri = storage.join(base, child.name, "inputs.pb")
+                    await storage.write_bytes(input_uri, data)
+                spec = await self._spec(task)
+                template = spec.task_template
+                action = run_definition_pb2.TaskAction(id=_task_id(template), spec=spec, queue=task.queue or "")
+                if template.metadata.discoverable:
+                    ignored = set(template.metadata.cache_ignore_input_vars)
+                    kept = {name: value for name, value in literals.items() if name not in ignored}
+                    key = cache_key(
+                        hash_inputs(kept), task.name, template.interface, template.metadata.discovery_version
+                    )
+                    action.cache_key.CopyFrom(wrappers_pb2.StringValue(value=key))
+                cancels = cancel_requests()
+                try:
+                    await self._enqueue(
+                        child,
+                        parent_action_name=parent.name,
+                        input_uri=input_uri,
+                        run_output_base=base,
+                        group=group or "",
+                        task=action,
+                    )
+                except asyncio.CancelledError:
+                    # The server may have taken the child before the cancellation arrived: stop it.
+                    await self._abort(child, reason)
+                    raise
+                if cancel_requests() > cancels:
+                    # Cancelled while the enqueue was in flight, and the transport finished it anyway.
+                    await self._abort(child, reason)
+                    raise asyncio.CancelledError()
         try:
             update = await informer.wait(child.name)
         except asyncio.CancelledError:
@@ -404,8 +421,11 @@ def _task_id(template: Any) -> task_definition_pb2.TaskIdentifier:
 
 
 def _outputs_file(output_uri: str) -> str:
-    """A task's ``output_uri`` is its attempt directory; a recovered one may name the file itself."""
-    return output_uri if output_uri.endswith(".pb") else storage.join(output_uri, "outputs.pb")
+    """A task's ``output_uri`` is its attempt directory; a recovered one may name the file itself, and
+    ``flyte start server`` may send small outputs inline as a ``data:`` URI."""
+    if output_uri.startswith("data:") or output_uri.endswith(".pb"):
+        return output_uri
+    return storage.join(output_uri, "outputs.pb")
 
 
 def _trace_interface(call: TraceCall) -> NativeInterface | None:
