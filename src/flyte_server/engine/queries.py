@@ -29,7 +29,7 @@ from flyte_server.engine.details import (
     update_from_row,
 )
 from flyte_server.engine.model import SUCCEEDED, TRACE, ActionKey, is_terminal
-from flyte_server.engine.watch import ActionEvent, StreamClosedError, action_topic, children_topic
+from flyte_server.engine.watch import ActionEvent, StreamClosedError, Subscription, action_topic, children_topic
 from flyte_server.store import runs as store
 from flyte_server.store.listing import ListQueryError
 from flyte_server.store.models.runs import ActionRow, AttemptRow
@@ -152,10 +152,7 @@ class Queries:
             yield SENTINEL
             while True:
                 events = [await subscription.get(), *subscription.drain()]
-                if not any(event is None or is_terminal(event.phase) for event in events):
-                    # Only progress so far: wait a moment for what follows it (often the outcome).
-                    await asyncio.sleep(_PROGRESS_DELAY)
-                    events.extend(subscription.drain())
+                await self._hold_progress(subscription, events)
                 if None in events:
                     async for update in self._children_snapshot(parent):
                         yield update
@@ -173,6 +170,24 @@ class Queries:
             return
         finally:
             subscription.close()
+
+    @staticmethod
+    async def _hold_progress(subscription: Subscription, events: list[ActionEvent | None]) -> None:
+        """Add to ``events`` what arrives within ``_PROGRESS_DELAY`` while they are only progress.
+
+        Stops early at the first terminal change (or resync), so outcomes are never held back.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _PROGRESS_DELAY
+        while not any(event is None or is_terminal(event.phase) for event in events):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                events.append(await asyncio.wait_for(subscription.get(), remaining))
+            except asyncio.TimeoutError:
+                return
+            events.extend(subscription.drain())
 
     async def _children_snapshot(self, parent: ActionKey) -> AsyncIterator[state_service_pb2.ActionUpdate]:
         async with self.engine.database.session() as session:
