@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flyteidl2.workflow import run_definition_pb2
+from google.protobuf import duration_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flyte_server.engine.model import (
@@ -190,25 +191,24 @@ class ActionMachine:
             old.cancel()
         a.timers[label] = asyncio.get_running_loop().call_later(max(0.0, seconds), callback)
 
+    def _arm_limit(self, a: ActionState, timer: str, limit: duration_pb2.Duration, since_us: int, code: str) -> None:
+        """Time ``a`` out with ``code`` once ``limit`` has passed since ``since_us`` (zero: no limit)."""
+        seconds = _duration(limit)
+        if seconds <= 0:
+            return
+        remaining = seconds - (now_us() - since_us) / 1e6
+        self._later(a, timer, remaining, lambda: self._time_out(a, code, seconds))
+
     def _arm_deadline(self, a: ActionState) -> None:
         template = a.template
-        if template is None or not template.metadata.timeouts.HasField("deadline"):
-            return
-        deadline = _duration(template.metadata.timeouts.deadline)
-        if deadline <= 0:
-            return
-        remaining = deadline - (now_us() - a.created_us) / 1e6
-        self._later(a, "deadline", remaining, lambda: self._time_out(a, "DEADLINE_EXCEEDED", deadline))
+        if template is not None and template.metadata.timeouts.HasField("deadline"):
+            self._arm_limit(a, "deadline", template.metadata.timeouts.deadline, a.created_us, "DEADLINE_EXCEEDED")
 
     def _arm_queued_timeout(self, a: ActionState) -> None:
         template = a.template
-        if template is None or not template.metadata.timeouts.HasField("queued_timeout"):
-            return
-        limit = _duration(template.metadata.timeouts.queued_timeout)
-        if limit <= 0:
-            return
-        remaining = limit - (now_us() - a.queued_us) / 1e6
-        self._later(a, "queued", remaining, lambda: self._time_out(a, "QUEUED_TIMEOUT_EXCEEDED", limit))
+        if template is not None and template.metadata.timeouts.HasField("queued_timeout"):
+            timeouts = template.metadata.timeouts
+            self._arm_limit(a, "queued", timeouts.queued_timeout, a.queued_us, "QUEUED_TIMEOUT_EXCEEDED")
 
     def arm_runtime_timeout(self, a: ActionState) -> None:
         """Start the per-attempt runtime limit (``metadata.timeout``) of a running attempt."""
@@ -216,13 +216,8 @@ class ActionMachine:
         if queued is not None:
             queued.cancel()
         template = a.template
-        if template is None or not template.metadata.HasField("timeout"):
-            return
-        limit = _duration(template.metadata.timeout)
-        if limit <= 0:
-            return
-        remaining = limit - (now_us() - a.attempt_started_us) / 1e6
-        self._later(a, "runtime", remaining, lambda: self._time_out(a, "MAX_RUNTIME_EXCEEDED", limit))
+        if template is not None and template.metadata.HasField("timeout"):
+            self._arm_limit(a, "runtime", template.metadata.timeout, a.attempt_started_us, "MAX_RUNTIME_EXCEEDED")
 
     def _time_out(self, a: ActionState, code: str, limit: float) -> None:
         if is_terminal(a.phase) or self.actions.get(a.key) is not a:
