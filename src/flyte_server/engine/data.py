@@ -8,11 +8,10 @@ see ``INLINE_DATA_MAX``) are decoded; anything else goes through fsspec.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import os
 from pathlib import Path
 
+from flyte._internal.runtime.storage import inline_bytes, inline_uri
 from flyte_server.blobs import BlobStore
 
 __all__ = ["INLINE_DATA_MAX", "DataAccess", "inline_data", "inline_uri"]
@@ -24,19 +23,11 @@ outputs in the attempt's result and then in ``output_uri``. A fan-out of small c
 no file per child."""
 
 
-def inline_uri(data: bytes) -> str:
-    """An RFC 2397 ``data:`` URI holding ``data`` (what :func:`inline_data` decodes)."""
-    return "data:application/x-protobuf;base64," + base64.b64encode(data).decode("ascii")
-
-
 def inline_data(uri: str) -> bytes | None:
     """The bytes of a base64 ``data:`` URI, or ``None`` when it is not one (or is malformed)."""
-    header, comma, payload = uri.partition(",")
-    if not comma or not header.startswith("data:") or not header.endswith(";base64"):
-        return None
     try:
-        return base64.b64decode(payload, validate=True)
-    except binascii.Error:
+        return inline_bytes(uri)
+    except FileNotFoundError:
         return None
 
 

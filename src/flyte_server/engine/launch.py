@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from flyteidl2.core import security_pb2
 
+from flyte._internal.runtime.storage import INLINE_LIMIT_ENV
 from flyte_server.engine.data import INLINE_DATA_MAX
 from flyte_server.engine.model import ActionState
 from flyte_server.executors import LaunchSpec
@@ -112,7 +113,7 @@ class Launcher:
                 "_U_EP_OVERRIDE": self.endpoint,
                 "_U_INSECURE": "true",
                 "_U_ORG_NAME": "local",
-                "_F_INLINE_INPUTS_MAX": str(INLINE_DATA_MAX),
+                INLINE_LIMIT_ENV: str(INLINE_DATA_MAX),
                 "PYTHONUNBUFFERED": "1",
             }
         )

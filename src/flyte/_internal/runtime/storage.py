@@ -13,7 +13,7 @@ import binascii
 import os
 from pathlib import Path
 
-__all__ = ["download", "exists", "inline_limit", "inline_uri", "join", "read_bytes", "write_bytes"]
+__all__ = ["download", "exists", "inline_bytes", "inline_limit", "inline_uri", "join", "read_bytes", "write_bytes"]
 
 INLINE_LIMIT_ENV = "_F_INLINE_INPUTS_MAX"
 """Set by a backend that accepts small inputs inline (``flyte start server``): the most bytes it takes."""
@@ -39,9 +39,14 @@ def inline_uri(data: bytes) -> str:
     return _INLINE_PREFIX + base64.b64encode(data).decode("ascii")
 
 
-def _inline_bytes(uri: str) -> bytes:
+def inline_bytes(uri: str) -> bytes:
+    """The bytes of a base64 ``data:`` URI.
+
+    Raises:
+        FileNotFoundError: ``uri`` is not a base64 ``data:`` URI (nothing can be read from it).
+    """
     header, _, payload = uri.partition(",")
-    if not header.endswith(";base64"):
+    if not header.startswith("data:") or not header.endswith(";base64"):
         raise FileNotFoundError(f"unsupported data URI (only base64 is read): {uri[:60]}")
     try:
         return base64.b64decode(payload, validate=True)
@@ -69,7 +74,7 @@ async def read_bytes(uri: str) -> bytes:
     from flyte.storage._filesystem import local_path
 
     if uri.startswith("data:"):
-        return _inline_bytes(uri)
+        return inline_bytes(uri)
     if not is_remote(uri):
         return Path(local_path(uri)).read_bytes()
     return b"".join([chunk async for chunk in get_stream(uri)])

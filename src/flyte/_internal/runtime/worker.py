@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextlib
 import contextvars
 import hashlib
 import json
@@ -250,7 +251,10 @@ class _Worker:
         self.reply({"hello": worker_id, "token": token, "pid": os.getpid()})
         try:
             while True:
-                line = await reader.readline()
+                try:
+                    line = await reader.readline()
+                except ConnectionError:
+                    line = b""
                 if not line:
                     self.server_gone = True
                     break
@@ -258,7 +262,9 @@ class _Worker:
                     break
             while self.attempts:
                 await asyncio.gather(*list(self.attempts.values()), return_exceptions=True)
-            await self.writer.drain()
+            if not self.server_gone:
+                with contextlib.suppress(ConnectionError):
+                    await self.writer.drain()
         finally:
             if self.clients is not None:
                 await self.clients.close()
