@@ -9,13 +9,35 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flyteidl2.common import identifier_pb2, phase_pb2
 from flyteidl2.workflow import run_service_pb2
 
 from .helpers import DOMAIN, PROJECT, ReferenceClient, ServerProcess, make_rpc
+
+
+def _start_marked_run(
+    client: ReferenceClient,
+    server: ServerProcess,
+    task: str,
+    markers: Path,
+    inputs: dict[str, Any],
+    going: Callable[[], bool],
+) -> dict[str, Any]:
+    """Start ``task`` (which leaves marker files in ``markers``) and wait until ``going()`` says so."""
+    markers.mkdir()
+    started: dict[str, Any] = client(
+        server, {"op": "run", "task": task, "inputs": {"marker_dir": str(markers), **inputs}, "wait": False}
+    )
+    deadline = time.monotonic() + 60
+    while not going():
+        assert time.monotonic() < deadline, f"{task} did not get going"
+        time.sleep(0.1)
+    return started
 
 
 @pytest.mark.timeout(300)
@@ -29,20 +51,9 @@ async def test_run_survives_kill_9_of_the_server(
     server.start()
     try:
         markers = tmp_path / "markers"
-        markers.mkdir()
-        started = client(
-            server,
-            {
-                "op": "run",
-                "task": "slow_chain",
-                "inputs": {"marker_dir": str(markers), "n": 4, "seconds": 1.5},
-                "wait": False,
-            },
+        started = _start_marked_run(
+            client, server, "slow_chain", markers, {"n": 4, "seconds": 1.5}, lambda: (markers / "1.count").exists()
         )
-        deadline = time.monotonic() + 60
-        while not (markers / "1.count").exists():
-            assert time.monotonic() < deadline, "the chain did not get going"
-            time.sleep(0.1)
 
         server.kill9()
         workers = server.worker_pids(started["run"]) if runtime == "pypi" else server.worker_pids(under="executor")
@@ -76,20 +87,14 @@ async def test_a_fan_out_sharing_reused_workers_survives_kill_9(client: Referenc
     server.start()
     try:
         markers = tmp_path / "markers"
-        markers.mkdir()
-        started = client(
+        started = _start_marked_run(
+            client,
             server,
-            {
-                "op": "run",
-                "task": "marked_nap_fan_out",
-                "inputs": {"marker_dir": str(markers), "n": 6, "seconds": 3.0},
-                "wait": False,
-            },
+            "marked_nap_fan_out",
+            markers,
+            {"n": 6, "seconds": 3.0},
+            lambda: len(list(markers.glob("*.started"))) == 6,
         )
-        deadline = time.monotonic() + 60
-        while len(list(markers.glob("*.started"))) < 6:
-            assert time.monotonic() < deadline, "the fan-out did not get going"
-            time.sleep(0.1)
         server.kill9()
         time.sleep(0.5)
         server.start()
