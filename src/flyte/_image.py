@@ -42,7 +42,7 @@ from flyte._image_layers import (
     canonical,
 )
 from flyte._secret import Secret, SecretRequest, normalize_secrets
-from flyte._version import __version__
+from flyte._version import API_VERSION
 from flyte.errors import ImageBuildError
 
 __all__ = ["DEFAULT_IMAGE_REPOSITORY", "Architecture", "Image", "Layer"]
@@ -175,7 +175,7 @@ class Image:
         """
         version = _check_python_version(python_version or _current_python())
         if install_flyte:
-            base = f"{DEFAULT_IMAGE_REPOSITORY}:py{version[0]}.{version[1]}-v{flyte_version or __version__}"
+            base = f"{DEFAULT_IMAGE_REPOSITORY}:py{version[0]}.{version[1]}-v{flyte_version or API_VERSION}"
         else:
             base = f"python:{version[0]}.{version[1]}-slim-bookworm"
         return cls._make(
