@@ -105,7 +105,7 @@ REFERENCE_SCRIPT = textwrap.dedent(
     sys.path.insert(0, str(root))
     flyte.init(endpoint=sys.argv[1], insecure=True, project="p", domain="d", root_dir=root)
     import {module} as tasks
-    if "flyte/_internal" in flyte.__file__ or not flyte.__version__.startswith("2."):
+    if "flyte/_internal" in flyte.__file__ or "+ours" in flyte.__version__:
         sys.exit("not the reference SDK: " + flyte.__file__)
     flyte.deploy(tasks.env, version="v1")
     flyte.with_runcontext(name="compat-run", env_vars={{"E": "1"}}, labels={{"l": "x"}}).run(tasks.plain, x="hi")
