@@ -102,9 +102,13 @@ def init(
     """
     global _config
     if endpoint is not None and not isinstance(endpoint, str):
-        raise InitializationError(f"endpoint must be a string such as 'localhost:8090', got {endpoint!r}")
+        raise InitializationError(
+            "InvalidInitArgument", "user", f"endpoint must be a string such as 'localhost:8090', got {endpoint!r}"
+        )
     if endpoint is not None and not endpoint.strip():
-        raise InitializationError("endpoint is empty; pass a host:port such as 'localhost:8090', or omit it")
+        raise InitializationError(
+            "InvalidInitArgument", "user", "endpoint is empty; pass a host:port such as 'localhost:8090', or omit it"
+        )
     if log_level is not None:
         import logging
 

@@ -189,11 +189,15 @@ class Runner:
         if mode == "local":
             return await self._run_local(task, args, kwargs)
         if mode not in ("remote", "hybrid"):
-            raise InitializationError(f"Unknown run mode {mode!r}; use 'local' or 'remote'")
+            raise InitializationError(
+                "InvalidRunArgument", "user", f"Unknown run mode {mode!r}; use 'local' or 'remote'"
+            )
         if not init.endpoint:
             raise InitializationError(
+                "InvalidRunArgument",
+                "user",
                 f"Run mode {mode!r} needs a control plane; call flyte.init(endpoint='localhost:8090', insecure=True) "
-                "or flyte.init_from_config() first"
+                "or flyte.init_from_config() first",
             )
         from flyte.remote._submit import submit_run
 

@@ -67,7 +67,9 @@ class ConfigFile:
             return None
         if not isinstance(body, dict):
             raise InitializationError(
-                f"Config file {self._path}: section '{section}' must be a mapping, got {_type_name(body)}"
+                "ConfigFileError",
+                "user",
+                f"Config file {self._path}: section '{section}' must be a mapping, got {_type_name(body)}",
             )
         return body.get(key)
 
@@ -85,26 +87,36 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
-        raise InitializationError(f"Config file {path} does not exist (working directory: {Path.cwd()})") from e
+        raise InitializationError(
+            "ConfigFileError", "user", f"Config file {path} does not exist (working directory: {Path.cwd()})"
+        ) from e
     except IsADirectoryError as e:
-        raise InitializationError(f"Config file {path} is a directory, not a file") from e
+        raise InitializationError("ConfigFileError", "user", f"Config file {path} is a directory, not a file") from e
     except UnicodeDecodeError as e:
-        raise InitializationError(f"Config file {path} is not UTF-8 text: {e.reason} at byte {e.start}") from e
+        raise InitializationError(
+            "ConfigFileError", "user", f"Config file {path} is not UTF-8 text: {e.reason} at byte {e.start}"
+        ) from e
     except OSError as e:
-        raise InitializationError(f"Config file {path} cannot be read: {e.strerror or e}") from e
+        raise InitializationError(
+            "ConfigFileError", "user", f"Config file {path} cannot be read: {e.strerror or e}"
+        ) from e
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InitializationError(f"Config file {path} is not valid YAML{where}: {e.problem or e}") from e
+        raise InitializationError(
+            "ConfigFileError", "user", f"Config file {path} is not valid YAML{where}: {e.problem or e}"
+        ) from e
     except yaml.YAMLError as e:
-        raise InitializationError(f"Config file {path} is not valid YAML: {e}") from e
+        raise InitializationError("ConfigFileError", "user", f"Config file {path} is not valid YAML: {e}") from e
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise InitializationError(
-            f"Config file {path} must hold a mapping of sections (admin, task, image, ...), got {_type_name(data)}"
+            "ConfigFileError",
+            "user",
+            f"Config file {path} must hold a mapping of sections (admin, task, image, ...), got {_type_name(data)}",
         )
     return data
 
@@ -146,7 +158,7 @@ def find_config_file() -> Path | None:
             # A file named explicitly must exist; falling through would silently use another one.
             if not path.is_file():
                 reason = "is a directory" if path.is_dir() else "does not exist"
-                raise InitializationError(f"Config file {named} (from ${var}) {reason}")
+                raise InitializationError("ConfigFileError", "user", f"Config file {named} (from ${var}) {reason}")
             return path
     home = Path.home()
     for candidate in (home / ".union" / "config.yaml", home / ".flyte" / "config.yaml"):
@@ -198,7 +210,9 @@ def _as_str(value: Any, where: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         # A bool here is usually YAML 1.1 reading `yes`/`no`/`on`; quoting the value fixes it.
-        raise InitializationError(f"{where} must be a string, got {_type_name(value)} {value!r} (quote it)")
+        raise InitializationError(
+            "ConfigFileError", "user", f"{where} must be a string, got {_type_name(value)} {value!r} (quote it)"
+        )
     return str(value)
 
 
@@ -209,7 +223,7 @@ def _as_bool(value: Any, where: str) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise InitializationError(f"{where} must be true or false, got {value!r}")
+    raise InitializationError("ConfigFileError", "user", f"{where} must be true or false, got {value!r}")
 
 
 def _json_list(text: str) -> list[Any] | None:
@@ -231,7 +245,7 @@ def _as_str_list(value: Any, where: str, split: Callable[[str], list[str]]) -> l
         parsed = _json_list(value)
         value = parsed if parsed is not None else split(value)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InitializationError(f"{where} must be a list of strings, got {value!r}")
+        raise InitializationError("ConfigFileError", "user", f"{where} must be a list of strings, got {value!r}")
     return value
 
 
@@ -259,7 +273,9 @@ def _as_image_refs(value: Any, where: str) -> dict[str, str]:
     if isinstance(value, str):
         value = _parse_refs_text(value, where)
     if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise InitializationError(f"{where} must map image names to image references, got {value!r}")
+        raise InitializationError(
+            "ConfigFileError", "user", f"{where} must map image names to image references, got {value!r}"
+        )
     return dict(value)
 
 
@@ -270,12 +286,14 @@ def _parse_refs_text(text: str, where: str) -> Any:
         try:
             return json.loads(text)
         except ValueError as e:
-            raise InitializationError(f"{where} is not a valid JSON object: {e}") from e
+            raise InitializationError("ConfigFileError", "user", f"{where} is not a valid JSON object: {e}") from e
     refs: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, sep, ref = item.partition("=")
         if not sep or not name.strip() or not ref.strip():
-            raise InitializationError(f"{where} must look like 'name=image:tag,name2=image2:tag', got {text!r}")
+            raise InitializationError(
+                "ConfigFileError", "user", f"{where} must look like 'name=image:tag,name2=image2:tag', got {text!r}"
+            )
         refs[name.strip()] = ref.strip()
     return refs
 
@@ -424,7 +442,9 @@ def _client_secret(cf: ConfigFile) -> str | None:
     try:
         secret = Path(location).read_text(encoding="utf-8").strip()
     except OSError as e:
-        raise InitializationError(f"{where}: cannot read client secret file {location}: {e.strerror or e}") from e
+        raise InitializationError(
+            "ConfigFileError", "user", f"{where}: cannot read client secret file {location}: {e.strerror or e}"
+        ) from e
     return secret or None
 
 

@@ -69,7 +69,9 @@ def org_from_endpoint(endpoint: str) -> str | None:
 
 def _bad_endpoint(endpoint: str) -> InitializationError:
     return InitializationError(
-        f"Invalid endpoint {endpoint!r}: expected dns:///<host>[:port], https://<host>, http://<host> or <host>[:port]"
+        "ConfigFileError",
+        "user",
+        f"Invalid endpoint {endpoint!r}: expected dns:///<host>[:port], https://<host>, http://<host> or <host>[:port]",
     )
 
 
@@ -125,11 +127,17 @@ def write_config(
 
     path = Path(path)
     if not endpoint and not org and not local_persistence:
-        raise InitializationError("Nothing to configure: give at least an endpoint, an org or local persistence")
+        raise InitializationError(
+            "ConfigFileError", "user", "Nothing to configure: give at least an endpoint, an org or local persistence"
+        )
     if path.is_dir():
-        raise InitializationError(f"Cannot write config file {path}: it is a directory; give a file name")
+        raise InitializationError(
+            "ConfigFileError", "user", f"Cannot write config file {path}: it is a directory; give a file name"
+        )
     if path.exists() and not force:
-        raise InitializationError(f"Config file {path} already exists; pass force=True (--force) to overwrite it")
+        raise InitializationError(
+            "ConfigFileError", "user", f"Config file {path} already exists; pass force=True (--force) to overwrite it"
+        )
 
     data: dict[str, Any] = {}
     admin: dict[str, Any] = {}
@@ -162,5 +170,7 @@ def write_config(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as e:
-        raise InitializationError(f"Cannot write config file {path}: {e.strerror or e}") from e
+        raise InitializationError(
+            "ConfigFileError", "user", f"Cannot write config file {path}: {e.strerror or e}"
+        ) from e
     return path

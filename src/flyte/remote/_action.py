@@ -272,7 +272,7 @@ class Action(ToDict):
             return self.error.to_exception(worker=worker)
         if self.phase == ActionPhase.TIMED_OUT:
             return TaskTimeoutError(f"{self._describe()} timed out", worker=worker)
-        return BaseRuntimeError(f"{self._describe()} failed", worker=worker)
+        return BaseRuntimeError("ActionFailed", "unknown", f"{self._describe()} failed", worker)
 
     # --- lookups --------------------------------------------------------------------------
 
@@ -612,7 +612,7 @@ async def _decode(literals: dict[str, literals_pb2.Literal], types: dict[str, An
             else:
                 values[name] = await TypeEngine.to_python_value(literal, python_type)
         except (TypeTransformerFailedError, TypeError, ValueError, AttributeError) as error:
-            raise RuntimeDataValidationError(f"Cannot read {name!r}, an {what}: {error}", var=name) from error
+            raise RuntimeDataValidationError(name, f"Cannot read {name!r}, an {what}: {error}") from error
     return values
 
 

@@ -54,8 +54,10 @@ def get_clients() -> ClientSet:
     config = get_init_config()
     if not config.endpoint:
         raise InitializationError(
+            "ClientNotInitializedError",
+            "user",
             "No Flyte endpoint is configured; call flyte.init(endpoint='localhost:8090', insecure=True), "
-            "flyte.init_from_config(), or pass --endpoint to the flyte command"
+            "flyte.init_from_config(), or pass --endpoint to the flyte command",
         )
     key = (config.endpoint, config.insecure)
     with _lock:
@@ -64,7 +66,7 @@ def get_clients() -> ClientSet:
             try:
                 clients = ClientSet.from_init_config(config)
             except ValueError as error:
-                raise InitializationError(str(error)) from error
+                raise InitializationError("ClientNotInitializedError", "user", str(error)) from error
             if not _clients:
                 import atexit
 
@@ -113,9 +115,17 @@ def scope(project: str | None = None, domain: str | None = None) -> tuple[str, s
     chosen_project = project or config.project
     chosen_domain = domain or config.domain
     if not chosen_project:
-        raise InitializationError("No project is configured; pass project=... or flyte.init(project='flytesnacks')")
+        raise InitializationError(
+            "ClientNotInitializedError",
+            "user",
+            "No project is configured; pass project=... or flyte.init(project='flytesnacks')",
+        )
     if not chosen_domain:
-        raise InitializationError("No domain is configured; pass domain=... or flyte.init(domain='development')")
+        raise InitializationError(
+            "ClientNotInitializedError",
+            "user",
+            "No domain is configured; pass domain=... or flyte.init(domain='development')",
+        )
     return chosen_project, chosen_domain
 
 

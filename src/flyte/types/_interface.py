@@ -194,10 +194,10 @@ def _validation_error(kind: str, name: str, t: Any, value: Any, cause: Exception
     plain = f"Expected a value of type {type_name(t)}, got {_short_repr(value)} of type {type_name(type(value))}"
     suffix = "" if detail == plain else f": {detail}"
     return RuntimeDataValidationError(
+        name,
         f"{kind} {name!r}{_of(task_name)} expects {type_name(t)}, got {_short_repr(value)} "
         f"of type {type_name(type(value))}{suffix}",
-        var=name,
-        task_name=task_name,
+        task_name,
     )
 
 
@@ -231,9 +231,7 @@ async def convert_inputs_to_literals(
     for key in kwargs:
         if key not in interface.inputs:
             raise RuntimeDataValidationError(
-                f"Unexpected input {key!r}{_of(task_name)}; the inputs are {list(interface.inputs)}",
-                var=key,
-                task_name=task_name,
+                key, f"Unexpected input {key!r}{_of(task_name)}; the inputs are {list(interface.inputs)}", task_name
             )
     literals: dict[str, literals_pb2.Literal] = {}
     for name, (t, default) in interface.inputs.items():
@@ -243,9 +241,7 @@ async def convert_inputs_to_literals(
             value = default
         else:
             raise RuntimeDataValidationError(
-                f"Missing required input {name!r}{_of(task_name)} of type {type_name(t)}",
-                var=name,
-                task_name=task_name,
+                name, f"Missing required input {name!r}{_of(task_name)} of type {type_name(t)}", task_name
             )
         literals[name] = await _to_literal("Input", name, t, value, task_name)
     return literals
@@ -286,9 +282,7 @@ async def convert_literals_to_inputs(
         if lit is None:
             if default is _EMPTY:
                 raise RuntimeDataValidationError(
-                    f"Missing required input {name!r}{_of(task_name)} of type {type_name(t)}",
-                    var=name,
-                    task_name=task_name,
+                    name, f"Missing required input {name!r}{_of(task_name)} of type {type_name(t)}", task_name
                 )
             kwargs[name] = default
             continue
@@ -296,7 +290,7 @@ async def convert_literals_to_inputs(
             kwargs[name] = await TypeEngine.to_python_value(await _inline(lit), t)
         except (TypeTransformerFailedError, TypeError, ValueError, AttributeError) as e:
             raise RuntimeDataValidationError(
-                f"Input {name!r}{_of(task_name)} cannot be read as {type_name(t)}: {e}", var=name, task_name=task_name
+                name, f"Input {name!r}{_of(task_name)} cannot be read as {type_name(t)}: {e}", task_name
             ) from e
     return kwargs
 
@@ -326,10 +320,10 @@ async def convert_outputs_to_literals(
         return {name: await _to_literal("Output", name, t, value, task_name)}
     if not isinstance(value, tuple) or len(value) != len(outputs):
         raise RuntimeDataValidationError(
+            "o0",
             f"Task {task_name or '(unnamed)'} must return a tuple of {len(outputs)} values "
             f"({', '.join(type_name(t) for t in outputs.values())}), got {type_name(type(value))}",
-            var="o0",
-            task_name=task_name,
+            task_name,
         )
     return {
         name: await _to_literal("Output", name, t, item, task_name)
@@ -360,13 +354,13 @@ async def convert_literals_to_outputs(
         lit = literals.get(name)
         if lit is None:
             raise RuntimeDataValidationError(
-                f"Missing output {name!r}{_of(task_name)} of type {type_name(t)}", var=name, task_name=task_name
+                name, f"Missing output {name!r}{_of(task_name)} of type {type_name(t)}", task_name
             )
         try:
             values.append(await TypeEngine.to_python_value(await _inline(lit), t))
         except (TypeTransformerFailedError, TypeError, ValueError, AttributeError) as e:
             raise RuntimeDataValidationError(
-                f"Output {name!r}{_of(task_name)} cannot be read as {type_name(t)}: {e}", var=name, task_name=task_name
+                name, f"Output {name!r}{_of(task_name)} cannot be read as {type_name(t)}: {e}", task_name
             ) from e
     if interface.output_tuple is not None:
         return interface.output_tuple(*values)

@@ -88,9 +88,9 @@ def test_run_start_time():
     [
         (ValueError("bad 3"), "ValueError", Container.RECOVERABLE, Execution.USER),
         (NonRecoverableError("never"), "NonRecoverableError", Container.NON_RECOVERABLE, Execution.USER),
-        (RuntimeDataValidationError("wrong type", var="x"), "RuntimeDataValidationError", Container.NON_RECOVERABLE, 1),
-        (RuntimeUserError("child failed", code="KeyError"), "KeyError", Container.RECOVERABLE, Execution.USER),
-        (RuntimeSystemError("storage down", code="StorageError"), "StorageError", Container.RECOVERABLE, 2),
+        (RuntimeDataValidationError("x", "wrong type"), "RuntimeDataValidationError", Container.NON_RECOVERABLE, 1),
+        (RuntimeUserError("KeyError", "child failed"), "KeyError", Container.RECOVERABLE, Execution.USER),
+        (RuntimeSystemError("StorageError", "storage down"), "StorageError", Container.RECOVERABLE, 2),
     ],
 )
 def test_error_documents(error: Exception, code: str, kind: int, origin: int):
@@ -120,7 +120,7 @@ def test_execution_errors_become_exceptions(code: str, kind: int, expected: type
 
 
 def test_error_documents_read_back():
-    document = error_document_from_exception(RuntimeSystemError("disk", code="Disk"))
+    document = error_document_from_exception(RuntimeSystemError("Disk", "disk"))
     error = exception_from_error_document(document)
     assert type(error) is RuntimeSystemError and error.code == "Disk"
 

@@ -164,9 +164,9 @@ def to_runtime_error(error: BaseException, worker: str) -> BaseRuntimeError:
         return error  # type: ignore[return-value]
     if isinstance(error, BaseRuntimeError):
         boundary: type[BaseRuntimeError] = RuntimeSystemError if error.kind == "system" else RuntimeUserError
-        converted = boundary(str(error), code=error.code, worker=error.worker or worker)
+        converted = boundary._from_parts(str(error), code=error.code, worker=error.worker or worker)
     else:
-        converted = RuntimeUserError(str(error), code=type(error).__name__, worker=worker)
+        converted = RuntimeUserError(type(error).__name__, str(error), worker)
     converted.__cause__ = error
     return converted
 

@@ -93,7 +93,7 @@ class _NoControlPlane:
     def _error(self) -> Exception:
         from flyte.errors import RuntimeSystemError
 
-        return RuntimeSystemError(self.reason, code="MissingEndpoint")
+        return RuntimeSystemError("MissingEndpoint", self.reason)
 
     async def enqueue(self, **fields: Any) -> None:
         raise self._error()

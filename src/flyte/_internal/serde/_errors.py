@@ -11,9 +11,12 @@ from __future__ import annotations
 from flyteidl2.core import execution_pb2
 
 from flyte.errors import (
+    GPU_FAULT_CODES,
     ActionAbortedError,
     BaseRuntimeError,
     DeadlineExceededError,
+    GPUFaultSystemError,
+    GPUFaultUserError,
     MaxQueuedTimeExceededError,
     MaxRuntimeExceededError,
     NonRecoverableError,
@@ -82,7 +85,7 @@ def error_document_from_exception(error: BaseException) -> execution_pb2.ErrorDo
 def timeout_error_from_code(code: str, message: str, *, worker: str | None = None) -> TaskTimeoutError:
     """The timeout exception a backend timeout code names (``MAX_RUNTIME_EXCEEDED``, ...)."""
     error_class = _TIMEOUT_CODES.get(code.rsplit("|", 1)[-1], TaskTimeoutError)
-    return error_class(message or f"action {worker} timed out", code=code or None, worker=worker)
+    return error_class._from_parts(message or f"action {worker} timed out", code=code or None, worker=worker)
 
 
 def exception_from_execution_error(
@@ -103,12 +106,15 @@ def exception_from_execution_error(
     user_code = code.rsplit("|", 1)[-1]
     if user_code in _TIMEOUT_CODES:
         return timeout_error_from_code(code, error.message, worker=worker)
+    if user_code in GPU_FAULT_CODES:
+        gpu_class = GPUFaultSystemError if error.kind == _ExecutionError.SYSTEM else GPUFaultUserError
+        return gpu_class._from_parts(error.message, code=code, worker=worker)
     if error.kind == _ExecutionError.SYSTEM:
-        return RuntimeSystemError(error.message, code=code or None, worker=worker)
+        return RuntimeSystemError._from_parts(error.message, code=code or None, worker=worker)
     if error.kind == _ExecutionError.UNKNOWN and not code:
-        return RuntimeUnknownError(error.message, worker=worker)
+        return RuntimeUnknownError._from_parts(error.message, worker=worker)
     error_class = _USER_CODES.get(user_code, RuntimeUserError)
-    return error_class(error.message, code=code or None, worker=worker)
+    return error_class._from_parts(error.message, code=code or None, worker=worker)
 
 
 def exception_from_error_document(

@@ -244,13 +244,15 @@ class ClientSet:
         config = config or get_init_config()
         if not config.endpoint:
             raise InitializationError(
+                "ClientNotInitializedError",
+                "user",
                 "No Flyte endpoint is configured; call flyte.init(endpoint='localhost:8090', insecure=True) "
-                "or flyte.init_from_config()"
+                "or flyte.init_from_config()",
             )
         try:
             return cls.for_endpoint(config.endpoint, insecure=config.insecure)
         except ValueError as error:
-            raise InitializationError(str(error)) from error
+            raise InitializationError("ClientNotInitializedError", "user", str(error)) from error
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSet:
@@ -268,8 +270,8 @@ class ClientSet:
         endpoint = env.get("_U_EP_OVERRIDE", "")
         if not endpoint:
             raise RuntimeSystemError(
+                "MissingEndpoint",
                 "_U_EP_OVERRIDE is not set, so this task cannot reach the control plane to run nested actions",
-                code="MissingEndpoint",
             )
         insecure = env.get("_U_INSECURE", "").lower() in ("1", "true", "yes") or is_insecure_host(endpoint)
         parts = [

@@ -117,8 +117,8 @@ class RemoteController:
     def _base(self) -> str:
         if not self.run_base_dir:
             raise RuntimeSystemError(
+                "MissingRunBase",
                 "This task calls other tasks, but its run output base is unknown; the backend must set _U_RUN_BASE",
-                code="MissingRunBase",
             )
         return self.run_base_dir
 
@@ -135,7 +135,7 @@ class RemoteController:
         try:
             await self.service.enqueue(action_id=action_id_to_proto(child), **fields)
         except ConnectError as error:
-            raise RuntimeSystemError(f"Could not enqueue action {child.name}: {error}", code="EnqueueFailed") from error
+            raise RuntimeSystemError("EnqueueFailed", f"Could not enqueue action {child.name}: {error}") from error
 
     async def _spec(self, task: AsyncFunctionTaskTemplate[Any, Any]) -> task_definition_pb2.TaskSpec:
         spec = self._specs.get(task)
@@ -274,7 +274,7 @@ class RemoteController:
                 outputs = common_pb2.Outputs.FromString(await storage.read_bytes(uri))
             except FileNotFoundError as error:
                 raise RuntimeSystemError(
-                    f"Action {child.name} succeeded but its outputs are missing at {uri}", code="OutputsNotFound"
+                    "OutputsNotFound", f"Action {child.name} succeeded but its outputs are missing at {uri}"
                 ) from error
             return await convert_literals_to_outputs(task.interface, outputs_from_proto(outputs), task_name=task.name)
         failure: BaseRuntimeError
@@ -288,7 +288,9 @@ class RemoteController:
         elif phase == _TIMED_OUT:
             failure = timeout_error_from_code(update.error.code, update.error.message, worker=child.name)
         else:
-            failure = RuntimeSystemError(f"Action {child.name} ended in unexpected phase {phase}", worker=child.name)
+            failure = RuntimeSystemError(
+                "UnexpectedPhase", f"Action {child.name} ended in unexpected phase {phase}", child.name
+            )
         raise failure
 
     async def _error_from_file(self, child: ActionID, output_uri: str) -> BaseRuntimeError:
@@ -302,7 +304,9 @@ class RemoteController:
         try:
             document = execution_pb2.ErrorDocument.FromString(await storage.read_bytes(uri))
         except FileNotFoundError:
-            return RuntimeSystemError(f"Action {child.name} failed without an error document", worker=child.name)
+            return RuntimeSystemError(
+                "MissingErrorDocument", f"Action {child.name} failed without an error document", child.name
+            )
         return exception_from_error_document(document, worker=child.name)
 
     # --- traces ---------------------------------------------------------------------------

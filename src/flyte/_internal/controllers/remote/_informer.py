@@ -136,9 +136,9 @@ class Informer:
                 if failures >= self.max_failures:
                     self._fail(
                         RuntimeSystemError(
+                            "WatchFailed",
                             f"Lost the watch of action {self.parent.name}'s children after {failures} attempts: "
                             f"{error}",
-                            code="WatchFailed",
                         )
                     )
                     return
@@ -148,7 +148,11 @@ class Informer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
             except Exception as error:  # a bug or a malformed message: fail the waiters instead of hanging
-                self._fail(RuntimeSystemError(f"The watch of action {self.parent.name}'s children broke: {error!r}"))
+                self._fail(
+                    RuntimeSystemError(
+                        "WatchFailed", f"The watch of action {self.parent.name}'s children broke: {error!r}"
+                    )
+                )
                 raise
 
     async def stop(self) -> None:
