@@ -33,7 +33,7 @@ from flyte._pod import PodTemplate
 from flyte._resources import AMD_GPU, APPLE_SILICON, GPU, HABANA_GAUDI, TPU, Device, DeviceClass, Neuron, Resources
 from flyte._retry import Backoff, RetryStrategy
 from flyte._reusable import ReusePolicy
-from flyte._run import ActionOutputs, Run, run, with_runcontext
+from flyte._run import ActionOutputs, Run, rerun, run, with_runcontext
 from flyte._secret import Secret, SecretRequest
 from flyte._task import AsyncFunctionTaskTemplate, TaskTemplate
 from flyte._task_environment import Environment, TaskEnvironment
@@ -86,6 +86,7 @@ __all__ = [
     "init",
     "init_from_config",
     "map",
+    "rerun",
     "run",
     "trace",
     "version",

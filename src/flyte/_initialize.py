@@ -13,7 +13,7 @@ from flyte.errors import InitializationError
 if TYPE_CHECKING:
     from flyte._internal.local_cache import LocalCache
 
-__all__ = ["current_domain", "current_project", "get_init_config", "init", "init_from_config"]
+__all__ = ["current_domain", "current_project", "get_init_config", "init", "init_from_config", "parse_image_refs"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,22 +140,69 @@ def init_from_config(
     project: str | None = None,
     domain: str | None = None,
     org: str | None = None,
+    images: tuple[str, ...] | list[str] | None = None,
     **extra: Any,
 ) -> None:
     """Configure Flyte from a config file, found the way Flyte 2 finds it (see :mod:`flyte.config`).
 
+    Args:
+        path_or_config: a config file, a :class:`flyte.config.Config`, or ``None`` to search.
+        root_dir: the root of your code.
+        log_level: the level of Flyte's own logger.
+        project: overrides the file's project.
+        domain: overrides the file's domain.
+        org: overrides the file's organisation.
+        images: named images added to (and overriding) the file's ``image.image_refs``, each
+            ``"name=uri"``, or a bare ``"uri"`` for the image named ``default``.
+        **extra: other options of :func:`init`.
+
     Example:
         >>> flyte.init_from_config()  # doctest: +SKIP
         >>> flyte.init_from_config("~/.flyte/config.yaml", project="ml")  # doctest: +SKIP
+        >>> flyte.init_from_config(images=("gpu=ghcr.io/acme/gpu:1",))  # doctest: +SKIP
     """
     from flyte.config import Config, auto, config_to_init_kwargs
 
+    named_images = parse_image_refs(images)
     config = path_or_config if isinstance(path_or_config, Config) else auto(path_or_config)
     kwargs = config_to_init_kwargs(config)
     overrides = {"project": project, "domain": domain, "org": org, "root_dir": root_dir, "log_level": log_level}
     kwargs.update({key: value for key, value in overrides.items() if value is not None})
+    if named_images:
+        kwargs["images"] = {**(kwargs.get("images") or {}), **named_images}
     kwargs.update(extra)
     init(**kwargs)
+
+
+def parse_image_refs(values: tuple[str, ...] | list[str] | None) -> dict[str, str]:
+    """``("name=uri", "uri")`` as ``{"name": "uri", "default": "uri"}`` (a bare URI names ``default``).
+
+    Raises:
+        InitializationError: an entry is not a string, or its name or URI is empty.
+
+    Example:
+        >>> parse_image_refs(("gpu=ghcr.io/acme/gpu:1", "python:3.12-slim"))
+        {'gpu': 'ghcr.io/acme/gpu:1', 'default': 'python:3.12-slim'}
+    """
+    if values is None:
+        return {}
+    if isinstance(values, str):
+        values = (values,)
+    refs: dict[str, str] = {}
+    for value in values:
+        if not isinstance(value, str):
+            raise InitializationError(
+                "InvalidInitArgument", "user", f"images entries must be strings 'name=uri', got {value!r}"
+            )
+        name, separator, uri = value.partition("=")
+        if not separator:
+            name, uri = "default", value
+        if not name.strip() or not uri.strip():
+            raise InitializationError(
+                "InvalidInitArgument", "user", f"image {value!r} must be 'name=uri' with a non-empty name and URI"
+            )
+        refs[name.strip()] = uri.strip()
+    return refs
 
 
 def current_project() -> str | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from flyte._internal.decoding import preserve_original_types
 from flyte._internal.syncify import syncify_classmethod, syncify_iterator_method, syncify_method
 from flyte._run import ActionInputs, ActionOutputs
 from flyte._run import Run as BaseRun
@@ -91,6 +92,7 @@ class Run(BaseRun, ToDict):
         """The root action (``a0``)."""
         self.labels = dict(labels or {})
         """The run's labels."""
+        self._preserve_original_types = False
         if interface is not None:
             action._native_interface = interface
 
@@ -321,12 +323,14 @@ class Run(BaseRun, ToDict):
         Raises:
             flyte.errors.BaseRuntimeError: the run failed, timed out or was aborted.
         """
-        return await self.action.outputs.aio()
+        with preserve_original_types(self._preserve_original_types):
+            return await self.action.outputs.aio()
 
     @syncify_method
     async def inputs(self) -> ActionInputs:
         """The root task's inputs by name."""
-        return await self.action.inputs.aio()
+        with preserve_original_types(self._preserve_original_types):
+            return await self.action.inputs.aio()
 
     @syncify_method
     async def get_logs(self, attempt: int | None = None) -> list[str]:

@@ -14,15 +14,19 @@ from flyte.errors import RunAlreadyExistsError
 from flyte.remote._common import control_plane_error, dataproxy_for, get_clients, org, scope
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from flyteidl2.task import common_pb2, task_definition_pb2
 
-    from flyte._run import RunConfig
+    from flyte._internal.bundle import BuiltBundle
+    from flyte._internal.serde import CodeBundle
+    from flyte._run import DryRun, RunConfig
     from flyte._task import AsyncFunctionTaskTemplate
     from flyte.remote._run import Run
     from flyte.remote._task import TaskDetails
     from flyte.types._interface import NativeInterface
 
-__all__ = ["submit_run"]
+__all__ = ["dry_run_remote", "submit_run"]
 
 
 async def _inputs(
@@ -38,20 +42,26 @@ async def _inputs(
 
 async def _local_spec(
     task: AsyncFunctionTaskTemplate[Any, Any], project: str, domain: str, config: RunConfig
-) -> tuple[task_definition_pb2.TaskSpec, str | None]:
-    """The run's ``TaskSpec`` (bundle uploaded) and its ``_F_SYS_PATH``."""
+) -> tuple[task_definition_pb2.TaskSpec, str | None, CodeBundle | None]:
+    """The run's ``TaskSpec`` (bundle uploaded, unless a dry run), its ``_F_SYS_PATH`` and bundle."""
     from flyte._deploy import image_cache_for, prepare_code, task_environments
     from flyte._initialize import get_init_config
     from flyte._internal import bundle as bundles
     from flyte._internal.serde import SerializationContext, task_to_spec
 
-    copy_style = str(config.extra.get("copy_style") or "loaded_modules")
-    interactive = config.extra.get("interactive_mode")
+    interactive = config.interactive_mode
     if interactive is None:
         interactive = bundles.is_interactive() or bundles.source_file(task) is None
-    _, code = await prepare_code(
-        [task], project=project, domain=domain, copy_style=copy_style, interactive=bool(interactive)
+    built, code = await prepare_code(
+        [task],
+        project=project,
+        domain=domain,
+        copy_style=config.copy_style,
+        interactive=bool(interactive),
+        upload=not config.dry_run,
     )
+    if config.dry_run and built is not None and code is not None and config.copy_bundle_to is not None:
+        code = _copy_bundle(built, code, config.copy_bundle_to)
     root = bundles.code_root(get_init_config().root_dir)
     version = config.version or (code.computed_version if code is not None else "none")
     sys_path = bundles.sys_path_entries(root) if code is not None and code.tgz is not None else None
@@ -64,7 +74,49 @@ async def _local_spec(
         image_cache=image_cache_for(task_environments(task)),
         root_dir=root,
     )
-    return await task_to_spec(task, context), sys_path
+    return await task_to_spec(task, context), sys_path, code
+
+
+def _copy_bundle(built: BuiltBundle, code: CodeBundle, directory: Path) -> CodeBundle:
+    """Write a dry run's bundle into ``directory``; the bundle then names that file."""
+    import dataclasses
+
+    from flyte.errors import CodeBundleError
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / built.filename
+        target.write_bytes(built.data)
+    except OSError as error:
+        raise CodeBundleError(f"Cannot write the code bundle into {directory}: {error}") from error
+    if code.pkl is not None:
+        return dataclasses.replace(code, pkl=str(target))
+    return dataclasses.replace(code, tgz=str(target))
+
+
+async def dry_run_remote(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: RunConfig) -> DryRun:
+    """What :func:`submit_run` would send, built but not sent: inputs, task spec and code bundle.
+
+    Nothing is uploaded and no RPC is made (a deployed task is looked up, to know its interface).
+
+    Raises:
+        flyte.errors.RuntimeDataValidationError: an input does not match the task's interface.
+        flyte.errors.CodeBundleError: the code could not be bundled (or written to ``copy_bundle_to``).
+    """
+    from flyte._run import DryRun
+    from flyte._task import AsyncFunctionTaskTemplate
+    from flyte.remote._task import Task, TaskDetails
+
+    project, domain = scope(config.project, config.domain)
+    if isinstance(task, (Task, TaskDetails)):
+        deployed = await task.fetch.aio() if isinstance(task, Task) else task
+        inputs = await _inputs(deployed.interface, deployed.name, args, kwargs, config.custom_context)
+        return DryRun(name="dry-run", url="", inputs=inputs, task_spec=deployed._spec, code_bundle=None)
+    if not isinstance(task, AsyncFunctionTaskTemplate):
+        raise TypeError(f"flyte.run() needs a task made with @env.task or a flyte.remote.Task, got {task!r}")
+    inputs = await _inputs(task.interface, task.name, args, kwargs, config.custom_context)
+    spec, _, code = await _local_spec(task, project, domain, config)
+    return DryRun(name="dry-run", url="", inputs=inputs, task_spec=spec, code_bundle=code)
 
 
 async def submit_run(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: RunConfig) -> Run:
@@ -111,7 +163,7 @@ async def submit_run(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any], c
     else:
         interface = task.interface
         inputs = await _inputs(interface, task.name, args, kwargs, config.custom_context)
-        spec, sys_path = await _local_spec(task, project, domain, config)
+        spec, sys_path, _ = await _local_spec(task, project, domain, config)
         upload.task_spec.CopyFrom(spec)
         create.task_spec.CopyFrom(spec)
         what = f"task {task.name}"
@@ -137,4 +189,6 @@ async def submit_run(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any], c
                 f"A run named {config.name!r} already exists in {project}/{domain}; choose another name"
             ) from error
         raise control_plane_error(error, f"starting {what} in {project}/{domain}", explain=True) from error
-    return Run._from_proto(response.run, interface=interface)
+    run = Run._from_proto(response.run, interface=interface)
+    run._preserve_original_types = config.preserve_original_types
+    return run

@@ -65,6 +65,10 @@ class RunSettings:
     """The code version reported by ``flyte.ctx().version``."""
     max_action_concurrency: int | None = None
     """At most this many actions run at once; a parent waiting on its children does not count."""
+    run_start_time: datetime | None = None
+    """The start time the run reports (``flyte.ctx().run_start_time``); default: now."""
+    cache_lookup_scope: str = "global"
+    """``"project-domain"`` keeps cache entries apart per project and domain; ``"global"`` shares them."""
 
 
 @dataclass
@@ -192,7 +196,7 @@ class LocalController:
         self.records: dict[str, ActionRecord] = {}
         self._finished: dict[str, Any] = {}
         self._serialized_keys: dict[str, asyncio.Lock] = {}
-        self._run_start = datetime.now(timezone.utc)
+        self._run_start = settings.run_start_time or datetime.now(timezone.utc)
         # Slots for max_action_concurrency, and which attempts (by id of their call counter) hold one
         # or wait on children: a parent gives its slot up while it waits, so nesting cannot deadlock.
         self._slots: asyncio.Semaphore | None = None
@@ -295,6 +299,8 @@ class LocalController:
         ignored = task.cache.ignored_inputs
         kept = {name: literal for name, literal in literals.items() if name not in ignored} if ignored else literals
         key = cache_key(hash_inputs(kept), task.name, facts.typed_interface, facts.cache_version)
+        if self.settings.cache_lookup_scope == "project-domain":
+            key = f"{self.settings.project or ''}/{self.settings.domain or ''}/{key}"
         if not task.cache.serialize:
             return await self._lookup_or_run(task, action_id, inputs, record, group, key)
         lock = self._serialized_keys.setdefault(key, asyncio.Lock())
