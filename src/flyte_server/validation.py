@@ -4,9 +4,14 @@ The rules are compiled once per message type (protovalidate caches them in the v
 check costs microseconds. A request that breaks a rule is answered ``INVALID_ARGUMENT`` with a
 one-line message naming the fields, before any service code runs.
 
-One kind of rule is relaxed on purpose: string rules on an organization (``org``,
-``organization``, ``org_id.name``) require a non-empty value in the annotations, but the Flyte 2
-SDK sends an empty org from a laptop (PROTOCOL.md §1), and this server ignores org everywhere.
+The annotations are stricter than Flyte's backend in a few places where real clients send
+empty values; those rules are relaxed on purpose, and only those (``docs/protocol-leniency.md``
+holds the audit of every rule against what both SDKs send):
+
+* string rules on an organization (``org``, ``organization``, ``org_id.name``): the Flyte 2 SDK
+  sends an empty org from a laptop (PROTOCOL.md §1), and this server ignores org everywhere;
+* :data:`RELAXED_RULES`: single fields whose rule the SDKs break on ordinary programs (an empty
+  ``inputs_hash`` for a task without inputs), which the server does not rely on.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
 from google.protobuf import json_format, text_format
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError, Message
 
-__all__ = ["StrictCodec", "ValidationInterceptor", "reject_malformed_bodies", "validation_error"]
+__all__ = ["RELAXED_RULES", "StrictCodec", "ValidationInterceptor", "reject_malformed_bodies", "validation_error"]
 
 REQ = TypeVar("REQ")
 RES = TypeVar("RES")
@@ -32,6 +38,13 @@ logger = logging.getLogger(__name__)
 _UNCHECKABLE: set[str] = set()
 _IGNORED_FIELDS = frozenset({"org", "organization", "org_id"})
 _MAX_LISTED = 3
+
+RELAXED_RULES: dict[str, frozenset[str]] = {
+    # Both SDKs hash an empty input set to "" and send it (UploadInputs answers it too); the engine
+    # computes the hash itself from the stored inputs when it is empty.
+    "flyteidl2.common.OffloadedInputData.inputs_hash": frozenset({"string.min_len"}),
+}
+"""Rules not enforced, by the declaring field (``<message full name>.<field>``) and rule id."""
 
 
 def _field_path(violation: protovalidate.Violation) -> str:
@@ -47,12 +60,31 @@ def _field_path(violation: protovalidate.Violation) -> str:
     return ".".join(parts)
 
 
-def _ignored(violation: protovalidate.Violation) -> bool:
+def _declaring_field(root: Descriptor, names: list[str]) -> str | None:
+    """``<message>.<field>`` of the last element of a violation's field path, from the request type."""
+    descriptor: Descriptor | None = root
+    for name in names[:-1]:
+        field = descriptor.fields_by_name.get(name) if descriptor is not None else None
+        if field is None or field.message_type is None:
+            return None
+        descriptor = field.message_type
+        if descriptor.GetOptions().map_entry:  # a map's path goes on through its value type
+            descriptor = descriptor.fields_by_name["value"].message_type
+    if descriptor is None or names[-1] not in descriptor.fields_by_name:
+        return None
+    return f"{descriptor.full_name}.{names[-1]}"
+
+
+def _ignored(violation: protovalidate.Violation, root: Descriptor) -> bool:
     field = violation.proto.field
-    elements = field.elements if field is not None else ()
-    if not any(element.field_name in _IGNORED_FIELDS for element in elements):
+    names = [element.field_name for element in (field.elements if field is not None else ())]
+    rule = str(violation.proto.rule_id)
+    if any(name in _IGNORED_FIELDS for name in names) and rule.startswith("string."):
+        return True
+    if not names:
         return False
-    return str(violation.proto.rule_id).startswith("string.")
+    declared = _declaring_field(root, names)
+    return declared is not None and rule in RELAXED_RULES.get(declared, frozenset())
 
 
 def validation_error(message: Message, validator: protovalidate.Validator | None = None) -> str | None:
@@ -73,7 +105,7 @@ def validation_error(message: Message, validator: protovalidate.Validator | None
             _UNCHECKABLE.add(name)
             logger.warning("cannot validate requests of this type", extra={"message_type": name, "error": str(e)})
         return None
-    relevant = [violation for violation in violations if not _ignored(violation)]
+    relevant = [violation for violation in violations if not _ignored(violation, message.DESCRIPTOR)]
     if not relevant:
         return None
     described = []

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from flyteidl2.cluster import payload_pb2 as cluster_pb2
-from flyteidl2.common import identifier_pb2
+from flyteidl2.common import identifier_pb2, run_pb2
 from flyteidl2.secret import definition_pb2, payload_pb2
-from flyteidl2.trigger import trigger_service_pb2
+from flyteidl2.task import task_definition_pb2
+from flyteidl2.trigger import trigger_definition_pb2, trigger_service_pb2
+from flyteidl2.workflow import run_service_pb2
 
-from flyte_server.validation import validation_error
+from flyte_server.validation import RELAXED_RULES, validation_error
 
 if TYPE_CHECKING:
     from conftest import RunningServer
@@ -39,6 +41,29 @@ def test_an_empty_org_is_accepted_as_the_sdk_sends_it() -> None:
     assert validation_error(by_org) is None
     assert validation_error(by_project) is None
     assert validation_error(cluster_pb2.SelectClusterRequest(operation=1)) is not None
+
+
+def test_an_empty_inputs_hash_is_accepted_as_both_sdks_send_it_for_a_task_without_inputs() -> None:
+    def create(offloaded: run_pb2.OffloadedInputData) -> run_service_pb2.CreateRunRequest:
+        return run_service_pb2.CreateRunRequest(
+            project_id=identifier_pb2.ProjectIdentifier(name="p", domain="d"),
+            task_id=task_definition_pb2.TaskIdentifier(project="p", domain="d", name="env.main", version="v1"),
+            offloaded_input_data=offloaded,
+        )
+
+    assert validation_error(create(run_pb2.OffloadedInputData(uri="s3://b/inputs", inputs_hash=""))) is None
+    # The relaxation is that one rule of that one field: the location of the inputs is still required.
+    assert validation_error(create(run_pb2.OffloadedInputData(uri="", inputs_hash=""))) == (
+        "invalid CreateRunRequest: offloaded_input_data.uri: must be at least 1 characters"
+    )
+    trigger = trigger_service_pb2.DeployTriggerRequest(
+        name=identifier_pb2.TriggerName(project="p", domain="d", name="t", task_name="env.main"),
+        spec=trigger_definition_pb2.TriggerSpec(
+            task_version="v1", offloaded_input_data=run_pb2.OffloadedInputData(uri="s3://b/i")
+        ),
+    )
+    assert validation_error(trigger) is None
+    assert RELAXED_RULES == {"flyteidl2.common.OffloadedInputData.inputs_hash": frozenset({"string.min_len"})}
 
 
 @pytest.mark.parametrize(

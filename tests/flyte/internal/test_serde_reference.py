@@ -46,7 +46,7 @@ SOURCE = textwrap.dedent(
 
     import flyte
 
-    base = flyte.TaskEnvironment(name="base_env")
+    base = flyte.TaskEnvironment(name="base_env", description="An environment described at length. " * 10)
 
     env = flyte.TaskEnvironment(
         name="rich",
@@ -94,6 +94,20 @@ SOURCE = textwrap.dedent(
     @base.task
     def b(x: int = 1) -> tuple[int, float]:
         return x, 1.0
+
+    '''
+)
+# Texts longer than the protocol allows (short name 63, descriptions 255 and 2048): cut, not refused.
+SOURCE += textwrap.dedent(
+    f'''
+
+    @base.task
+    async def a_task_whose_function_name_is_longer_than_sixty_three_characters_in_all() -> None:
+        """{"A summary line that goes on and on. " * 10}
+
+        {"A body longer than the protocol allows. " * 60}
+        """
+        return None
     '''
 )
 
@@ -200,7 +214,16 @@ def _text(spec: task_definition_pb2.TaskSpec, *, drop_discovery_version: bool) -
 
 @pytest.mark.parametrize(
     ("task_name", "variable", "explicit_cache_version"),
-    [("rich.entry", "entry", True), ("rich.plain", "plain", False), ("base_env.b", "b", False)],
+    [
+        ("rich.entry", "entry", True),
+        ("rich.plain", "plain", False),
+        ("base_env.b", "b", False),
+        (
+            "base_env.a_task_whose_function_name_is_longer_than_sixty_three_characters_in_all",
+            "a_task_whose_function_name_is_longer_than_sixty_three_characters_in_all",
+            False,
+        ),
+    ],
 )
 async def test_deployed_task_specs_are_identical(
     captured: Captured, task_name: str, variable: str, explicit_cache_version: bool

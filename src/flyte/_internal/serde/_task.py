@@ -248,14 +248,28 @@ async def _default_inputs(task: TaskTemplate[Any, Any]) -> list[common_pb2.Named
     ]
 
 
+# The flyteidl2 length limits of a TaskSpec's texts; longer texts are cut as Flyte 2 cuts them.
+_SHORT_NAME_MAX = 63
+_DESCRIPTION_MAX = 255
+_LONG_DESCRIPTION_MAX = 2048
+_CUT_MARK = "...(tr.)"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - len(_CUT_MARK)] + _CUT_MARK
+
+
 def _documentation(task: TaskTemplate[Any, Any]) -> task_definition_pb2.DocumentationEntity:
     func = getattr(task, "func", None)
     docstring = inspect.getdoc(func) if func is not None else None
     if not docstring:
         description = task.docs.description if task.docs is not None else None
-        return task_definition_pb2.DocumentationEntity(short_description=description or "")
+        return task_definition_pb2.DocumentationEntity(short_description=_cut(description or "", _DESCRIPTION_MAX))
     short, _, rest = docstring.partition("\n\n")
-    return task_definition_pb2.DocumentationEntity(short_description=short.strip(), long_description=rest.strip())
+    return task_definition_pb2.DocumentationEntity(
+        short_description=_cut(short.strip(), _DESCRIPTION_MAX),
+        long_description=_cut(rest.strip(), _LONG_DESCRIPTION_MAX),
+    )
 
 
 async def task_to_spec(
@@ -287,14 +301,14 @@ async def task_to_spec(
     env = task.parent_env() if task.parent_env is not None else None
     spec = task_definition_pb2.TaskSpec(
         task_template=task_template_to_proto(task, context, deploy=deploy, resolver=resolver),
-        short_name=task.short_name,
+        short_name=task.short_name[:_SHORT_NAME_MAX],
         environment=environment_pb2.Environment(name=environment_name(task)),
     )
     if deploy:
         spec.default_inputs.extend(await _default_inputs(task))
         spec.documentation.CopyFrom(_documentation(task))
         if env is not None and env.description:
-            spec.environment.description = env.description
+            spec.environment.description = _cut(env.description, _DESCRIPTION_MAX)
     return spec
 
 
