@@ -50,6 +50,18 @@ class ServerConfig:
     """The server's own log level."""
     secret_key: str | None = None
     """The key for signed URLs and secret encryption; default a key file kept in ``data_dir``."""
+    auth: bool = False
+    """Require a bearer token (API key / OAuth2 client credentials / OIDC) on every RPC (docs/auth.md)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``Host`` names answered besides the loopback ones (``*``: any)."""
+    oidc_issuer: str | None = None
+    """An external OpenID Connect issuer whose access tokens are trusted too."""
+    oidc_audience: str | None = None
+    """The ``aud`` the issuer's tokens must carry (unchecked when unset)."""
+    tls_cert: Path | None = None
+    """A PEM certificate (chain): serve HTTPS."""
+    tls_key: Path | None = None
+    """The PEM private key of ``tls_cert``."""
 
     @property
     def database_url(self) -> str:

@@ -33,8 +33,10 @@ from flyte_server.admin.project_service import project_app
 from flyte_server.admin.secret_service import secret_app
 from flyte_server.admin.trigger_service import trigger_app
 from flyte_server.app import Router
+from flyte_server.auth import AuthSetup
+from flyte_server.auth.scope import ScopeInterceptor
 from flyte_server.blobs import BlobStore
-from flyte_server.blobs.local import LocalBlobStore
+from flyte_server.blobs.local import SIGNED_PREFIX, LocalBlobStore
 from flyte_server.blobs.s3 import S3BlobStore, S3StoreError
 from flyte_server.config import ServerConfig
 from flyte_server.console import CONSOLE_PREFIX, ConsoleApp
@@ -95,6 +97,8 @@ class ServerInfo:
     """The web console."""
     data_dir: Path
     """Where the default database, blobs and keys live."""
+    admin_api_key: str | None = None
+    """The admin API key created at this start (auth on, first start), shown once."""
 
 
 def _client_host(host: str) -> str:
@@ -108,7 +112,8 @@ def _client_host(host: str) -> str:
 def server_info(config: ServerConfig) -> ServerInfo:
     """The addresses of a server started with ``config`` (whose port is already the real one)."""
     host = _client_host(config.host)
-    url = f"http://{host}:{config.port}"
+    scheme = "https" if config.tls_cert else "http"
+    url = f"{scheme}://{host}:{config.port}"
     endpoint_host = "localhost" if host in ("127.0.0.1", "[::1]") else host
     endpoint = f"{endpoint_host}:{config.port}"
     return ServerInfo(
@@ -116,7 +121,7 @@ def server_info(config: ServerConfig) -> ServerInfo:
         port=config.port,
         url=url,
         endpoint=endpoint,
-        console_url=f"http://{endpoint}{CONSOLE_PREFIX}",
+        console_url=f"{scheme}://{endpoint}{CONSOLE_PREFIX}",
         data_dir=config.data_dir,
     )
 
@@ -198,6 +203,9 @@ class ServerLifecycle:
     router: Router
     engine: Any = None
     scheduler: TriggerScheduler | None = None
+    auth: AuthSetup | None = None
+    app: Any = None
+    """What uvicorn serves: the router behind the auth gate (``Host`` allow-list, tokens, roles)."""
     _started: list[str] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -219,6 +227,11 @@ class ServerLifecycle:
         except asyncio.TimeoutError as e:
             raise ServerStartError(f"the database {where} did not answer within {_STARTUP_TIMEOUT:.0f}s") from e
         self._started.append("database")
+        if self.auth is not None:
+            try:
+                await self.auth.start()
+            except (SQLAlchemyError, OSError) as e:
+                raise ServerStartError(f"cannot set up authentication: {_first_line(e)}") from e
         if isinstance(self.blobs, S3BlobStore):
             try:
                 await self.blobs.open()
@@ -260,13 +273,18 @@ def _first_line(error: BaseException) -> str:
 
 
 def build_app(
-    config: ServerConfig, *, with_engine: bool = True, engine_factory: EngineFactory | None = None
+    config: ServerConfig,
+    *,
+    with_engine: bool = True,
+    engine_factory: EngineFactory | None = None,
+    worker_url: str | None = None,
 ) -> tuple[Router, ServerLifecycle]:
     """Compose the ASGI router and the lifecycle of every part, without I/O beyond key files.
 
     ``config.port`` must be the real port (signed URLs and workers use it). ``with_engine=False``
     serves only the admin services (projects, secrets, triggers, ...), for tests and tools;
-    ``engine_factory`` replaces ``flyte_server.engine.Engine``.
+    ``engine_factory`` replaces ``flyte_server.engine.Engine``; ``worker_url`` is where task
+    processes reach the server when that is not its public URL (a plain loopback port under TLS).
 
     Raises:
         ServerStartError: an unusable database URL or storage location.
@@ -288,6 +306,19 @@ def build_app(
     cipher = SecretCipher(derive_key(master, "secrets"))
     info = server_info(config)
     interceptors: Sequence[Any] = (ValidationInterceptor(),)
+    auth = AuthSetup(
+        enabled=config.auth,
+        signing_key=derive_key(master, "auth-tokens"),
+        database=database,
+        data_dir=config.data_dir,
+        endpoint=info.endpoint,
+        tls=config.tls_cert is not None,
+        allowed_hosts=(*config.allowed_hosts, *_own_host_names(config.host)),
+        oidc_issuer=config.oidc_issuer,
+        oidc_audience=config.oidc_audience,
+    )
+    if config.auth:
+        interceptors = (*interceptors, ScopeInterceptor())
 
     engine: Any = None
     scheduler: TriggerScheduler | None = None
@@ -297,10 +328,13 @@ def build_app(
             config=config,
             database=database,
             blobs=blobs,
-            base_url=info.url,
+            base_url=worker_url or info.url,
             secret_resolver=make_secret_resolver(database, cipher),
         )
         scheduler = TriggerScheduler(database=database, engine=engine, blobs=blobs)
+        launcher = getattr(engine, "launcher", None)
+        if launcher is not None and config.auth:
+            launcher.task_credentials = auth.task_environment
 
     def triggers_changed() -> None:
         if scheduler is not None:
@@ -315,16 +349,31 @@ def build_app(
     ]
     if engine is not None:
         apps.extend(engine.connect_apps(interceptors=(*interceptors, _TriggersChangedOnDeploy(triggers_changed))))
+    apps.extend(auth.connect_apps(interceptors=interceptors, read_max_bytes=READ_MAX_BYTES))
     router = Router(
         connect_apps=[reject_malformed_bodies(app) for app in apps],
         blobs=blobs,
-        extra_routes={CONSOLE_PREFIX: ConsoleApp()},
+        extra_routes={CONSOLE_PREFIX: ConsoleApp(), **auth.routes()},
         root_redirect=CONSOLE_PREFIX,
     )
     lifecycle = ServerLifecycle(
-        config=config, database=database, blobs=blobs, router=router, engine=engine, scheduler=scheduler
+        config=config,
+        database=database,
+        blobs=blobs,
+        router=router,
+        engine=engine,
+        scheduler=scheduler,
+        auth=auth,
+        app=auth.wrap(router, public_prefixes=(CONSOLE_PREFIX, SIGNED_PREFIX)),
     )
     return router, lifecycle
+
+
+def _own_host_names(host: str) -> tuple[str, ...]:
+    """The ``Host`` names of the interface the server listens on (all of this machine's for a wildcard)."""
+    if host in ("", "0.0.0.0", "::"):
+        return (socket.gethostname(), socket.getfqdn())
+    return (host,)
 
 
 class _TriggersChangedOnDeploy:
@@ -376,16 +425,22 @@ async def serve(
     holder: list[uvicorn.Server] = []
     sock = bind_socket(config.host, config.port)
     config = replace(config, port=sock.getsockname()[1])
+    # Under TLS, task processes reach the server on a plain loopback port of their own (tokens still apply).
+    internal_sock = bind_socket("127.0.0.1", 0) if config.tls_cert else None
+    worker_url = f"http://127.0.0.1:{internal_sock.getsockname()[1]}" if internal_sock else None
     lifecycle: ServerLifecycle | None = None
     with _signals_set(stop, holder):
         try:
-            router, lifecycle = build_app(config, with_engine=with_engine, engine_factory=engine_factory)
+            _router, lifecycle = build_app(
+                config, with_engine=with_engine, engine_factory=engine_factory, worker_url=worker_url
+            )
             await lifecycle.start()
             if stop.is_set():
                 return
             server = _Server(
                 uvicorn.Config(
-                    router,
+                    lifecycle.app,
+                    **_tls_options(config),
                     http=_http_protocol(),
                     ws="none",
                     lifespan="off",
@@ -395,6 +450,7 @@ async def serve(
                 )
             )
             holder.append(server)
+            internal = _internal_server(lifecycle.app, internal_sock, holder)
             serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
             while not server.started and not serving.done():
                 await asyncio.sleep(0.02)
@@ -402,6 +458,8 @@ async def serve(
                 serving.result()
                 raise ServerStartError("the HTTP server stopped while starting; see the log above")
             info = server_info(config)
+            if lifecycle.auth is not None and lifecycle.auth.new_admin_key:
+                info = replace(info, admin_api_key=lifecycle.auth.new_admin_key)
             logger.info("serving", extra={"url": info.url, "endpoint": info.endpoint})
             if on_ready is not None:
                 on_ready(info)
@@ -411,10 +469,32 @@ async def serve(
             finally:
                 stopper.cancel()
             logger.info("shutting down")
+            if internal is not None:
+                internal[0].should_exit = True
+                await internal[1]
         finally:
             if lifecycle is not None:
                 await lifecycle.stop()
             sock.close()
+            if internal_sock is not None:
+                internal_sock.close()
+
+
+def _tls_options(config: ServerConfig) -> dict[str, Any]:
+    if config.tls_cert is None:
+        return {}
+    return {"ssl_certfile": str(config.tls_cert), "ssl_keyfile": str(config.tls_key) if config.tls_key else None}
+
+
+def _internal_server(
+    app: Any, sock: socket.socket | None, holder: list[uvicorn.Server]
+) -> tuple[uvicorn.Server, asyncio.Task[None]] | None:
+    """The plain-HTTP loopback listener of task processes when the public one is TLS."""
+    if sock is None:
+        return None
+    server = _Server(uvicorn.Config(app, http=_http_protocol(), ws="none", lifespan="off", log_config=None))
+    holder.append(server)
+    return server, asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn-internal")
 
 
 async def _exit_when_set(server: uvicorn.Server, stop: asyncio.Event, lifecycle: ServerLifecycle) -> None:

@@ -64,6 +64,23 @@ def start() -> None:
     help="Key for signed URLs and secret encryption; give every replica the same one.  [default: a key file in the "
     "data dir]",
 )
+@click.option("--auth", is_flag=True, help="Require an API key / OAuth2 token on every call (on by default off loopback).")
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    help="Serve a non-loopback --host without authentication: anyone who reaches the port runs code as you.",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="A Host name the server answers to besides the loopback ones (repeatable; '*': any).",
+)
+@click.option("--oidc-issuer", metavar="URL", help="Also trust access tokens of this OpenID Connect issuer (turns on --auth).")
+@click.option("--oidc-audience", metavar="AUD", help="The audience the OIDC issuer's tokens must name.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PEM certificate: serve HTTPS.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PEM key of --tls-cert.")
 @click.option(
     "--log-level", type=click.Choice(_LOG_LEVELS), default="info", show_default=True, help="Server log level."
 )
@@ -85,6 +102,13 @@ def server(
     workers: int,
     worker_python: Path | None,
     secret_key: str | None,
+    auth: bool,
+    insecure_no_auth: bool,
+    allowed_hosts: tuple[str, ...],
+    oidc_issuer: str | None,
+    oidc_audience: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -94,6 +118,7 @@ def server(
     Examples:
         flyte start server
         flyte start server --port 9000 --data-dir ./flyte-data
+        flyte start server --host 0.0.0.0 --allowed-host flyte.example.com --tls-cert cert.pem --tls-key key.pem
         flyte start server --db postgresql://postgres@localhost/flyte --storage s3://bucket/flyte \\
             --s3-endpoint http://localhost:9000
     """
@@ -103,6 +128,9 @@ def server(
     from flyte_server.server import ServerStartError, run_server, serve
 
     verbose = get_cli_config(ctx).verbose
+    auth = _auth_wanted(host, auth=auth or oidc_issuer is not None, insecure_no_auth=insecure_no_auth)
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
     configure_logging(log_level, log_format)
     config = ServerConfig(
         host=host,
@@ -118,11 +146,44 @@ def server(
         worker_python=str(worker_python.absolute()) if worker_python else sys.executable,
         log_level=log_level,
         secret_key=secret_key,
+        auth=auth,
+        allowed_hosts=allowed_hosts,
+        oidc_issuer=oidc_issuer,
+        oidc_audience=oidc_audience,
+        tls_cert=tls_cert.absolute() if tls_cert else None,
+        tls_key=tls_key.absolute() if tls_key else None,
     )
     try:
         run_server(serve(config, on_ready=_print_banner))
     except ServerStartError as e:
         fail(str(e), error=e, verbose=verbose)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _auth_wanted(host: str, *, auth: bool, insecure_no_auth: bool) -> bool:
+    """Whether to turn auth on: asked for, or the server is reachable from other machines."""
+    if auth and insecure_no_auth:
+        raise click.UsageError("--auth and --insecure-no-auth contradict each other")
+    if auth or _is_loopback(host):
+        return auth
+    if insecure_no_auth:
+        click.echo(
+            f"WARNING: serving {host} without authentication (--insecure-no-auth): anyone who can reach this port "
+            "can run code as this user and read every secret.",
+            err=True,
+        )
+        return False
+    return True
 
 
 def _print_banner(info: ServerInfo) -> None:
@@ -134,5 +195,14 @@ def _print_banner(info: ServerInfo) -> None:
         "Point the SDK and the CLI at it with:",
         f"  flyte create config --endpoint {info.endpoint} --insecure --project flytesnacks --domain development",
     ]
+    if info.url.startswith("https://"):
+        lines[-1] = lines[-1].replace(" --insecure", "")
+    if info.admin_api_key:
+        lines += [
+            "Authentication is on. The admin API key (shown once; also in "
+            f"{info.data_dir / 'admin-api-key'}, mode 0600):",
+            f"  {info.admin_api_key}",
+            f"  export FLYTE_API_KEY=$(cat {info.data_dir / 'admin-api-key'})",
+        ]
     click.echo("\n".join(lines))
     sys.stdout.flush()

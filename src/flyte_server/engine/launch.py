@@ -98,6 +98,8 @@ class Launcher:
         self.secret_resolver = secret_resolver
         parts = urlsplit(base_url)
         self.endpoint = parts.netloc or base_url
+        self.task_credentials: Callable[[str, str, str, int], dict[str, str]] | None = None
+        """Adds a run's credential to its attempts' environment (set by the server when auth is on)."""
         self.base_env = self._base_env(storage_env)
 
     def _base_env(self, storage_env: dict[str, str]) -> dict[str, str]:
@@ -212,6 +214,8 @@ class Launcher:
                 "FLYTE_ATTEMPT_NUMBER": str(a.attempt - 1),
             }
         )
+        if self.task_credentials is not None:
+            env.update(self.task_credentials(a.key.project, a.key.domain, a.key.run, a.run.start_us))
         return env
 
     async def prepare(self, a: ActionState) -> LaunchSpec:
