@@ -91,7 +91,9 @@ class Router:
                 if declared_md5 and base64.b64encode(hashlib.md5(body).digest()).decode() != declared_md5:
                     await _respond(send, 400, b"Content-MD5 does not match the body\n")
                     return
-                await store.put(key, body)
+                if not await store.put_upload(key, body):
+                    await _respond(send, 409, b"the object exists with other content\n")
+                    return
                 await _respond(send, 200, b"")
             elif method == "GET":
                 if not store.verify("GET", key, query, content_md5=None):

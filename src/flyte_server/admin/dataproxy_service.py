@@ -1,8 +1,11 @@
 """``DataProxyService``: signed upload URLs, offloaded inputs, action data, logs, download links.
 
-Uploads go to ``uploads/<project>/<domain>/<md5 hex or filename_root>/<filename>``; an object that
-exists with the same MD5 is fine (the client may upload it again), a different MD5 is
-ALREADY_EXISTS. Offloaded inputs go to ``<project>/<domain>/offloaded-inputs/<sha256>/inputs.pb``
+Uploads go to ``uploads/<project>/<domain>/<md5 hex or filename_root>/<filename>``: the location is
+bound to the caller's project and domain and to the content's MD5, which is required, signed into
+the URL and checked against the body. An object that exists with the same MD5 is fine (the client
+may upload it again), a different MD5 is ALREADY_EXISTS, and the PUT itself never replaces other
+content (the first upload wins), so nobody can swap the code bundle of someone else's run.
+Offloaded inputs go to ``<project>/<domain>/offloaded-inputs/<sha256>/inputs.pb``
 and the response's ``inputs_hash`` is the SDK's inputs hash (without ``cache_ignore_input_vars``),
 which is what the root action's cache key is computed from.
 """
@@ -73,24 +76,26 @@ class DataProxyService(dataproxy_service_connect.DataProxyService):  # type: ign
         self, request: pb.CreateUploadLocationRequest, ctx: RequestContext[Any, Any]
     ) -> pb.CreateUploadLocationResponse:
         filename = _path_part(request.filename, "filename")
-        if request.content_md5 and len(request.content_md5) != 16:
-            raise ConnectError(Code.INVALID_ARGUMENT, "content_md5 must be the 16 raw bytes of an MD5 digest")
+        if len(request.content_md5) != 16:
+            raise ConnectError(
+                Code.INVALID_ARGUMENT, "content_md5 is required: the 16 raw bytes of the MD5 digest of the content"
+            )
+        folder = request.content_md5.hex()
         if request.filename_root:
             folder = _path_part(request.filename_root, "filename_root")
-        elif request.content_md5:
-            folder = request.content_md5.hex()
-        else:
-            raise ConnectError(Code.INVALID_ARGUMENT, "give content_md5 or filename_root")
         await self._require_project(request.project, request.domain)
         key = f"uploads/{request.project}/{request.domain}/{folder}/{filename}"
         blobs = self.engine.blobs
-        if request.content_md5:
-            existing = await blobs.get(key)
-            if existing is not None and hashlib.md5(existing).digest() != request.content_md5:
-                raise ConnectError(Code.ALREADY_EXISTS, f"{filename!r} already exists there with different content")
+        existing = await blobs.content_md5(key)
+        if existing is not None and existing != request.content_md5:
+            raise ConnectError(Code.ALREADY_EXISTS, f"{filename!r} already exists there with different content")
         expires_in = _expiry(request.expires_in if request.HasField("expires_in") else None)
         url, headers = blobs.sign_upload(
-            key, expires_in=expires_in, content_md5=request.content_md5 or None, base_url=self.engine.base_url
+            key,
+            expires_in=expires_in,
+            content_md5=request.content_md5,
+            base_url=self.engine.base_url,
+            if_absent=existing is None,
         )
         response = pb.CreateUploadLocationResponse(signed_url=url, native_url=blobs.native_url(key), headers=headers)
         response.expires_at.CopyFrom(timestamp(now_us() + int(expires_in * 1e6)))
@@ -113,9 +118,10 @@ class DataProxyService(dataproxy_service_connect.DataProxyService):  # type: ign
         folder = f"{project}/{domain}/offloaded-inputs/{hashlib.sha256(data).hexdigest()}"
         blobs = self.engine.blobs
         key = f"{folder}/inputs.pb"
-        if request.base_dir and blobs.key_of(request.base_dir) is not None:
+        if request.base_dir:
+            # Only a directory of this project's own area of the store (else the default above).
             base_key = blobs.key_of(request.base_dir.rstrip("/"))
-            if base_key:
+            if base_key and base_key.startswith(f"{project}/{domain}/"):
                 key = f"{base_key}/offloaded-inputs/{hashlib.sha256(data).hexdigest()}/inputs.pb"
         await blobs.put(key, data)
         directory = blobs.native_url(key).rsplit("/", 1)[0]
@@ -149,6 +155,9 @@ class DataProxyService(dataproxy_service_connect.DataProxyService):  # type: ign
             uri = f"{attempt.output_uri}/report.html"
         elif request.artifact_type == pb.ARTIFACT_TYPE_CODE_BUNDLE:
             uri = await self._code_bundle(request.task_id)
+            bundle_key = self.engine.blobs.key_of(uri) or ""
+            if not bundle_key.startswith(f"uploads/{request.task_id.project}/{request.task_id.domain}/"):
+                raise ConnectError(Code.NOT_FOUND, f"task {request.task_id.name!r} has no code bundle of its project")
         else:
             raise ConnectError(Code.INVALID_ARGUMENT, "artifact_type must be REPORT or CODE_BUNDLE")
         blob_key = self.engine.blobs.key_of(uri)

@@ -43,6 +43,14 @@ class BlobStore(Protocol):
         """The bytes under ``key``, or ``None`` when there is no such object."""
         ...
 
+    async def put_upload(self, key: str, data: bytes) -> bool:
+        """Write ``data`` under ``key`` unless other content is there; whether ``data`` is there now."""
+        ...
+
+    async def content_md5(self, key: str) -> bytes | None:
+        """The MD5 digest of the object under ``key``, ``None`` when there is none."""
+        ...
+
     async def exists(self, key: str) -> bool:
         """Whether ``key`` exists."""
         ...
@@ -52,9 +60,14 @@ class BlobStore(Protocol):
         ...
 
     def sign_upload(
-        self, key: str, *, expires_in: float, content_md5: bytes | None, base_url: str
+        self, key: str, *, expires_in: float, content_md5: bytes | None, base_url: str, if_absent: bool = False
     ) -> tuple[str, dict[str, str]]:
-        """A URL (and headers) that lets a client PUT ``key`` until it expires."""
+        """A URL (and headers) that lets a client PUT ``key`` with content of MD5 ``content_md5`` until it expires.
+
+        ``content_md5`` is required (``ValueError`` without it): the PUT must send it as
+        ``Content-MD5`` and the store checks the body against it. ``if_absent``: the PUT fails
+        when the object exists by then (for stores that cannot refuse other content themselves).
+        """
         ...
 
     def sign_download(self, key: str, *, expires_in: float, base_url: str) -> str:

@@ -2,7 +2,14 @@
 
 The server serves those URLs itself (``PUT/GET /__blob/<key>?expires=...&signature=...``):
 the signature covers the method, the key, the expiry and the declared content MD5, so a URL
-cannot be reused for another object, another method, or after it expires.
+cannot be reused for another object, another method, or after it expires. Every upload URL
+carries an MD5: the PUT must send it as ``Content-MD5`` and its body must match it, and an
+object that exists is never replaced by other content (the first upload wins).
+
+When workers run as another user (see :mod:`flyte_server.isolation`), the directories the server
+creates are group-writable for the workers' group with the sticky bit set: workers add their
+outputs beside the server's files but cannot replace or remove them; ``uploads/`` (code bundles)
+stays writable by the server alone.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import os
+import stat
 import time
 import urllib.parse
 from pathlib import Path, PurePosixPath
@@ -40,15 +48,22 @@ class LocalBlobStore:
 
     Example:
         >>> store = LocalBlobStore(Path("/tmp/flyte-blobs-doc"), secret=b"k")
-        >>> url, headers = store.sign_upload("a/b.txt", expires_in=60, content_md5=None, base_url="http://h")
-        >>> store.verify("PUT", "a/b.txt", url.split("?", 1)[1], content_md5=None)
+        >>> md5 = hashlib.md5(b"hi").digest()
+        >>> url, headers = store.sign_upload("a/b.txt", expires_in=60, content_md5=md5, base_url="http://h")
+        >>> store.verify("PUT", "a/b.txt", url.split("?", 1)[1], content_md5=headers["Content-MD5"])
         True
+        >>> store.verify("PUT", "a/b.txt", url.split("?", 1)[1], content_md5=None)
+        False
     """
 
-    def __init__(self, root: Path, *, secret: bytes) -> None:
+    def __init__(self, root: Path, *, secret: bytes, worker_gid: int | None = None) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._secret = secret
+        self.worker_gid = worker_gid
+        """The workers' group when they run as another user: server-made directories are shared with it."""
+        if worker_gid is not None:
+            _share_dir(self.root, worker_gid)
 
     def _path(self, key: str) -> Path:
         return self.root / validate_key(key)
@@ -57,16 +72,64 @@ class LocalBlobStore:
         return str(self._path(key))
 
     def key_of(self, native_url: str) -> str | None:
-        path = Path(native_url.removeprefix("file://")).resolve()
+        raw = native_url.removeprefix("file://")
+        if not raw.startswith("/") or "\x00" in raw:
+            return None
+        # Symlinks are resolved: a link (made by a task) that points out of the store is outside it.
+        path = Path(raw).resolve()
         try:
-            return path.relative_to(self.root).as_posix()
+            key = path.relative_to(self.root).as_posix()
         except ValueError:
             return None
+        return key if key != "." else None
 
     async def put(self, key: str, data: bytes) -> str:
         path = self._path(key)
-        await asyncio.to_thread(_atomic_write, path, data)
+        await asyncio.to_thread(self._write, path, data, replace=True)
         return str(path)
+
+    async def put_upload(self, key: str, data: bytes) -> bool:
+        """Write ``data`` under ``key`` unless other content is there already; whether it is there now."""
+        return await asyncio.to_thread(self._write, self._path(key), data, replace=False)
+
+    async def content_md5(self, key: str) -> bytes | None:
+        """The MD5 of the object under ``key``, ``None`` when there is none."""
+        try:
+            return await asyncio.to_thread(_md5_of, self._path(key))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def _write(self, path: Path, data: bytes, *, replace: bool) -> bool:
+        self._make_parents(path)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        temporary.write_bytes(data)
+        try:
+            if replace:
+                os.replace(temporary, path)
+                return True
+            try:
+                os.link(temporary, path)  # atomic, and fails when something is there
+                return True
+            except FileExistsError:
+                return _md5_of(path) == hashlib.md5(data).digest()
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _make_parents(self, path: Path) -> None:
+        missing: list[Path] = []
+        parent = path.parent
+        while not parent.is_dir() and parent != self.root:
+            missing.append(parent)
+            parent = parent.parent
+        for directory in reversed(missing):
+            try:
+                directory.mkdir()
+            except FileExistsError:
+                continue
+            if self.worker_gid is not None:
+                key = directory.relative_to(self.root).as_posix()
+                if key != "uploads" and not key.startswith("uploads/"):
+                    _share_dir(directory, self.worker_gid)
 
     async def get(self, key: str) -> bytes | None:
         path = self._path(key)
@@ -95,10 +158,13 @@ class LocalBlobStore:
         return f"{base_url.rstrip('/')}{SIGNED_PREFIX}{quoted}?{urllib.parse.urlencode(query)}"
 
     def sign_upload(
-        self, key: str, *, expires_in: float, content_md5: bytes | None, base_url: str
+        self, key: str, *, expires_in: float, content_md5: bytes | None, base_url: str, if_absent: bool = False
     ) -> tuple[str, dict[str, str]]:
-        md5 = base64.b64encode(content_md5).decode() if content_md5 else ""
-        headers = {"Content-MD5": md5} if md5 else {}
+        # ``if_absent`` needs nothing here: the PUT handler never replaces other content (put_upload).
+        if not content_md5:
+            raise ValueError("an upload URL needs the content's MD5")
+        md5 = base64.b64encode(content_md5).decode()
+        headers = {"Content-MD5": md5}
         return self._signed("PUT", key, expires_in, md5, base_url), headers
 
     def sign_download(self, key: str, *, expires_in: float, base_url: str) -> str:
@@ -115,8 +181,8 @@ class LocalBlobStore:
         signed_md5 = query.get("md5", [""])[0]
         if expires < time.time():
             return False
-        if signed_md5 and content_md5 is not None and content_md5 != signed_md5:
-            return False
+        if method == "PUT" and (not signed_md5 or content_md5 != signed_md5):
+            return False  # an upload must declare the signed MD5 (its body is then checked against it)
         expected = self._signature(method, key, expires, signed_md5)
         return hmac.compare_digest(expected, signature)
 
@@ -125,8 +191,15 @@ class LocalBlobStore:
         return {"FSSPEC_FILE_AUTO_MKDIR": "true"}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+def _md5_of(path: Path) -> bytes:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def _share_dir(path: Path, gid: int) -> None:
+    """Group ``gid`` may add entries (rwx); the sticky bit keeps it from removing other owners' files."""
+    os.chown(path, -1, gid)
+    os.chmod(path, stat.S_ISVTX | stat.S_ISGID | 0o775)

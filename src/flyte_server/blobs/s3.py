@@ -1,15 +1,19 @@
 """A blob store in an S3-compatible bucket (AWS S3, MinIO, moto, ...), with real presigned URLs.
 
 Clients upload straight to the bucket through presigned ``PUT`` URLs (the declared Content-MD5
-is part of the signature, so the object must match it); workers read and write ``s3://`` URIs
-with the credentials from :meth:`S3BlobStore.worker_env`. The server's own reads and writes go
-through one pooled aiobotocore client.
+is part of the signature, so the object must match it; a URL for an object that does not exist
+yet also signs ``If-None-Match: *``, so no later PUT replaces what the first one wrote); workers
+read and write ``s3://`` URIs with the credentials from :meth:`S3BlobStore.worker_env` — the
+workers' own (``--worker-s3-access-key-id``) when given, else the server's when
+``share_credentials`` allows it. The server's own reads and writes go through one pooled
+aiobotocore client.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import os
 import urllib.parse
 from typing import Any
@@ -64,11 +68,18 @@ class S3BlobStore:
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         region: str | None = None,
+        worker_access_key_id: str | None = None,
+        worker_secret_access_key: str | None = None,
+        share_credentials: bool = True,
     ) -> None:
         self.bucket, self.prefix = parse_s3_url(url)
         self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         self._access_key_id = access_key_id or os.environ.get("AWS_ACCESS_KEY_ID") or None
         self._secret_access_key = secret_access_key or os.environ.get("AWS_SECRET_ACCESS_KEY") or None
+        self._worker_access_key_id = worker_access_key_id
+        self._worker_secret_access_key = worker_secret_access_key
+        self.share_credentials = share_credentials
+        """Whether workers get the server's own credentials when no worker credentials are given."""
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         # Path-style addressing works with every S3-compatible server; virtual hosts need DNS.
         style = "path" if self.endpoint_url else "auto"
@@ -142,6 +153,30 @@ class S3BlobStore:
             data: bytes = await body.read()
         return data
 
+    async def put_upload(self, key: str, data: bytes) -> bool:
+        try:
+            await self._require_client().put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
+            )
+        except ClientError as e:
+            if _error_code(e) not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise
+            return await self.content_md5(key) == hashlib.md5(data).digest()
+        return True
+
+    async def content_md5(self, key: str) -> bytes | None:
+        try:
+            head = await self._require_client().head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as e:
+            if _error_code(e) in _MISSING:
+                return None
+            raise
+        etag = str(head.get("ETag", "")).strip('"')
+        if len(etag) == 32 and "-" not in etag:
+            return bytes.fromhex(etag)  # a single-part upload's ETag is its MD5
+        data = await self.get(key)
+        return hashlib.md5(data).digest() if data is not None else None
+
     async def exists(self, key: str) -> bool:
         try:
             await self._require_client().head_object(Bucket=self.bucket, Key=self._key(key))
@@ -155,14 +190,16 @@ class S3BlobStore:
         await self._require_client().delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def sign_upload(
-        self, key: str, *, expires_in: float, content_md5: bytes | None, base_url: str
+        self, key: str, *, expires_in: float, content_md5: bytes | None, base_url: str, if_absent: bool = False
     ) -> tuple[str, dict[str, str]]:
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
-        headers: dict[str, str] = {}
-        if content_md5:
-            md5 = base64.b64encode(content_md5).decode()
-            params["ContentMD5"] = md5
-            headers["Content-MD5"] = md5
+        if not content_md5:
+            raise ValueError("an upload URL needs the content's MD5")
+        md5 = base64.b64encode(content_md5).decode()
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key), "ContentMD5": md5}
+        headers = {"Content-MD5": md5}
+        if if_absent:
+            params["IfNoneMatch"] = "*"
+            headers["If-None-Match"] = "*"
         url: str = self._presigner.generate_presigned_url(
             "put_object", Params=params, ExpiresIn=max(1, int(expires_in)), HttpMethod="PUT"
         )
@@ -175,10 +212,18 @@ class S3BlobStore:
         return url
 
     def worker_env(self) -> dict[str, str]:
+        key_id: str | None
+        secret: str | None
+        if self._worker_access_key_id and self._worker_secret_access_key:
+            key_id, secret = self._worker_access_key_id, self._worker_secret_access_key
+        elif self.share_credentials:
+            key_id, secret = self._access_key_id, self._secret_access_key
+        else:
+            key_id = secret = None
         env = {
             "FLYTE_AWS_ENDPOINT": self.endpoint_url or "",
-            "FLYTE_AWS_ACCESS_KEY_ID": self._access_key_id or "",
-            "FLYTE_AWS_SECRET_ACCESS_KEY": self._secret_access_key or "",
+            "FLYTE_AWS_ACCESS_KEY_ID": key_id or "",
+            "FLYTE_AWS_SECRET_ACCESS_KEY": secret or "",
         }
         return {name: value for name, value in env.items() if value}
 

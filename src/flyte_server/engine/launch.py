@@ -21,31 +21,13 @@ from flyte._internal.runtime.storage import INLINE_LIMIT_ENV
 from flyte_server.engine.data import INLINE_DATA_MAX
 from flyte_server.engine.model import ActionState
 from flyte_server.executors import LaunchSpec
+from flyte_server.isolation import inherited_environment
 
 __all__ = ["Launcher", "PrepareError", "SecretResolver", "rfc3339", "substitute"]
 
 SecretResolver = Callable[[str, str, Sequence[security_pb2.Secret]], Awaitable[dict[str, str]]]
 
 _TEMPLATE = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
-
-# Variables of the server's own environment that must not leak into workers: they would point the
-# worker's SDK at another configuration, credentials, Python installation or task identity.
-_NOT_INHERITED = {
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "PYTHONSTARTUP",
-    "VIRTUAL_ENV",
-    "FLYTECTL_CONFIG",
-    "UCTL_CONFIG",
-    "FLYTE_AUTH_TYPE",
-    "EAGER_API_KEY",
-    "_UNION_EAGER_API_KEY",
-    "ACTION_NAME",
-    "RUN_NAME",
-    "FLYTE_ATTEMPT_NUMBER",
-}
-_NOT_INHERITED_PREFIXES = ("_U_", "_F_", "FLYTE_INTERNAL_", "PYTEST_")
-
 
 class PrepareError(RuntimeError):
     """The attempt cannot be launched as specified (no command, a missing secret); not retried."""
@@ -89,6 +71,7 @@ class Launcher:
         base_url: str,
         storage_env: dict[str, str],
         secret_resolver: SecretResolver | None,
+        home: str | None = None,
     ) -> None:
         self.worker_python = worker_python
         self.worker_bin = Path(worker_python).parent
@@ -100,14 +83,15 @@ class Launcher:
         self.endpoint = parts.netloc or base_url
         self.task_credentials: Callable[[str, str, str, int], dict[str, str]] | None = None
         """Adds a run's credential to its attempts' environment (set by the server when auth is on)."""
+        self.home = home
         self.base_env = self._base_env(storage_env)
 
     def _base_env(self, storage_env: dict[str, str]) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in _NOT_INHERITED and not key.startswith(_NOT_INHERITED_PREFIXES)
-        }
+        # An allow-list, never the server's whole environment: that holds its master key, database
+        # URL and store credentials (see flyte_server.isolation).
+        env = inherited_environment(os.environ)
+        if self.home is not None:
+            env["HOME"] = self.home
         env["PATH"] = os.pathsep.join([str(self.worker_bin), env.get("PATH", os.defpath)])
         env.update(storage_env)
         env.update(

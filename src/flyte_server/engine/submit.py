@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flyte_server.engine.cache import root_cache_key
-from flyte_server.engine.data import INLINE_DATA_MAX, inline_data
 from flyte_server.engine.details import error_from_bytes, run_from_row, timestamp
+from flyte_server.engine.locations import check_location
 from flyte_server.engine.model import (
     ABORTED,
     CACHE_DISABLED,
@@ -275,6 +275,8 @@ class SubmitService:
             offloaded = request.offloaded_input_data
             if not offloaded.uri:
                 raise ConnectError(Code.INVALID_ARGUMENT, "offloaded_input_data.uri is required")
+            project_prefix = f"{request_project(request)}/"
+            check_location(engine.blobs, offloaded.uri, prefix=project_prefix, what="offloaded_input_data.uri")
             uri = offloaded.uri.rstrip("/") + "/inputs.pb"
             if offloaded.inputs_hash:
                 return uri, offloaded.inputs_hash
@@ -285,6 +287,8 @@ class SubmitService:
         if which == "inputs":
             inputs = request.inputs
         elif resolved.trigger_offloaded:
+            project_prefix = f"{request_project(request)}/"
+            check_location(engine.blobs, resolved.trigger_offloaded, prefix=project_prefix, what="the trigger's inputs")
             uri = resolved.trigger_offloaded.rstrip("/") + "/inputs.pb"
             data = await engine.data.read(uri)
             if data is None:
@@ -375,16 +379,9 @@ class SubmitService:
             return
         assert task is not None
         _check_task_spec(task.spec, f"action {key.name}")
-        if not input_uri:
-            raise ConnectError(Code.INVALID_ARGUMENT, "input_uri is required for a task action")
-        if input_uri.startswith("data:"):
-            if len(input_uri) > 2 * INLINE_DATA_MAX:
-                raise ConnectError(
-                    Code.INVALID_ARGUMENT,
-                    f"inline inputs are limited to {INLINE_DATA_MAX} bytes: write larger inputs to storage",
-                )
-            if inline_data(input_uri) is None:
-                raise ConnectError(Code.INVALID_ARGUMENT, "input_uri is a data: URI that is not base64")
+        run_prefix = f"{key.project}/{key.domain}/{key.run}"
+        check_location(engine.blobs, input_uri, prefix=run_prefix, what="input_uri", inline=True, required=True)
+        check_location(engine.blobs, run_output_base, prefix=run_prefix, what="run_output_base")
         stamp = now_us()
         a = ActionState(
             key=key,
@@ -450,6 +447,11 @@ class SubmitService:
         input_uri: str,
     ) -> None:
         engine = self.engine
+        run_prefix = f"{key.project}/{key.domain}/{key.run}"
+        check_location(engine.blobs, input_uri, prefix=run_prefix, what="input_uri", inline=True)
+        outputs = trace.outputs
+        check_location(engine.blobs, outputs.output_uri, prefix=run_prefix, what="outputs.output_uri", inline=True)
+        check_location(engine.blobs, trace.outputs.report_uri, prefix=run_prefix, what="outputs.report_uri")
         stamp = now_us()
         phase = int(trace.phase) or SUCCEEDED
         start = (
@@ -573,3 +575,10 @@ def _event(a: ActionState) -> ActionEvent:
         output_uri=a.output_dir() if a.kind == TASK else "",
         cache_status=a.cache_status,
     )
+
+
+def request_project(request: run_service_pb2.CreateRunRequest) -> str:
+    """``<project>/<domain>`` of a CreateRun request (checked by the caller already)."""
+    if request.WhichOneof("id") == "run_id":
+        return f"{request.run_id.project}/{request.run_id.domain}"
+    return f"{request.project_id.name}/{request.project_id.domain}"

@@ -1,0 +1,292 @@
+"""Keeping tasks away from the control plane: their environment, their user, the server's file modes.
+
+A task is user code. It must not be able to read what would let it act as the server: the master
+key, the database, the object store's credentials, the server's environment. Three layers:
+
+- **Environment.** Workers get an allow-list of the server's environment (``PATH``, locale, proxy
+  and CA settings, ...) plus what the engine sets per attempt; nothing else (not
+  ``FLYTE_SERVER_SECRET_KEY``, not ``AWS_SECRET_ACCESS_KEY``, not a database URL).
+- **User.** A server running as root starts its workers as an unprivileged user
+  (``--worker-user``, default ``flyte-worker``, created on first start), so file modes keep them out.
+- **File modes.** The data directory is ``0700`` and the key and database files ``0600``; the
+  worker user is given only what it needs: traverse (``x``, no listing) on the directories above
+  its working areas and its Python, through a POSIX ACL entry for that user alone.
+
+See ``docs/isolation.md`` for the whole picture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import grp
+import logging
+import os
+import pwd
+import shutil
+import stat
+import struct
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_WORKER_USER",
+    "INHERITED_ENV",
+    "WorkerIdentity",
+    "WorkerUserError",
+    "grant_traverse",
+    "harden_file",
+    "inherited_environment",
+    "make_owned_dirs",
+    "resolve_worker_identity",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WORKER_USER = "flyte-worker"
+"""The user workers run as when the server runs as root and ``--worker-user`` is not given."""
+
+INHERITED_ENV = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "TERM",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONHASHSEED",
+        "PYTHONIOENCODING",
+        "PYTHONUTF8",
+    }
+)
+"""The variables of the server's environment that workers inherit (plus every ``LC_*``)."""
+
+_INHERITED_PREFIXES = ("LC_",)
+
+
+class WorkerUserError(RuntimeError):
+    """The worker user cannot be used (unknown, not creatable, or it cannot run the worker Python)."""
+
+
+def inherited_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``environ`` a worker may see: :data:`INHERITED_ENV` and ``LC_*``, nothing else.
+
+    Example:
+        >>> inherited_environment({"PATH": "/bin", "FLYTE_SERVER_SECRET_KEY": "k", "LC_ALL": "C"})
+        {'PATH': '/bin', 'LC_ALL': 'C'}
+    """
+    return {key: value for key, value in environ.items() if key in INHERITED_ENV or key.startswith(_INHERITED_PREFIXES)}
+
+
+@dataclass(frozen=True)
+class WorkerIdentity:
+    """The unprivileged user workers run as."""
+
+    name: str
+    """Its user name."""
+    uid: int
+    """Its user id."""
+    gid: int
+    """Its primary group id."""
+
+    @property
+    def owner(self) -> tuple[int, int]:
+        """``(uid, gid)``, for ``os.chown``."""
+        return self.uid, self.gid
+
+
+def resolve_worker_identity(requested: str | None) -> WorkerIdentity | None:
+    """The user workers run as, or ``None`` when they run as the server's own user.
+
+    Only a server running as root switches users. ``requested`` ``None`` means the default
+    (:data:`DEFAULT_WORKER_USER`, created on demand, or ``nobody`` when it cannot be created); the
+    server's own user (``root``) or ``""`` means no switch.
+
+    Raises:
+        WorkerUserError: a named user that does not exist, or a switch asked of a non-root server.
+    """
+    if os.geteuid() != 0:
+        if requested and requested != _current_user_name():
+            raise WorkerUserError(
+                f"--worker-user {requested} needs the server to run as root (it runs as {_current_user_name()})"
+            )
+        return None
+    if requested is not None and requested in ("", "root", "0"):
+        return None
+    name = requested or DEFAULT_WORKER_USER
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        if requested is not None:
+            raise WorkerUserError(f"--worker-user {requested}: there is no such user") from None
+        entry = _create_system_user(name)
+    if entry.pw_uid == 0:
+        return None
+    return WorkerIdentity(name=entry.pw_name, uid=entry.pw_uid, gid=entry.pw_gid)
+
+
+def _current_user_name() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def _create_system_user(name: str) -> pwd.struct_passwd:
+    """Create a system user without a home or a login shell; ``nobody`` when that is impossible."""
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    try:
+        subprocess.run(
+            [
+                useradd,
+                "--system",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                name,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        return pwd.getpwnam(name)
+    except (OSError, subprocess.SubprocessError, KeyError) as error:
+        # Another server may have created it at the same moment.
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+        logger.warning("cannot create the worker user %s (%s): workers run as nobody", name, error)
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError as error:
+        raise WorkerUserError(f"cannot create the worker user {name} and there is no user nobody") from error
+
+
+def harden_file(path: Path) -> None:
+    """``chmod 0600`` ``path`` when it exists (the server's key, database and its journal files)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(path, 0o600)
+
+
+def make_owned_dirs(path: Path, owner: tuple[int, int] | None, mode: int = 0o755) -> None:
+    """``mkdir -p path``, handing every directory it creates to ``owner`` (none: the server's user)."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=mode)
+            if owner is not None:
+                os.chown(directory, *owner)
+    if not missing and owner is not None:
+        st = path.stat()
+        if (st.st_uid, st.st_gid) != owner:
+            os.chown(path, *owner)
+
+
+# -- POSIX ACLs, written as the kernel's extended attribute (no setfacl needed) ------------------
+
+_ACL_XATTR = "system.posix_acl_access"
+_ACL_VERSION = 2
+_USER_OBJ, _USER, _GROUP_OBJ, _GROUP, _MASK, _OTHER = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+_UNDEFINED_ID = 0xFFFFFFFF
+_EXECUTE = 0o1
+
+
+def _acl_entries(path: Path, st: os.stat_result) -> list[tuple[int, int, int]]:
+    try:
+        raw = os.getxattr(path, _ACL_XATTR)
+    except OSError:
+        raw = b""
+    if len(raw) >= 4 and struct.unpack_from("<I", raw)[0] == _ACL_VERSION:
+        return [struct.unpack_from("<HHI", raw, offset) for offset in range(4, len(raw) - 7, 8)]
+    mode = st.st_mode
+    return [
+        (_USER_OBJ, (mode >> 6) & 7, _UNDEFINED_ID),
+        (_GROUP_OBJ, (mode >> 3) & 7, _UNDEFINED_ID),
+        (_OTHER, mode & 7, _UNDEFINED_ID),
+    ]
+
+
+def _may_traverse(st: os.stat_result, entries: Iterable[tuple[int, int, int]], worker: WorkerIdentity) -> bool:
+    if st.st_uid == worker.uid:
+        return bool(st.st_mode & stat.S_IXUSR)
+    if st.st_mode & stat.S_IXOTH:
+        return True
+    named = {ident: perm for tag, perm, ident in entries if tag == _USER}
+    if worker.uid in named:
+        mask = next((perm for tag, perm, _ in entries if tag == _MASK), 7)
+        return bool(named[worker.uid] & mask & _EXECUTE)
+    if st.st_gid == worker.gid or worker.name in _group_members(st.st_gid):
+        return bool(st.st_mode & stat.S_IXGRP)
+    return False
+
+
+def _group_members(gid: int) -> list[str]:
+    try:
+        return list(grp.getgrgid(gid).gr_mem)
+    except KeyError:
+        return []
+
+
+def _add_traverse_entry(path: Path, st: os.stat_result, entries: list[tuple[int, int, int]], uid: int) -> None:
+    named = [entry for entry in entries if not (entry[0] == _USER and entry[2] == uid)]
+    previous = next((perm for tag, perm, ident in entries if tag == _USER and ident == uid), 0)
+    named.append((_USER, previous | _EXECUTE, uid))
+    group_obj = next((perm for tag, perm, _ in entries if tag == _GROUP_OBJ), (st.st_mode >> 3) & 7)
+    others = [e for e in named if e[0] != _MASK]
+    mask = next((perm for tag, perm, _ in entries if tag == _MASK), None)
+    if mask is None:
+        mask = group_obj
+        for tag, perm, _ in others:
+            if tag in (_USER, _GROUP):
+                mask |= perm
+    others.append((_MASK, mask | _EXECUTE, _UNDEFINED_ID))
+    others.sort(key=lambda entry: (entry[0], entry[2]))
+    data = struct.pack("<I", _ACL_VERSION) + b"".join(struct.pack("<HHI", *entry) for entry in others)
+    os.setxattr(path, _ACL_XATTR, data)
+
+
+def grant_traverse(path: Path, worker: WorkerIdentity) -> None:
+    """Let ``worker`` traverse ``path`` and every directory above it (``x`` only: no listing).
+
+    A directory it cannot traverse gets a POSIX ACL entry for that one user; where the filesystem
+    has no ACLs, the directory gets ``o+x`` instead (logged).
+    """
+    path = Path(os.path.abspath(path))
+    for directory in [path, *path.parents]:
+        try:
+            st = directory.stat()
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        entries = _acl_entries(directory, st)
+        if _may_traverse(st, entries, worker):
+            continue
+        try:
+            _add_traverse_entry(directory, st, entries, worker.uid)
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP):
+                raise
+            logger.warning("no ACLs on %s: making it traversable by everyone (o+x) for the worker user", directory)
+            os.chmod(directory, stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
