@@ -35,7 +35,7 @@ PUBLIC_NAMES = """
     CacheRequest Cron Device DeviceClass Documentation Environment FixedRate Image Link Neuron PodTemplate Resources
     RetryStrategy ReusePolicy Run Secret SecretRequest TaskEnvironment TaskTemplate Timeout TimeoutType Trigger
     TriggerTime __version__ ctx current_domain current_project custom_context deploy get_custom_context group init
-    init_from_config map run trace version with_runcontext
+    init_from_config map rerun run trace version with_runcontext
 """.split()
 
 PROBE = """
