@@ -46,6 +46,13 @@ class ServerConfig:
     """How many actions may run at once (attempts in reused workers are cheap: a task each, not a process)."""
     worker_python: str = field(default_factory=lambda: sys.executable)
     """The interpreter of the Python environment whose ``a0`` runs the actions."""
+    worker_user: str | None = None
+    """The user workers run as when the server runs as root: ``None`` the default (``flyte-worker``, created on
+    demand), ``"root"`` no switch (docs/isolation.md)."""
+    worker_s3_access_key_id: str | None = None
+    """The access key workers use for the S3 store (a principal limited to it); default the server's (a warning)."""
+    worker_s3_secret_access_key: str | None = None
+    """The secret key of ``worker_s3_access_key_id``."""
     log_level: str = "info"
     """The server's own log level."""
     secret_key: str | None = None
