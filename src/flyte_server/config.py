@@ -6,6 +6,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flyte_server.limits import ServerLimits
+
 __all__ = ["ServerConfig", "default_data_dir"]
 
 
@@ -69,6 +71,8 @@ class ServerConfig:
     """A PEM certificate (chain): serve HTTPS."""
     tls_key: Path | None = None
     """The PEM private key of ``tls_cert``."""
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    """Request sizes, read timeouts and the connection cap (docs/limits.md)."""
 
     @property
     def database_url(self) -> str:

@@ -40,6 +40,8 @@ from flyte_server.blobs.local import SIGNED_PREFIX, LocalBlobStore
 from flyte_server.blobs.s3 import S3BlobStore, S3StoreError
 from flyte_server.config import ServerConfig
 from flyte_server.console import CONSOLE_PREFIX, ConsoleApp
+from flyte_server.limits import uvicorn_options
+from flyte_server.rpc_guard import guard_connect_app
 from flyte_server.scheduler import TriggerScheduler
 from flyte_server.secrets import SecretCipher, derive_key, load_server_key, make_secret_resolver
 from flyte_server.store.db import Database
@@ -351,7 +353,7 @@ def build_app(
         apps.extend(engine.connect_apps(interceptors=(*interceptors, _TriggersChangedOnDeploy(triggers_changed))))
     apps.extend(auth.connect_apps(interceptors=interceptors, read_max_bytes=READ_MAX_BYTES))
     router = Router(
-        connect_apps=[reject_malformed_bodies(app) for app in apps],
+        connect_apps=[guard_connect_app(reject_malformed_bodies(app), config.limits) for app in apps],
         blobs=blobs,
         extra_routes={CONSOLE_PREFIX: ConsoleApp(), **auth.routes()},
         root_redirect=CONSOLE_PREFIX,
@@ -441,7 +443,7 @@ async def serve(
                 uvicorn.Config(
                     lifecycle.app,
                     **_tls_options(config),
-                    http=_http_protocol(),
+                    **uvicorn_options(config.limits, _http_protocol()),
                     ws="none",
                     lifespan="off",
                     log_config=None,

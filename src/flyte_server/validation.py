@@ -183,7 +183,8 @@ class StrictCodec:
     def decode(self, data: bytes | bytearray, message: Any) -> Any:
         try:
             return self._codec.decode(data, message)
-        except (DecodeError, json_format.ParseError) as e:
+        # ValueError covers JSON that is not UTF-8 (UnicodeDecodeError); RecursionError a too deeply nested body.
+        except (DecodeError, json_format.ParseError, ValueError, RecursionError) as e:
             name = message.DESCRIPTOR.name if isinstance(message, Message) else type(message).__name__
             detail = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise ConnectError(Code.INVALID_ARGUMENT, f"malformed {name}: {detail}") from e
