@@ -8,8 +8,9 @@ control plane already has it), then per trigger with inputs ``SelectCluster(UPLO
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flyte._internal.syncify import syncify
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from flyte._task_environment import Environment
 
 __all__ = ["DeployedEnvironment", "DeployedTask", "Deployment", "deploy"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,24 @@ async def _deploy_task(task: TaskTemplate[Any, Any], context: SerializationConte
     return DeployedTask(name=task.name, version=context.version, triggers=names)
 
 
+async def _all_or_cancel(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run ``calls`` at once; when one fails, cancel the others and wait for them before raising.
+
+    A bare ``asyncio.gather`` leaves the rest running: ``asyncio.run`` then cancels them at exit,
+    and each in-flight RPC reports its cancellation as an error with a traceback.
+    """
+    import asyncio
+
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 async def _deploy(
     *envs: Environment,
     dry_run: bool = False,
@@ -291,8 +312,6 @@ async def _deploy(
     project: str | None = None,
     domain: str | None = None,
 ) -> list[Deployment]:
-    import asyncio
-
     from flyte._initialize import get_init_config
     from flyte._internal import bundle as bundles
     from flyte._internal.serde import SerializationContext
@@ -331,7 +350,7 @@ async def _deploy(
             root_dir=root,
             sys_path=bundles.sys_path_entries(root) if code is not None and code.tgz is not None else None,
         )
-        deployed = await asyncio.gather(*(_deploy_task(task, context, dry_run) for task in tasks))
+        deployed = await _all_or_cancel([_deploy_task(task, context, dry_run) for task in tasks])
         by_name = {task.name: task for task in deployed}
         environments = tuple(
             DeployedEnvironment(

@@ -111,20 +111,33 @@ def config(
 
 
 @create.command("project")
-@click.argument("project_id", metavar="ID")
+@click.argument("project_id", metavar="[ID]", required=False)
+@click.option("--id", "id_option", metavar="ID", help="The project's id (instead of the ID argument).")
 @click.option("--name", help="Display name (default: the id).")
 @click.option("--description", default="", help="What the project is for.")
-@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="A label; repeat for several.")
+@click.option("-l", "--label", "labels", multiple=True, metavar="KEY=VALUE", help="A label; repeat for several.")
 @click.pass_context
 def create_project(
-    ctx: click.Context, project_id: str, name: str | None, description: str, labels: tuple[str, ...]
+    ctx: click.Context,
+    project_id: str | None,
+    id_option: str | None,
+    name: str | None,
+    description: str,
+    labels: tuple[str, ...],
 ) -> None:
-    """Create the project ID (lower-case letters, digits and '-').
+    """Create the project ID (lower-case letters, digits and '-'), given as argument or --id.
 
     \b
         flyte create project ml --description "Model training"
+        flyte create project --id ml --name "Machine learning" -l team=ml
     """
     import flyte.remote
+
+    if project_id and id_option and project_id != id_option:
+        raise click.UsageError(f"Two ids given: {project_id!r} and --id {id_option!r}; give one", ctx)
+    project_id = project_id or id_option
+    if not project_id:
+        raise click.UsageError("Missing the project id: flyte create project ID (or --id ID)", ctx)
 
     parsed: dict[str, str] = {}
     for item in labels:

@@ -6,11 +6,14 @@ shows that object.
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import click
 
 from flyte.cli._common import CLIConfig, emit_one, emit_rows, get_cli_config, init_remote, remote_errors
+from flyte.cli._moment import MomentType
 
 __all__ = ["get"]
 
@@ -28,9 +31,23 @@ def _connect(ctx: click.Context, project: str | None, domain: str | None, *, nee
     return cli
 
 
-@click.group("get", help="Read runs, actions, logs, inputs/outputs, tasks, projects, triggers and secrets.")
+@click.group(
+    "get",
+    help="Read runs, actions, logs, inputs/outputs, code, tasks, projects, triggers, secrets and the configuration.",
+)
 def get() -> None:
     pass
+
+
+def _labels(ctx: click.Context, option: str, values: tuple[str, ...]) -> dict[str, str]:
+    """``KEY=VALUE`` items as a dict; a malformed one is a usage error (exit 2)."""
+    labels: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", ctx=ctx, param_hint=option)
+        labels[key.strip()] = value
+    return labels
 
 
 def _run_row(run: Any) -> dict[str, Any]:
@@ -49,6 +66,18 @@ def _run_row(run: Any) -> dict[str, Any]:
 @click.option("--in-phase", "phases", multiple=True, type=click.Choice(_PHASES), help="Only runs in these phases.")
 @click.option("--task-name", help="Only runs of this task.")
 @click.option("--task-version", help="Only runs of this task version.")
+@click.option("--created-after", type=MomentType(), help="Only runs created at or after this time (UTC).")
+@click.option("--created-before", type=MomentType(), help="Only runs created before this time (UTC).")
+@click.option("--updated-after", type=MomentType(), help="Only runs last updated at or after this time (UTC).")
+@click.option("--updated-before", type=MomentType(), help="Only runs last updated before this time (UTC).")
+@click.option(
+    "--with-label",
+    "with_labels",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Only runs with this label; repeat for several (all must match).",
+)
+@click.option("--with-label-key", "with_label_keys", multiple=True, help="Only runs with a label of this key.")
 @_scope_options
 @click.pass_context
 def get_run(
@@ -58,17 +87,41 @@ def get_run(
     phases: tuple[str, ...],
     task_name: str | None,
     task_version: str | None,
+    created_after: dt.datetime | None,
+    created_before: dt.datetime | None,
+    updated_after: dt.datetime | None,
+    updated_before: dt.datetime | None,
+    with_labels: tuple[str, ...],
+    with_label_keys: tuple[str, ...],
     project: str | None,
     domain: str | None,
 ) -> None:
-    """List runs (newest first), or show the run NAME."""
+    """List runs (newest first), or show the run NAME.
+
+    Times are ISO dates or datetimes (UTC), now, today, or one of them minus a duration:
+
+    \b
+        flyte get run --created-after today
+        flyte get run --updated-after 'now - 2 hours' --in-phase failed
+        flyte get run --with-label team=ml --with-label-key nightly
+    """
     import flyte.remote
 
+    labels = _labels(ctx, "--with-label", with_labels)
     cli = _connect(ctx, project, domain)
     with remote_errors(cli):
         if name is None:
             runs = flyte.remote.Run.listall(
-                in_phase=phases or None, task_name=task_name, task_version=task_version, limit=limit
+                in_phase=phases or None,
+                task_name=task_name,
+                task_version=task_version,
+                created_after=created_after,
+                created_before=created_before,
+                updated_after=updated_after,
+                updated_before=updated_before,
+                with_labels=labels or None,
+                with_label_keys=list(with_label_keys) or None,
+                limit=limit,
             )
             columns = [
                 ("name", "Name"),
@@ -164,48 +217,147 @@ def get_action(
 @click.argument("run_name")
 @click.argument("action_name", default="a0", required=False)
 @click.option("-a", "--attempt", type=click.IntRange(min=1), help="Attempt to show; default: the latest.")
+@click.option(
+    "-l", "--lines", type=click.IntRange(min=1), help="Show only the last N lines (the box size with --pretty)."
+)
+@click.option("--show-ts", is_flag=True, help="Start each line with its timestamp (UTC).")
+@click.option("--filter-system", is_flag=True, help="Leave out the lines Flyte itself wrote (keep the task's).")
+@click.option("--pretty", is_flag=True, help="On a terminal, show the log in a box that scrolls (--lines high).")
 @_scope_options
 @click.pass_context
 def get_logs(
-    ctx: click.Context, run_name: str, action_name: str, attempt: int | None, project: str | None, domain: str | None
+    ctx: click.Context,
+    run_name: str,
+    action_name: str,
+    attempt: int | None,
+    lines: int | None,
+    show_ts: bool,
+    filter_system: bool,
+    pretty: bool,
+    project: str | None,
+    domain: str | None,
 ) -> None:
-    """Print the log of an action (the run's root action by default), following it while it runs."""
+    """Print the log of an action (the run's root action by default), following it while it runs.
+
+    \b
+        flyte get logs my_run
+        flyte get logs my_run a1 --lines 20 --show-ts
+    """
     import flyte.remote
+    from flyte.cli._logs import print_logs
 
     cli = _connect(ctx, project, domain)
     with remote_errors(cli):
         action = flyte.remote.Action.get(run_name, action_name)
-        for line in action.tail_logs(attempt):
-            click.echo(line)
+        print_logs(action, attempt=attempt, lines=lines, show_ts=show_ts, filter_system=filter_system, pretty=pretty)
 
 
 @get.command("io")
 @click.argument("run_name")
 @click.argument("action_name", default="a0", required=False)
+@click.option("-i", "--inputs-only", is_flag=True, help="Show only the inputs.")
+@click.option("-o", "--outputs-only", is_flag=True, help="Show only the outputs.")
 @_scope_options
 @click.pass_context
-def get_io(ctx: click.Context, run_name: str, action_name: str, project: str | None, domain: str | None) -> None:
-    """Show the inputs and outputs of an action (the run's root action by default)."""
+def get_io(
+    ctx: click.Context,
+    run_name: str,
+    action_name: str,
+    inputs_only: bool,
+    outputs_only: bool,
+    project: str | None,
+    domain: str | None,
+) -> None:
+    """Show the inputs and outputs of an action (the run's root action by default).
+
+    \b
+        flyte get io my_run
+        flyte get io my_run a1 --outputs-only
+    """
     import flyte.remote
     from flyte.cli._run import _to_json
 
+    if inputs_only and outputs_only:
+        raise click.UsageError("--inputs-only and --outputs-only cannot be used together", ctx)
     cli = _connect(ctx, project, domain)
     with remote_errors(cli):
         action = flyte.remote.Action.get(run_name, action_name)
-        inputs = action.inputs()
-        outputs = tuple(action.outputs()) if action.phase.is_success else None
-    document = {
-        "inputs": {key: _to_json(value) for key, value in inputs.items()},
-        "outputs": {f"o{index}": _to_json(value) for index, value in enumerate(outputs)}
-        if outputs is not None
-        else None,
-    }
-    fields: dict[str, Any] = {f"input {key}": value for key, value in inputs.items()}
-    if outputs is None:
-        fields["outputs"] = f"none ({action.phase.name})"
-    else:
-        fields.update({f"output o{index}": value for index, value in enumerate(outputs)})
-    emit_one(cli, f"Inputs and outputs of {action_name} in run {run_name}", fields or {"inputs": "none"}, document)
+        inputs = action.inputs() if not outputs_only else None
+        outputs = tuple(action.outputs()) if not inputs_only and action.phase.is_success else None
+    document: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
+    if inputs is not None:
+        document["inputs"] = {key: _to_json(value) for key, value in inputs.items()}
+        fields.update({f"input {key}": value for key, value in inputs.items()} or {"inputs": "none"})
+    if not inputs_only:
+        document["outputs"] = (
+            {f"o{index}": _to_json(value) for index, value in enumerate(outputs)} if outputs is not None else None
+        )
+        if outputs is None:
+            fields["outputs"] = f"none ({action.phase.name})"
+        else:
+            fields.update({f"output o{index}": value for index, value in enumerate(outputs)} or {"outputs": "none"})
+    what = "Inputs" if inputs_only else "Outputs" if outputs_only else "Inputs and outputs"
+    emit_one(cli, f"{what} of {action_name} in run {run_name}", fields, document)
+
+
+@get.command("code")
+@click.argument("run_name")
+@click.argument("action_name", default="a0", required=False)
+@click.option(
+    "-o",
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to download the code into (kept); without it the files are only listed.",
+)
+@click.option("--no-extract", is_flag=True, help="Keep the downloaded archive instead of unpacking it (needs --dest).")
+@click.option("-a", "--attempt", type=click.IntRange(min=1), help="Attempt whose code to fetch; default: the latest.")
+@_scope_options
+@click.pass_context
+def get_code(
+    ctx: click.Context,
+    run_name: str,
+    action_name: str,
+    dest: Path | None,
+    no_extract: bool,
+    attempt: int | None,
+    project: str | None,
+    domain: str | None,
+) -> None:
+    """Download the code an action ran (the run's root action by default): the bundle that
+    flyte run or flyte deploy uploaded. A task whose code is in its image has none (exit 3).
+
+    \b
+        flyte get code my_run                 # list the files
+        flyte get code my_run --dest ./src    # unpack them into ./src
+    """
+    import tempfile
+
+    from flyte._internal.syncify import run_sync
+    from flyte.remote._code_bundle import download_code_bundle
+    from flyte.remote._common import scope as remote_scope
+
+    if no_extract and dest is None:
+        raise click.UsageError("--no-extract keeps the archive, so it needs --dest", ctx)
+    cli = _connect(ctx, project, domain)
+    scope = remote_scope(None, None)
+    with remote_errors(cli), tempfile.TemporaryDirectory(prefix="flyte-code-") as scratch:
+        target = dest if dest is not None else Path(scratch)
+        result = run_sync(
+            download_code_bundle(*scope, run_name, action_name, dest=target, extract=not no_extract, attempt=attempt)
+        )
+        if dest is not None:
+            click.echo(f"Downloaded the code of {action_name} in run {run_name} to {result}")
+            return
+        if result.is_file():
+            click.echo(f"The code of {action_name} in run {run_name} is a pickled task ({result.name}).")
+            return
+        files = sorted(str(path.relative_to(result)) for path in result.rglob("*") if path.is_file())
+        if cli.wants_json:
+            emit_one(cli, "Code", {"files": files}, {"run": run_name, "action": action_name, "files": files})
+            return
+        for name in files:
+            click.echo(name)
 
 
 @get.command("task")
@@ -262,15 +414,16 @@ def get_task(
 
 @get.command("project")
 @click.argument("name", required=False)
+@click.option("--archived", is_flag=True, help="List the archived projects instead of the active ones.")
 @click.pass_context
-def get_project(ctx: click.Context, name: str | None) -> None:
-    """List projects, or show the project NAME."""
+def get_project(ctx: click.Context, name: str | None, archived: bool) -> None:
+    """List projects (active ones unless --archived), or show the project NAME."""
     import flyte.remote
 
     cli = _connect(ctx, None, None, need_scope=False)
     with remote_errors(cli):
         if name is None:
-            projects = flyte.remote.Project.listall()
+            projects = flyte.remote.Project.listall(archived=archived)
             rows = [{"id": p.id, "name": p.name, "description": p.description} for p in projects]
             emit_rows(
                 cli,

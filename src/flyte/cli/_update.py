@@ -1,4 +1,4 @@
-"""``flyte update trigger``: activate or deactivate a deployed trigger."""
+"""``flyte update trigger|project``: activate or deactivate a trigger; change or archive a project."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flyte.cli._common import get_cli_config, init_remote, remote_errors
 __all__ = ["update"]
 
 
-@click.group("update", help="Change resources on the control plane: triggers.")
+@click.group("update", help="Change resources on the control plane: triggers and projects.")
 def update() -> None:
     pass
 
@@ -39,3 +39,52 @@ def update_trigger(
         else:
             flyte.remote.Trigger.deactivate(name, task_name)
     click.echo(f"{'Activated' if activate else 'Deactivated'} trigger {name} of {task_name}")
+
+
+@update.command("project")
+@click.argument("project_id", metavar="ID")
+@click.option("--name", help="The new display name.")
+@click.option("--description", help="The new description.")
+@click.option(
+    "-l",
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A label; repeat for several. They replace all current labels.",
+)
+@click.option("--archive/--unarchive", "archive", default=None, help="Archive the project, or make it active again.")
+@click.pass_context
+def update_project(
+    ctx: click.Context,
+    project_id: str,
+    name: str | None,
+    description: str | None,
+    labels: tuple[str, ...],
+    archive: bool | None,
+) -> None:
+    """Change the name, description, labels or archive state of the project ID.
+
+    \b
+        flyte update project ml --description "Model training"
+        flyte update project ml --label team=ml --label tier=gold
+        flyte update project ml --archive
+    """
+    import flyte.remote
+
+    parsed: dict[str, str] = {}
+    for item in labels:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", ctx=ctx, param_hint="--label")
+        parsed[key.strip()] = value
+    if name is None and description is None and not labels and archive is None:
+        raise click.UsageError("Nothing to change: give --name, --description, --label or --archive/--unarchive", ctx)
+    cli = get_cli_config(ctx)
+    init_remote(cli, need_scope=False)
+    state = None if archive is None else "archived" if archive else "active"
+    with remote_errors(cli):
+        project = flyte.remote.Project.update(
+            project_id, name=name, description=description, labels=parsed if labels else None, state=state
+        )
+    click.echo(f"Updated project {project.id}" + (" (archived)" if project.archived else ""))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-from flyte._internal.syncify import syncify_classmethod
+from flyte._internal.syncify import syncify_classmethod, syncify_method
 from flyte.remote._common import ToDict, control_plane_error, get_clients, org
 
 __all__ = ["Project"]
@@ -113,3 +114,62 @@ class Project(ToDict):
         except ConnectError as error:
             raise control_plane_error(error, f"creating project {id!r}") from error
         return await cls.get.aio(id)
+
+    @syncify_classmethod
+    @classmethod
+    async def update(
+        cls,
+        id: str,
+        name: str | None = None,
+        description: str | None = None,
+        labels: dict[str, str] | None = None,
+        state: Literal["archived", "active"] | None = None,
+    ) -> Project:
+        """Change a project and return it; what is left ``None`` keeps its current value.
+
+        Args:
+            id: the project to change.
+            name: its new display name.
+            description: its new description.
+            labels: its new labels (they replace the current ones).
+            state: ``"archived"`` or ``"active"``.
+
+        Raises:
+            flyte.errors.NotFoundError: there is no such project.
+
+        Example:
+            >>> flyte.remote.Project.update("ml", description="Models", state="archived")  # doctest: +SKIP
+        """
+        from connectrpc.errors import ConnectError
+        from flyteidl2.project import project_service_pb2
+        from flyteidl2.task import run_pb2
+
+        if state not in (None, "archived", "active"):
+            raise ValueError(f"state must be 'archived' or 'active', not {state!r}")
+        current = await cls.get.aio(id)
+        archived = current.archived if state is None else state == "archived"
+        project = project_service_pb2.Project(
+            id=id,
+            name=current.name if name is None else name,
+            description=current.description if description is None else description,
+            labels=run_pb2.Labels(values=dict(current.labels if labels is None else labels)),
+            state=project_service_pb2.PROJECT_STATE_ARCHIVED if archived else project_service_pb2.PROJECT_STATE_ACTIVE,
+            org=org(),
+        )
+        try:
+            await get_clients().project_service.update_project(
+                project_service_pb2.UpdateProjectRequest(project=project)
+            )
+        except ConnectError as error:
+            raise control_plane_error(error, f"updating project {id!r}") from error
+        return await cls.get.aio(id)
+
+    @syncify_method
+    async def archive(self) -> Project:
+        """Archive this project (its runs and tasks stay); returns the updated project."""
+        return await Project.update.aio(self.id, state="archived")
+
+    @syncify_method
+    async def unarchive(self) -> Project:
+        """Make this archived project active again; returns the updated project."""
+        return await Project.update.aio(self.id, state="active")

@@ -18,6 +18,7 @@ from flyte.errors import ActionNotFoundError
 from flyte.models import ActionPhase
 from flyte.remote._action import Action, WaitFor, run_id
 from flyte.remote._common import ToDict, console_url, control_plane_error, get_clients, phase_to_proto, scope
+from flyte.remote._run_extras import RunDetailsExtras, RunExtras
 
 if TYPE_CHECKING:
     from flyteidl2.workflow import run_definition_pb2
@@ -28,7 +29,7 @@ __all__ = ["Run", "RunDetails"]
 
 
 @dataclass(frozen=True)
-class RunDetails(ToDict):
+class RunDetails(RunDetailsExtras, ToDict):
     """A run's settings and its root action with every attempt (from :meth:`Run.details`)."""
 
     name: str
@@ -74,7 +75,7 @@ class RunDetails(ToDict):
         )
 
 
-class Run(BaseRun, ToDict):
+class Run(RunExtras, BaseRun, ToDict):
     """A run on the control plane.
 
     Example:
@@ -186,7 +187,10 @@ class Run(BaseRun, ToDict):
         task_version: str | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        updated_after: datetime | None = None,
+        updated_before: datetime | None = None,
         with_labels: dict[str, str] | None = None,
+        with_label_keys: list[str] | tuple[str, ...] | None = None,
         sort_by: tuple[str, Literal["asc", "desc"]] = ("created_at", "desc"),
         limit: int = 100,
         project: str | None = None,
@@ -200,7 +204,10 @@ class Run(BaseRun, ToDict):
             task_version: only runs of this task version.
             created_after: only runs created at or after this time.
             created_before: only runs created before this time.
+            updated_after: only runs last updated at or after this time.
+            updated_before: only runs last updated before this time.
             with_labels: only runs that carry all of these labels.
+            with_label_keys: only runs that carry a label with each of these keys (any value).
             sort_by: ``(field, "asc" | "desc")``.
             limit: at most this many runs.
             project: default: ``flyte.init``'s.
@@ -223,22 +230,24 @@ class Run(BaseRun, ToDict):
             filters.append(list_pb2.Filter(field="task_name", function=equal, values=[task_name]))
         if task_version:
             filters.append(list_pb2.Filter(field="task_version", function=equal, values=[task_version]))
-        if created_after is not None:
-            filters.append(
-                list_pb2.Filter(
-                    field="created_at",
-                    function=list_pb2.Filter.GREATER_THAN_OR_EQUAL,
-                    values=[created_after.isoformat()],
+        for field_name, after, before in (
+            ("created_at", created_after, created_before),
+            ("updated_at", updated_after, updated_before),
+        ):
+            if after is not None:
+                filters.append(
+                    list_pb2.Filter(
+                        field=field_name, function=list_pb2.Filter.GREATER_THAN_OR_EQUAL, values=[after.isoformat()]
+                    )
                 )
-            )
-        if created_before is not None:
-            filters.append(
-                list_pb2.Filter(
-                    field="created_at", function=list_pb2.Filter.LESS_THAN, values=[created_before.isoformat()]
+            if before is not None:
+                filters.append(
+                    list_pb2.Filter(field=field_name, function=list_pb2.Filter.LESS_THAN, values=[before.isoformat()])
                 )
-            )
         for key, value in (with_labels or {}).items():
             filters.append(list_pb2.Filter(field=f"labels.{key}", function=equal, values=[value]))
+        for key in with_label_keys or ():
+            filters.append(list_pb2.Filter(field=f"labels.{key}", function=list_pb2.Filter.EXISTS))
         direction = list_pb2.Sort.ASCENDING if sort_by[1] == "asc" else list_pb2.Sort.DESCENDING
         runs: list[Run] = []
         token = ""

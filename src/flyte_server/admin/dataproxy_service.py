@@ -154,10 +154,26 @@ class DataProxyService(dataproxy_service_connect.DataProxyService):  # type: ign
             _, attempt = await self.engine.queries.attempt(key, request.action_attempt_id.attempt)
             uri = f"{attempt.output_uri}/report.html"
         elif request.artifact_type == pb.ARTIFACT_TYPE_CODE_BUNDLE:
-            uri = await self._code_bundle(request.task_id)
+            if request.HasField("action_attempt_id"):
+                # The code an action ran (PyPI flyte's Run.download_code / flyte get code): its own spec,
+                # deployed or not.
+                action_id = request.action_attempt_id.action_id
+                key = action_key(action_id, "action_attempt_id.action_id")
+                details = await self.engine.queries.action_details(key)
+                what, project, domain = f"action {action_id.name!r}", action_id.run.project, action_id.run.domain
+                uri = _bundle_of(details.task.task_template) if details.HasField("task") else ""
+                if not uri:
+                    raise ConnectError(Code.NOT_FOUND, f"{what} has no code bundle (its code is in its image)")
+            else:
+                uri = await self._code_bundle(request.task_id)
+                what, project, domain = (
+                    f"task {request.task_id.name!r}",
+                    request.task_id.project,
+                    request.task_id.domain,
+                )
             bundle_key = self.engine.blobs.key_of(uri) or ""
-            if not bundle_key.startswith(f"uploads/{request.task_id.project}/{request.task_id.domain}/"):
-                raise ConnectError(Code.NOT_FOUND, f"task {request.task_id.name!r} has no code bundle of its project")
+            if not bundle_key.startswith(f"uploads/{project}/{domain}/"):
+                raise ConnectError(Code.NOT_FOUND, f"{what} has no code bundle of its project")
         else:
             raise ConnectError(Code.INVALID_ARGUMENT, "artifact_type must be REPORT or CODE_BUNDLE")
         blob_key = self.engine.blobs.key_of(uri)
@@ -171,14 +187,10 @@ class DataProxyService(dataproxy_service_connect.DataProxyService):  # type: ign
     async def _code_bundle(self, task_id: task_definition_pb2.TaskIdentifier) -> str:
         async with self.engine.database.session() as session:
             spec = await self.engine.submit.deployed_spec(session, task_id, task_id.project, task_id.domain)
-        template = spec.task_template
-        if template.metadata.code_bundle_uri:
-            return str(template.metadata.code_bundle_uri)
-        args = list(template.container.args)
-        for flag in ("--tgz", "--pkl"):
-            if flag in args and args.index(flag) + 1 < len(args):
-                return str(args[args.index(flag) + 1])
-        raise ConnectError(Code.NOT_FOUND, f"task {task_id.name!r} has no code bundle")
+        uri = _bundle_of(spec.task_template)
+        if not uri:
+            raise ConnectError(Code.NOT_FOUND, f"task {task_id.name!r} has no code bundle")
+        return uri
 
     async def tail_logs(
         self, request: pb.TailLogsRequest, ctx: RequestContext[Any, Any]
@@ -192,6 +204,17 @@ class DataProxyService(dataproxy_service_connect.DataProxyService):  # type: ign
                     for line in lines[start : start + _LOG_BATCH]
                 ]
                 yield pb.TailLogsResponse(logs=[pb.TailLogsResponse.Logs(lines=batch)])
+
+
+def _bundle_of(template: Any) -> str:
+    """The code bundle URI a task template names (metadata, or the ``--tgz``/``--pkl`` argument); "" if none."""
+    if template.metadata.code_bundle_uri:
+        return str(template.metadata.code_bundle_uri)
+    args = list(template.container.args)
+    for flag in ("--tgz", "--pkl"):
+        if flag in args and args.index(flag) + 1 < len(args):
+            return str(args[args.index(flag) + 1])
+    return ""
 
 
 def dataproxy_app(engine: Engine, *, interceptors: Sequence[Any] = (), read_max_bytes: int | None = None) -> Any:
