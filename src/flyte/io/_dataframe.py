@@ -16,6 +16,7 @@ from flyteidl2.core import literals_pb2, types_pb2
 from mashumaro.types import SerializableType
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from flyte._internal.decoding import preserving_original_types
 from flyte._internal.syncify import run_sync
 from flyte.io._frame_codecs import (
     PARQUET,
@@ -25,13 +26,20 @@ from flyte.io._frame_codecs import (
     columns_of,
     decode_frame,
     encode_frame,
+    frame_class_for_tag,
     frame_type_name,
     iter_frames,
     structured_dataset_literal,
     structured_dataset_of,
 )
 from flyte.io._hashing import HashFunction, HashMethod, resolve
-from flyte.types._type_engine import TypeTransformer, TypeTransformerFailedError, _short_repr, type_name
+from flyte.types._type_engine import (
+    TypeTransformer,
+    TypeTransformerFailedError,
+    _short_repr,
+    coercion_allowed,
+    type_name,
+)
 
 __all__ = ["DataFrame", "DataFrameTransformer"]
 
@@ -297,6 +305,8 @@ class DataFrameTransformer(TypeTransformer[DataFrame]):
         _, columns = columns_of(python_type)
         if not isinstance(python_val, DataFrame):
             try:
+                if not coercion_allowed():
+                    raise TypeTransformerFailedError("a frame is not a DataFrame handle")
                 codec_for_value(python_val)
             except TypeTransformerFailedError:
                 raise TypeTransformerFailedError(
@@ -321,5 +331,11 @@ class DataFrameTransformer(TypeTransformer[DataFrame]):
 
     def guess_python_type(self, literal_type: types_pb2.LiteralType) -> Any:
         if literal_type.WhichOneof("type") == "structured_dataset_type":
+            # A task that declared pd.DataFrame tags the type with it; with preserve_original_types
+            # a reader gets that class back instead of a DataFrame handle, as in Flyte 2.
+            if preserving_original_types() and literal_type.structure.tag:
+                original = frame_class_for_tag(literal_type.structure.tag)
+                if original is not None:
+                    return original
             return DataFrame
         raise ValueError(f"{self.name} cannot reverse {literal_type}")

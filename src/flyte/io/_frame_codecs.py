@@ -22,7 +22,14 @@ from flyteidl2.core import literals_pb2, types_pb2
 
 from flyte import storage
 from flyte.storage._filesystem import get_random_local_directory, is_remote, local_path, random_remote_path
-from flyte.types._type_engine import TypeEngine, TypeTransformer, TypeTransformerFailedError, _short_repr, type_name
+from flyte.types._type_engine import (
+    TypeEngine,
+    TypeTransformer,
+    TypeTransformerFailedError,
+    _short_repr,
+    coercion_allowed,
+    type_name,
+)
 
 __all__ = [
     "PARQUET",
@@ -34,6 +41,7 @@ __all__ = [
     "columns_literal_type",
     "decode_frame",
     "encode_frame",
+    "frame_class_for_tag",
     "frame_type_name",
     "iter_frames",
     "register_frame_codec",
@@ -353,9 +361,20 @@ class RawFrameTransformer(TypeTransformer[Any]):
     ) -> literals_pb2.Literal:
         inner, columns = columns_of(python_type)
         if isinstance(inner, type) and not isinstance(python_val, inner):
-            raise TypeTransformerFailedError(
-                f"Expected a {type_name(inner)}, got {_short_repr(python_val)} of type {type_name(type(python_val))}"
-            )
+            # A flyte.io.DataFrame handle, or another library's frame, is stored as a data set too,
+            # and the task reads it back as the declared class (as Flyte 2 does for the handle).
+            if not coercion_allowed():
+                raise _not_a(inner, python_val)
+            from flyte.io._dataframe import DataFrame
+
+            if isinstance(python_val, DataFrame):
+                return await python_val._to_literal(columns)
+            try:
+                codec = codec_for_value(python_val)
+            except TypeTransformerFailedError:
+                raise _not_a(inner, python_val) from None
+            uri, fmt = await encode_frame(python_val, codec=codec)
+            return structured_dataset_literal(uri, fmt, columns)
         uri, fmt = await encode_frame(python_val, codec=codec_for_value(python_val))
         return structured_dataset_literal(uri, fmt, columns)
 
@@ -367,6 +386,29 @@ class RawFrameTransformer(TypeTransformer[Any]):
         _, columns = columns_of(expected_python_type)
         fmt = dataset.metadata.structured_dataset_type.format
         return await decode_frame(dataset.uri, fmt, self._frame_type_name, columns)
+
+
+def _not_a(expected: Any, value: Any) -> TypeTransformerFailedError:
+    return TypeTransformerFailedError(
+        f"Expected a {type_name(expected)}, got {_short_repr(value)} of type {type_name(type(value))}"
+    )
+
+
+def frame_class_for_tag(tag: str) -> type | None:
+    """The frame class a data frame literal type's ``structure.tag`` names, if a codec knows it.
+
+    Example:
+        >>> frame_class_for_tag("builtins.int") is None
+        True
+    """
+    name = _ALIASES.get(tag, tag)
+    for (type_name_, _), codec in _CODECS.items():
+        if type_name_ == name:
+            try:
+                return codec.python_type()
+            except ImportError:
+                return None
+    return None
 
 
 _RAW_TRANSFORMERS: dict[str, RawFrameTransformer] = {}

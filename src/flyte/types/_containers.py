@@ -206,7 +206,9 @@ class DictTransformer(TypeTransformer[dict[Any, Any]]):
         kind = literal_type.WhichOneof("type")
         if kind == "map_value_type":
             return dict[str, TypeEngine.guess_python_type(literal_type.map_value_type)]  # type: ignore[misc]
-        if kind == "simple" and literal_type.simple == types_pb2.STRUCT and not literal_type.HasField("metadata"):
+        if kind == "simple" and literal_type.simple == types_pb2.STRUCT:
+            # A dataclass, pydantic model, TypedDict or tuple whose class is not at hand (only the
+            # wire interface is known) reads as the plain dict its msgpack bytes hold.
             return dict
         raise ValueError(f"{self.name} cannot reverse {literal_type}")
 

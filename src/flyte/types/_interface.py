@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,17 +19,29 @@ from typing import Any
 from flyteidl2.core import interface_pb2, literals_pb2
 
 from flyte.errors import RuntimeDataValidationError
+from flyte.types._coercion import is_declared_type
 from flyte.types._type_engine import TypeEngine, TypeTransformerFailedError, _short_repr, strip_annotated, type_name
 
 __all__ = [
     "NativeInterface",
+    "coerced_inputs",
     "convert_inputs_to_literals",
     "convert_literals_to_inputs",
     "convert_literals_to_outputs",
+    "convert_outputs_for_caller",
     "convert_outputs_to_literals",
 ]
 
 _EMPTY = inspect.Parameter.empty
+
+
+def _warn_unannotated(func_name: str, param: str) -> None:
+    logging.getLogger("flyte").warning(
+        "Input %r of %s has no type annotation; its value will be pickled (annotate it, e.g. %s: int)",
+        param,
+        func_name,
+        param,
+    )
 
 
 def _is_named_tuple(t: Any) -> bool:
@@ -81,11 +94,11 @@ class NativeInterface:
         """Build the interface of ``func`` from its annotations.
 
         Args:
-            func: a function whose parameters and return value are all annotated.
+            func: a function. A parameter without an annotation is pickled (declared as
+                ``inspect.Parameter.empty``); no return annotation means no outputs.
 
         Raises:
-            TypeError: a parameter or the return value has no annotation, or ``func`` takes
-                ``*args`` / ``**kwargs``.
+            TypeError: ``func`` takes ``*args`` / ``**kwargs``, or an annotation cannot be resolved.
 
         Example:
             >>> def f(x: int) -> None: ...
@@ -103,13 +116,13 @@ class NativeInterface:
             if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
                 raise TypeError(f"{name} takes *{param.name}; tasks need a fixed list of named inputs")
             if param.name not in hints:
-                raise TypeError(
-                    f"Input {param.name!r} of {name} has no type annotation; annotate it, e.g. {param.name}: int"
-                )
+                # Flyte 2 pickles an unannotated input, declaring its type as ``inspect.Parameter.empty``.
+                _warn_unannotated(name, param.name)
+                inputs[param.name] = (_EMPTY, param.default)
+                continue
             inputs[param.name] = (hints[param.name], param.default)
-        if "return" not in hints:
-            raise TypeError(f"{name} has no return annotation; add one (use '-> None' when it returns nothing)")
-        outputs, output_tuple = _output_types(hints["return"])
+        # No return annotation means no outputs, as ``-> None`` does (Flyte 2 reads it that way).
+        outputs, output_tuple = _output_types(hints.get("return"))
         return cls(inputs=inputs, outputs=outputs, output_tuple=output_tuple)
 
     @classmethod
@@ -314,6 +327,14 @@ async def convert_outputs_to_literals(
     """
     outputs = interface.outputs
     if not outputs:
+        if value is not None:
+            # Flyte 2 refuses a value from a task that declares no outputs rather than dropping it.
+            raise RuntimeDataValidationError(
+                "o0",
+                f"Task {task_name or '(unnamed)'} declares no outputs but returned {_short_repr(value)} of type "
+                f"{type_name(type(value))}; did you miss a return type annotation?",
+                task_name,
+            )
         return {}
     if len(outputs) == 1 and interface.output_tuple is None:
         ((name, t),) = outputs.items()
@@ -369,3 +390,76 @@ async def convert_literals_to_outputs(
     if len(values) == 1:
         return values[0]
     return tuple(values)
+
+
+async def coerced_inputs(
+    interface: NativeInterface,
+    inputs: Mapping[str, Any],
+    literals: Mapping[str, literals_pb2.Literal],
+    *,
+    task_name: str = "",
+) -> dict[str, Any]:
+    """The arguments a task receives in a local run: its inputs, with every value a transformer
+    coerced (an ``int`` for a ``float``, a ``dict`` for a dataclass, a ``flyte.io.DataFrame`` for a
+    ``pd.DataFrame``) read back from its literal, so the task sees what it would see remotely.
+
+    Args:
+        interface: the task's interface.
+        inputs: input name → value, defaults filled in.
+        literals: the same inputs converted by :func:`convert_inputs_to_literals`.
+        task_name: used in error messages.
+
+    Example:
+        >>> import asyncio
+        >>> def f(x: float) -> None: ...
+        >>> iface = NativeInterface.from_callable(f)
+        >>> lits = asyncio.run(convert_inputs_to_literals(iface, {"x": 3}))
+        >>> asyncio.run(coerced_inputs(iface, {"x": 3}, lits))
+        {'x': 3.0}
+    """
+    result: dict[str, Any] | None = None
+    for name, value in inputs.items():
+        declared = interface.inputs.get(name)
+        if declared is None or is_declared_type(value, declared[0]):
+            continue
+        if result is None:
+            result = dict(inputs)
+        try:
+            result[name] = await TypeEngine.to_python_value(await _inline(literals[name]), declared[0])
+        except (TypeTransformerFailedError, TypeError, ValueError, AttributeError) as e:
+            raise RuntimeDataValidationError(
+                name, f"Input {name!r}{_of(task_name)} cannot be read as {type_name(declared[0])}: {e}", task_name
+            ) from e
+    return dict(inputs) if result is None else result
+
+
+async def convert_outputs_for_caller(
+    interface: NativeInterface, value: Any, *, task_name: str = ""
+) -> tuple[Any, dict[str, literals_pb2.Literal]]:
+    """Check a task's return value against its outputs, as a local run hands it to its caller.
+
+    Returns the value as the caller receives it (read back from the literals when a transformer
+    coerced any part of it, e.g. a ``flyte.io.DataFrame`` returned for ``-> pd.DataFrame``) and
+    the output literals.
+
+    Raises:
+        RuntimeDataValidationError: the value does not match the declared outputs.
+
+    Example:
+        >>> import asyncio
+        >>> def f() -> float: ...
+        >>> asyncio.run(convert_outputs_for_caller(NativeInterface.from_callable(f), 2))[0]
+        2.0
+    """
+    literals = await convert_outputs_to_literals(interface, value, task_name=task_name)
+    outputs = interface.outputs
+    if not outputs:
+        return None, literals
+    if len(outputs) == 1 and interface.output_tuple is None:
+        declared = is_declared_type(value, next(iter(outputs.values())))
+    else:
+        declared = all(is_declared_type(item, t) for item, t in zip(value, outputs.values(), strict=True))
+        declared = declared and (interface.output_tuple is None or isinstance(value, interface.output_tuple))
+    if declared:
+        return value, literals
+    return await convert_literals_to_outputs(interface, literals, task_name=task_name), literals

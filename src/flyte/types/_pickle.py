@@ -15,6 +15,7 @@ logs a warning once per type.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 from typing import Any
 
@@ -69,8 +70,9 @@ class PickleTransformer(TypeTransformer[Any]):
         return lt
 
     def assert_type(self, t: Any, v: Any) -> None:
-        # Anything picklable is acceptable; a declared class is checked when it is a real class.
-        if t is Any or t is object or not isinstance(t, type):
+        # Anything picklable is acceptable; a declared class is checked when it is a real class
+        # (an unannotated input is declared as ``inspect.Parameter.empty`` and takes anything).
+        if t is Any or t is object or t is inspect.Parameter.empty or not isinstance(t, type):
             return
         if not isinstance(v, t):
             raise TypeTransformerFailedError(

@@ -2,6 +2,8 @@
 
 These carry nearly every task input, so each has an exact-type encoder registered in
 ``_FAST_ENCODERS`` that builds the literal without any lookups beyond one dictionary access.
+A ``float`` input also takes an ``int`` (encoded as the equal float), except under
+:func:`~flyte.types._type_engine.strict_types`.
 
 Flyte 2 encodes ``datetime.date`` as a ``DATETIME`` at midnight UTC, treats naive datetimes as
 UTC, and always decodes datetimes as UTC-aware values.
@@ -22,6 +24,7 @@ from flyte.types._type_engine import (
     TypeTransformer,
     TypeTransformerFailedError,
     _short_repr,
+    coercion_allowed,
     type_name,
 )
 
@@ -96,8 +99,17 @@ def _check_int(v: Any) -> None:
 
 
 def _check_float(v: Any) -> None:
-    if not isinstance(v, float):
-        raise _mismatch(float, v)
+    # An int is a float input's value too (``x: float = 3``), as in Flyte 2's CLI and user guide;
+    # bool is not, and a union tries its variants without coercion first.
+    if isinstance(v, float):
+        return
+    if isinstance(v, int) and not isinstance(v, bool) and coercion_allowed():
+        return
+    raise _mismatch(float, v)
+
+
+def _encode_any_float(v: Any) -> literals_pb2.Literal:
+    return _encode_float(float(v))
 
 
 def _check_datetime(v: Any) -> None:
@@ -222,7 +234,7 @@ def register_primitives() -> None:
             lambda lv: _primitive(lv, "integer", int),
             _check_int,
         ),
-        SimpleTransformer("float", float, _simple(types_pb2.FLOAT), _encode_float, _decode_float, _check_float),
+        SimpleTransformer("float", float, _simple(types_pb2.FLOAT), _encode_any_float, _decode_float, _check_float),
         SimpleTransformer(
             "str", str, _simple(types_pb2.STRING), _encode_str, lambda lv: _primitive(lv, "string_value", str)
         ),

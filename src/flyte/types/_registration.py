@@ -14,7 +14,7 @@ from flyte.types._tuples import register_tuples
 from flyte.types._type_engine import TypeEngine, TypeTransformer, strip_annotated
 from flyte.types._union import register_union
 
-__all__ = ["register_builtin_transformers"]
+__all__ = ["reader_type", "register_builtin_transformers"]
 
 _registered = False
 
@@ -30,6 +30,29 @@ def _resolve_frame_library_type(t: Any) -> TypeTransformer[Any] | None:
     from flyte.io._registration import resolve_io_type  # registers flyte.io's transformers
 
     return resolve_io_type(t)
+
+
+def reader_type(t: Any) -> Any:
+    """The type a run handle decodes a value declared as ``t`` to.
+
+    A data frame library's class (``pd.DataFrame``) reads as a ``flyte.io.DataFrame`` handle, as
+    Flyte 2's run handles return it, unless ``preserve_original_types`` is on; every other type is
+    itself.
+
+    Example:
+        >>> reader_type(int)
+        <class 'int'>
+    """
+    from flyte._internal.decoding import preserving_original_types
+
+    module = getattr(strip_annotated(t), "__module__", None)
+    if not isinstance(module, str) or module.partition(".")[0] not in _FRAME_LIBRARIES:
+        return t
+    if preserving_original_types():
+        return t
+    from flyte.io import DataFrame
+
+    return DataFrame
 
 
 def register_builtin_transformers() -> None:

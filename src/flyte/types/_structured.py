@@ -11,6 +11,8 @@ bytes in a ``Binary`` scalar tagged ``"msgpack"``.
   such as ``x-flyte-type``); their values are written by their ``SerializableType`` hooks.
 * Pydantic models are dumped in JSON mode, except that enum members inside models travel by
   *name*, and the schema lists enum names; this matches what Flyte 2 writes.
+* A ``dict`` given for either is turned into an instance first (``_coercion``), as Flyte 2 does:
+  field names and scalar types are checked for a dataclass, a model validates it.
 
 mashumaro and pydantic are imported only when such a type is first seen.
 """
@@ -26,12 +28,14 @@ import msgpack
 from flyteidl2.core import literals_pb2, types_pb2
 from google.protobuf import struct_pb2
 
+from flyte.types._coercion import build_from_dict, model_from_dict
 from flyte.types._containers import msgpack_literal, msgpack_struct_type, read_msgpack
 from flyte.types._type_engine import (
     TypeEngine,
     TypeTransformer,
     TypeTransformerFailedError,
     _short_repr,
+    coercion_allowed,
     is_dataclass_type,
     is_pydantic_model,
     is_union,
@@ -129,6 +133,8 @@ class DataclassTransformer(TypeTransformer[Any]):
     async def to_literal(
         self, python_val: Any, python_type: Any, expected: types_pb2.LiteralType
     ) -> literals_pb2.Literal:
+        if isinstance(python_val, dict) and coercion_allowed():
+            python_val = build_from_dict(python_type, python_val)
         if not isinstance(python_val, python_type):
             raise TypeTransformerFailedError(
                 f"Expected a {type_name(python_type)}, got {_short_repr(python_val)} "
@@ -263,6 +269,8 @@ class PydanticTransformer(TypeTransformer[Any]):
     async def to_literal(
         self, python_val: Any, python_type: Any, expected: types_pb2.LiteralType
     ) -> literals_pb2.Literal:
+        if isinstance(python_val, dict) and coercion_allowed():
+            python_val = model_from_dict(python_type, python_val)
         if not isinstance(python_val, python_type):
             raise TypeTransformerFailedError(
                 f"Expected a {type_name(python_type)}, got {_short_repr(python_val)} "

@@ -9,11 +9,17 @@ nothing). Inside a union the variants are tagged
 ``"Typed Tuple"``, ``"NamedTuple"`` and ``"TypedDict"``.
 
 ``tuple[int, ...]`` and bare ``tuple`` are not handled here; they fall back to pickle.
+
+Before Python 3.12 pydantic cannot use ``typing.TypedDict`` classes, so a ``typing.TypedDict``
+nested in a wrapper's fields is swapped for an equal ``typing_extensions.TypedDict`` (same name,
+keys and required keys, hence the same schema and bytes).
 """
 
 from __future__ import annotations
 
 import functools
+import sys
+import types
 import typing
 from typing import Any
 
@@ -83,19 +89,61 @@ def _wrapper_model(t: Any) -> Any:
     fields: dict[str, Any]
     if is_named_tuple_type(t):
         hints = typing.get_type_hints(t, include_extras=True)
-        fields = {name: (hints[name], ...) for name in t._fields}
+        fields = {name: (_for_pydantic(hints[name]), ...) for name in t._fields}
         name = f"NamedTupleWrapper_{t.__name__}"
     elif is_typed_dict_type(t):
         fields = {
-            key: (hint | None, None) if not_required else (hint, ...)
+            key: (_for_pydantic(hint) | None, None) if not_required else (_for_pydantic(hint), ...)
             for key, (hint, not_required) in _typed_dict_fields(t).items()
         }
         name = f"TypedDictWrapper_{t.__name__}"
     else:
-        fields = {f"item_{i}": (arg, ...) for i, arg in enumerate(typing.get_args(t))}
+        fields = {f"item_{i}": (_for_pydantic(arg), ...) for i, arg in enumerate(typing.get_args(t))}
         # ``tuple[...]`` and ``typing.Tuple[...]`` differ only in this name ("tuple" / "Tuple").
         name = f"TupleWrapper_{getattr(t, '__name__', 'tuple')}"
     return pydantic.create_model(name, **fields)
+
+
+# pydantic refuses ``typing.TypedDict`` classes before Python 3.12 (their ``typing`` module
+# lacks what it needs) and asks for ``typing_extensions.TypedDict``; Flyte 2 programs use both.
+_TYPING_TYPED_DICT_UNSUPPORTED = sys.version_info < (3, 12)
+
+
+def _for_pydantic(hint: Any) -> Any:
+    """``hint`` with every ``typing.TypedDict`` in it replaced by an equal ``typing_extensions`` one."""
+    if not _TYPING_TYPED_DICT_UNSUPPORTED:
+        return hint
+    if isinstance(hint, type) and is_typed_dict_type(hint):
+        return _extensions_typed_dict(hint) if type(hint).__module__ == "typing" else hint
+    args = typing.get_args(hint)
+    if not args:
+        return hint
+    converted = tuple(_for_pydantic(arg) for arg in args)
+    if converted == args:
+        return hint
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        return typing.Annotated[(converted[0], *hint.__metadata__)]  # type: ignore[valid-type]
+    if isinstance(hint, types.UnionType) or origin is typing.Union:
+        return typing.Union[converted]  # noqa: UP007
+    if isinstance(hint, types.GenericAlias):
+        return types.GenericAlias(origin, converted)
+    return hint.copy_with(converted)
+
+
+@functools.lru_cache(maxsize=256)
+def _extensions_typed_dict(t: Any) -> Any:
+    import typing_extensions
+
+    # get_type_hints keeps Required/NotRequired, so the copy has the same required keys; the
+    # same name and module give it the same JSON schema title as the original.
+    hints = {key: _for_pydantic(hint) for key, hint in typing.get_type_hints(t, include_extras=True).items()}
+    # mypy wants a literal name; this one is the original class's.
+    copy = typing_extensions.TypedDict(t.__name__, hints, total=t.__total__)  # type: ignore[misc]
+    copy.__module__ = t.__module__
+    copy.__qualname__ = t.__qualname__
+    copy.__doc__ = t.__doc__
+    return copy
 
 
 class _WrappedTransformer(TypeTransformer[Any]):

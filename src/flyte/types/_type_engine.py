@@ -13,12 +13,14 @@ register themselves when :mod:`flyte.types` is imported.
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
 import dataclasses
 import enum
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from flyteidl2.core import literals_pb2, types_pb2
@@ -387,6 +389,36 @@ class TypeEngine:
         """
         if transformer not in cls._guessers:
             cls._guessers.append(transformer)
+
+
+# While set, transformers accept only values already of the declared type: no int for a float,
+# no dict for a dataclass. A union encodes under it first, so that a value that fits one
+# variant as it is never turns into another by coercion (3 in Union[float, int] stays an int).
+_STRICT: contextvars.ContextVar[bool] = contextvars.ContextVar("flyte_types_strict", default=False)
+
+
+def coercion_allowed() -> bool:
+    """Whether a transformer may convert a value of another type (int → float, dict → dataclass)."""
+    return not _STRICT.get()
+
+
+@contextlib.contextmanager
+def strict_types() -> Iterator[None]:
+    """Within the block, transformers refuse values that would need a coercion.
+
+    Example:
+        >>> import asyncio
+        >>> with strict_types():
+        ...     asyncio.run(TypeEngine.to_literal(3, float))
+        Traceback (most recent call last):
+        ...
+        flyte.types._type_engine.TypeTransformerFailedError: Expected a value of type float, got 3 of type int
+    """
+    token = _STRICT.set(True)
+    try:
+        yield
+    finally:
+        _STRICT.reset(token)
 
 
 def _cache_key(t: Any) -> Any:

@@ -17,7 +17,9 @@ from flyte.types._type_engine import (
     TypeTransformer,
     TypeTransformerFailedError,
     _short_repr,
+    coercion_allowed,
     is_union,
+    strict_types,
     strip_annotated,
     type_name,
 )
@@ -56,6 +58,24 @@ class UnionTransformer(TypeTransformer[Any]):
     async def to_literal(
         self, python_val: Any, python_type: Any, expected: types_pb2.LiteralType
     ) -> literals_pb2.Literal:
+        # A variant the value fits as it is wins over one it could be coerced to: 3 in
+        # Union[float, int] is the int 3, as in Flyte 2, which does not coerce at all.
+        with strict_types():
+            chosen = await self._choose(python_val, python_type, expected)
+        if chosen is None and coercion_allowed():
+            chosen = await self._choose(python_val, python_type, expected)
+        if chosen is not None:
+            return literals_pb2.Literal(
+                scalar=literals_pb2.Scalar(union=literals_pb2.Union(value=chosen[1], type=chosen[2]))
+            )
+        raise TypeTransformerFailedError(
+            f"Value {_short_repr(python_val)} of type {type_name(type(python_val))} is not of type "
+            f"{type_name(python_type)}"
+        )
+
+    async def _choose(
+        self, python_val: Any, python_type: Any, expected: types_pb2.LiteralType
+    ) -> tuple[Any, literals_pb2.Literal, types_pb2.LiteralType] | None:
         args = typing.get_args(python_type)
         variant_lts = expected.union_type.variants if expected.HasField("union_type") else None
         chosen: tuple[Any, literals_pb2.Literal, types_pb2.LiteralType] | None = None
@@ -78,14 +98,7 @@ class UnionTransformer(TypeTransformer[Any]):
                     f"Ambiguous union: {_short_repr(python_val)} is a valid {type_name(chosen[0])} and "
                     f"{type_name(arg)} with the same encoding; make the union's variants distinguishable"
                 )
-        if chosen is not None:
-            return literals_pb2.Literal(
-                scalar=literals_pb2.Scalar(union=literals_pb2.Union(value=chosen[1], type=chosen[2]))
-            )
-        raise TypeTransformerFailedError(
-            f"Value {_short_repr(python_val)} of type {type_name(type(python_val))} is not of type "
-            f"{type_name(python_type)}"
-        )
+        return chosen
 
     async def to_python_value(self, lv: literals_pb2.Literal, expected_python_type: Any) -> Any:
         args = typing.get_args(expected_python_type)
@@ -93,6 +106,9 @@ class UnionTransformer(TypeTransformer[Any]):
             union = lv.scalar.union
             tag = union.type.structure.tag
             same_tag = [arg for arg in args if variant_tag(arg) == tag]
+            if not same_tag and dict in args and union.type.simple == types_pb2.STRUCT:
+                # A guessed union reads a dataclass or pydantic variant as a plain dict.
+                same_tag = [dict]
             if len(same_tag) > 1:  # e.g. list[int] | list[str]: pick by the full variant type
                 exact = [arg for arg in same_tag if _variant_literal_type(arg) == union.type]
                 same_tag = exact or same_tag

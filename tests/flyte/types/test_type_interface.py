@@ -45,14 +45,30 @@ def test_namedtuple_return_names_the_outputs_and_none_means_no_outputs() -> None
     assert NativeInterface.from_callable(single).outputs == {"o0": list[Inner]}
 
 
-def test_missing_annotations_are_a_clear_error() -> None:
+def test_missing_annotations_follow_flyte2_no_return_is_no_outputs_and_bare_inputs_are_pickled() -> None:
     def no_input_type(x) -> int: ...  # type: ignore[no-untyped-def]
     def no_return(x: int): ...  # type: ignore[no-untyped-def]
 
-    with pytest.raises(TypeError, match=r"Input 'x' of .*no_input_type has no type annotation"):
-        NativeInterface.from_callable(no_input_type)
-    with pytest.raises(TypeError, match="no return annotation"):
-        NativeInterface.from_callable(no_return)
+    bare = NativeInterface.from_callable(no_input_type)
+    assert bare.inputs == {"x": (inspect.Parameter.empty, inspect.Parameter.empty)}
+    assert bare.to_typed_interface().inputs.variables[0].value.type.union_type.variants[0].blob.format == (
+        "PythonPickle"
+    )
+
+    def explicit_none(x: int) -> None: ...
+
+    assert NativeInterface.from_callable(no_return).outputs == {}
+    wire = NativeInterface.from_callable(no_return).to_typed_interface()
+    assert wire == NativeInterface.from_callable(explicit_none).to_typed_interface()
+
+
+async def test_a_value_returned_by_a_task_without_outputs_is_refused_not_dropped() -> None:
+    def no_return(x: int): ...  # type: ignore[no-untyped-def]
+
+    iface = NativeInterface.from_callable(no_return)
+    assert await convert_outputs_to_literals(iface, None) == {}
+    with pytest.raises(RuntimeDataValidationError, match=r"declares no outputs but returned 5.*return type annotation"):
+        await convert_outputs_to_literals(iface, 5, task_name="env.no_return")
 
 
 def test_typed_interface_is_sorted_and_has_no_defaults() -> None:

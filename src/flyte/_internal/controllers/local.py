@@ -210,8 +210,7 @@ class LocalController:
         self, task: AsyncFunctionTaskTemplate[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Run ``task`` as the root action ``a0`` of the run."""
-        inputs = bind_inputs(task, args, kwargs)
-        literals = await self._validate_inputs(task, inputs)
+        inputs, literals = await self._validate_inputs(task, bind_inputs(task, args, kwargs))
         return await self._run_action(task, self._root, inputs, literals, parent=None, group=None)
 
     async def submit(
@@ -222,8 +221,7 @@ class LocalController:
 
         state = current_state()
         assert state is not None, "submit() is only called from inside a task"
-        inputs = bind_inputs(task, args, kwargs)
-        literals = await self._validate_inputs(task, inputs)
+        inputs, literals = await self._validate_inputs(task, bind_inputs(task, args, kwargs))
         inputs_hash = hash_inputs(literals)
         group = state.group.name if state.group else None
         sequence = state.calls.next(f"{task.name}:{inputs_hash}:{group or ''}")
@@ -245,10 +243,13 @@ class LocalController:
 
     async def _validate_inputs(
         self, task: AsyncFunctionTaskTemplate[Any, Any], inputs: dict[str, Any]
-    ) -> dict[str, Literal]:
-        from flyte.types._interface import convert_inputs_to_literals
+    ) -> tuple[dict[str, Any], dict[str, Literal]]:
+        """The inputs as the task receives them (coerced values read back) and their literals."""
+        from flyte.types._interface import coerced_inputs, convert_inputs_to_literals
 
-        return await convert_inputs_to_literals(_facts_for(task).interface, inputs, task_name=task.name)
+        interface = _facts_for(task).interface
+        literals = await convert_inputs_to_literals(interface, inputs, task_name=task.name)
+        return await coerced_inputs(interface, inputs, literals, task_name=task.name), literals
 
     async def _run_action(
         self,
@@ -268,7 +269,9 @@ class LocalController:
             if task.cache.is_enabled() and not self.settings.disable_run_cache:
                 result = await self._run_cached(task, action_id, inputs, literals, record, group)
             else:
-                result = await self._run_attempts(task, action_id, inputs, record, group)
+                result = await self._checked_outputs(
+                    task, await self._run_attempts(task, action_id, inputs, record, group)
+                )
         except BaseRuntimeError as error:
             record.error = error
             record.phase = _failure_phase(error)
@@ -318,7 +321,7 @@ class LocalController:
     ) -> Any:
         from flyteidl2.task.common_pb2 import NamedLiteral, Outputs
 
-        from flyte.types._interface import convert_literals_to_outputs, convert_outputs_to_literals
+        from flyte.types._interface import convert_literals_to_outputs, convert_outputs_for_caller
 
         assert self.cache is not None
         interface = _facts_for(task).interface
@@ -330,11 +333,19 @@ class LocalController:
                 record.phase = ActionPhase.SUCCEEDED
                 return await convert_literals_to_outputs(interface, {n.name: n.value for n in outputs.literals})
         result = await self._run_attempts(task, action_id, inputs, record, group)
-        output_literals = await convert_outputs_to_literals(interface, result, task_name=task.name)
+        result, output_literals = await convert_outputs_for_caller(interface, result, task_name=task.name)
         blob = Outputs(literals=[NamedLiteral(name=name, value=value) for name, value in output_literals.items()])
         self.cache.put(key, blob.SerializeToString(deterministic=True), task_name=task.name)
         record.cache_status = "CACHE_POPULATED"
         return result
+
+    async def _checked_outputs(self, task: AsyncFunctionTaskTemplate[Any, Any], result: Any) -> Any:
+        """The task's result as its caller receives it: checked against the declared outputs, and
+        read back from its literals where a transformer coerced it, as a remote run would."""
+        from flyte.types._interface import convert_outputs_for_caller
+
+        value, _ = await convert_outputs_for_caller(_facts_for(task).interface, result, task_name=task.name)
+        return value
 
     async def _run_attempts(
         self,
