@@ -471,9 +471,11 @@ class Action(ToDict):
 
     async def _types(self, which: Literal["inputs", "outputs"]) -> dict[str, Any]:
         if self._native_interface is not None:
+            from flyte.types._registration import reader_type
+
             if which == "outputs":
-                return dict(self._native_interface.outputs)
-            return {name: t for name, (t, _) in self._native_interface.inputs.items()}
+                return {name: reader_type(t) for name, t in self._native_interface.outputs.items()}
+            return {name: reader_type(t) for name, (t, _) in self._native_interface.inputs.items()}
         if self._typed_interface is None:
             await self.details.aio()
         from flyte.types import TypeEngine
