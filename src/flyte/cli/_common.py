@@ -121,6 +121,9 @@ class CLIConfig:
         kwargs.update({key: value for key, value in overrides.items() if value is not None})
         if self.insecure:
             kwargs["insecure"] = True
+        from flyte.cli._api_key import apply_api_key_env
+
+        apply_api_key_env(kwargs, explicit_endpoint=self.endpoint)
         return kwargs
 
 

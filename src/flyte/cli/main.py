@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 
 from flyte.cli._abort import abort
+from flyte.cli._api_key import register as register_api_key_commands
 from flyte.cli._common import AUTH_TYPES, IMAGE_BUILDERS, OUTPUT_FORMATS, CLIConfig
 from flyte.cli._create import create
 from flyte.cli._delete import delete
@@ -171,6 +172,7 @@ flyte_group.add_command(update)
 flyte_group.add_command(delete)
 flyte_group.add_command(start)
 flyte_group.add_command(whoami)
+register_api_key_commands(create, get, delete)
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ def scopes_named(message: Message, depth: int = 0) -> Iterator[tuple[str | None,
     for field, value in message.ListFields():
         if field.type != FieldDescriptor.TYPE_MESSAGE or field.message_type.GetOptions().map_entry:
             continue
-        values = value if field.label == FieldDescriptor.LABEL_REPEATED else [value]
+        values = [value] if isinstance(value, Message) else value
         for item in list(values)[:64]:
             yield from scopes_named(item, depth + 1)
 

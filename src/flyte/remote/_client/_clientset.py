@@ -13,12 +13,13 @@ import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
+from flyte.remote._client._auth import AuthInterceptor, TokenSource, token_source
 from flyte.remote._client._endpoint import is_insecure_host, normalize_endpoint
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ class ClientConfig:
     """Headers sent with every call."""
     request_id_prefix: str = ""
     """Prefix of the ``x-request-id`` header (inside a task: ``{project}-{domain}-{run}-{action}``)."""
+    auth: TokenSource | None = None
+    """Bearer tokens for every call (API key / client credentials); inside a task, its run's credential."""
 
 
 def _reason(error: ConnectError) -> str:
@@ -199,6 +202,10 @@ class ClientSet:
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
         self._interceptor = _PolicyInterceptor(config)
+        auth = config.auth if config.auth is not None else token_source(config.endpoint, {}, os.environ)
+        self._interceptors: tuple[Any, ...] = (self._interceptor,)
+        if auth is not None:
+            self._interceptors += (AuthInterceptor(auth),)
         self._clients: dict[type[Any], Any] = {}
         self._http: Any = None
         self._transport: Any = None
@@ -250,9 +257,11 @@ class ClientSet:
                 "or flyte.init_from_config()",
             )
         try:
-            return cls.for_endpoint(config.endpoint, insecure=config.insecure)
+            clients = cls.for_endpoint(config.endpoint, insecure=config.insecure)
         except ValueError as error:
             raise InitializationError("ClientNotInitializedError", "user", str(error)) from error
+        auth = token_source(clients.endpoint, config.extra, os.environ)
+        return clients if auth is None else cls(replace(clients.config, auth=auth))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSet:
@@ -298,7 +307,7 @@ class ClientSet:
             options: dict[str, Any] = {}
             if _is_loopback(self.config.endpoint):
                 options = {"send_compression": None, "accept_compression": (), "http_client": self._loopback_http()}
-            client = client_class(self.config.endpoint, interceptors=(self._interceptor,), **options)  # type: ignore[call-arg]
+            client = client_class(self.config.endpoint, interceptors=self._interceptors, **options)  # type: ignore[call-arg]
             self._clients[client_class] = client
         return client  # type: ignore[no-any-return]
 
