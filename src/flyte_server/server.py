@@ -40,6 +40,7 @@ from flyte_server.blobs.local import SIGNED_PREFIX, LocalBlobStore
 from flyte_server.blobs.s3 import S3BlobStore, S3StoreError
 from flyte_server.config import ServerConfig
 from flyte_server.console import CONSOLE_PREFIX, ConsoleApp
+from flyte_server.isolation import WorkerUserError, harden_data_dir, sqlite_file
 from flyte_server.limits import uvicorn_options
 from flyte_server.rpc_guard import guard_connect_app
 from flyte_server.scheduler import TriggerScheduler
@@ -174,6 +175,8 @@ def build_blob_store(config: ServerConfig, signing_key: bytes) -> BlobStore:
                 endpoint_url=config.s3_endpoint,
                 access_key_id=config.s3_access_key_id,
                 secret_access_key=config.s3_secret_access_key,
+                worker_access_key_id=config.worker_s3_access_key_id,
+                worker_secret_access_key=config.worker_s3_secret_access_key,
             )
         except S3StoreError as e:
             raise ServerStartError(str(e)) from e
@@ -229,6 +232,7 @@ class ServerLifecycle:
         except asyncio.TimeoutError as e:
             raise ServerStartError(f"the database {where} did not answer within {_STARTUP_TIMEOUT:.0f}s") from e
         self._started.append("database")
+        harden_data_dir(self.config.data_dir, sqlite_file(self.config.database_url))  # the new -wal/-shm files
         if self.auth is not None:
             try:
                 await self.auth.start()
@@ -241,7 +245,10 @@ class ServerLifecycle:
                 raise ServerStartError(str(e)) from e
             self._started.append("blobs")
         if self.engine is not None:
-            await self.engine.start()
+            try:
+                await self.engine.start()
+            except WorkerUserError as e:
+                raise ServerStartError(str(e)) from e
             self._started.append("engine")
         if self.scheduler is not None:
             await self.scheduler.start()
@@ -297,6 +304,7 @@ def build_app(
     """
     try:
         config.data_dir.mkdir(parents=True, exist_ok=True)
+        harden_data_dir(config.data_dir, sqlite_file(config.database_url))
     except OSError as e:
         raise ServerStartError(f"cannot create the data directory {config.data_dir}: {e.strerror or e}") from e
     master = load_server_key(config.data_dir, config.secret_key)
@@ -326,13 +334,16 @@ def build_app(
     scheduler: TriggerScheduler | None = None
     engine_class = (engine_factory or _engine_class()) if with_engine else None
     if engine_class is not None:
-        engine = engine_class(
-            config=config,
-            database=database,
-            blobs=blobs,
-            base_url=worker_url or info.url,
-            secret_resolver=make_secret_resolver(database, cipher),
-        )
+        try:
+            engine = engine_class(
+                config=config,
+                database=database,
+                blobs=blobs,
+                base_url=worker_url or info.url,
+                secret_resolver=make_secret_resolver(database, cipher),
+            )
+        except WorkerUserError as e:
+            raise ServerStartError(str(e)) from e
         scheduler = TriggerScheduler(database=database, engine=engine, blobs=blobs)
         launcher = getattr(engine, "launcher", None)
         if launcher is not None and config.auth:

@@ -58,6 +58,24 @@ def start() -> None:
     help="Python interpreter whose environment runs the tasks.  [default: this interpreter]",
 )
 @click.option(
+    "--worker-user",
+    metavar="USER",
+    help="When the server runs as root: the unprivileged user tasks run as ('root': no switch).  [default: "
+    "flyte-worker, created on first start]",
+)
+@click.option(
+    "--worker-s3-access-key-id",
+    envvar="FLYTE_WORKER_AWS_ACCESS_KEY_ID",
+    show_envvar=True,
+    help="Access key tasks use for the S3 store (limit it to the store).  [default: the server's, with a warning]",
+)
+@click.option(
+    "--worker-s3-secret-access-key",
+    envvar="FLYTE_WORKER_AWS_SECRET_ACCESS_KEY",
+    show_envvar=True,
+    help="Secret key of --worker-s3-access-key-id.",
+)
+@click.option(
     "--secret-key",
     envvar="FLYTE_SERVER_SECRET_KEY",
     show_envvar=True,
@@ -101,6 +119,9 @@ def server(
     executor: str,
     workers: int,
     worker_python: Path | None,
+    worker_user: str | None,
+    worker_s3_access_key_id: str | None,
+    worker_s3_secret_access_key: str | None,
     secret_key: str | None,
     auth: bool,
     insecure_no_auth: bool,
@@ -144,6 +165,9 @@ def server(
         executor=executor,
         workers=workers,
         worker_python=str(worker_python.absolute()) if worker_python else sys.executable,
+        worker_user=worker_user,
+        worker_s3_access_key_id=worker_s3_access_key_id,
+        worker_s3_secret_access_key=worker_s3_secret_access_key,
         log_level=log_level,
         secret_key=secret_key,
         auth=auth,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "Action",
     "ActionAttempt",
+    "ActionDetails",
     "ActionError",
     "ActionInputs",
     "ActionOutputs",
@@ -26,15 +27,22 @@ __all__ = [
     "Run",
     "RunDetails",
     "Secret",
+    "SecretTypes",
     "Task",
     "TaskDetails",
+    "TimeFilter",
     "Trigger",
+    "TriggerDetails",
     "User",
+    "auth_metadata",
+    "upload_dir",
+    "upload_file",
 ]
 
 _EXPORTS = {
     "Action": "flyte.remote._action",
     "ActionAttempt": "flyte.remote._action",
+    "ActionDetails": "flyte.remote._action",
     "ActionError": "flyte.remote._action",
     "ActionInputs": "flyte._run",
     "ActionOutputs": "flyte._run",
@@ -42,20 +50,29 @@ _EXPORTS = {
     "Run": "flyte.remote._run",
     "RunDetails": "flyte.remote._run",
     "Secret": "flyte.remote._secret",
+    "SecretTypes": "flyte.remote._secret",
     "Task": "flyte.remote._task",
     "TaskDetails": "flyte.remote._task",
+    "TimeFilter": "flyte.remote._common",
     "Trigger": "flyte.remote._trigger",
+    "TriggerDetails": "flyte.remote._trigger",
     "User": "flyte.remote._user",
+    "auth_metadata": "flyte.remote._auth_metadata",
+    "upload_dir": "flyte.remote._data",
+    "upload_file": "flyte.remote._data",
 }
 
 if TYPE_CHECKING:
     from flyte._run import ActionInputs, ActionOutputs
-    from flyte.remote._action import Action, ActionAttempt, ActionError
+    from flyte.remote._action import Action, ActionAttempt, ActionDetails, ActionError
+    from flyte.remote._auth_metadata import auth_metadata
+    from flyte.remote._common import TimeFilter
+    from flyte.remote._data import upload_dir, upload_file
     from flyte.remote._project import Project
     from flyte.remote._run import Run, RunDetails
-    from flyte.remote._secret import Secret
+    from flyte.remote._secret import Secret, SecretTypes
     from flyte.remote._task import Task, TaskDetails
-    from flyte.remote._trigger import Trigger
+    from flyte.remote._trigger import Trigger, TriggerDetails
     from flyte.remote._user import User
 
 

@@ -26,7 +26,9 @@ from flyte.errors import (
     TaskTimeoutError,
 )
 from flyte.models import ActionPhase
+from flyte.remote._action_extras import ActionExtras, details_from
 from flyte.remote._common import (
+    TimeFilter,
     ToDict,
     control_plane_error,
     dataproxy_for,
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
 
     from flyte.types._interface import NativeInterface
 
-__all__ = ["Action", "ActionAttempt", "ActionError", "WaitFor"]
+__all__ = ["Action", "ActionAttempt", "ActionDetails", "ActionError", "WaitFor"]
 
 logger = logging.getLogger("flyte")
 
@@ -117,7 +119,7 @@ def _cache_status(value: int) -> str:
 
 
 @dataclass
-class Action(ToDict):
+class Action(ActionExtras, ToDict):
     """An action of a run: a task call, a trace, or the root task (``a0``).
 
     Example:
@@ -297,6 +299,9 @@ class Action(ToDict):
         *,
         in_phase: tuple[ActionPhase | str, ...] | None = None,
         parent_name: str | None = None,
+        sort_by: tuple[str, Literal["asc", "desc"]] | None = None,
+        created_at: TimeFilter | None = None,
+        updated_at: TimeFilter | None = None,
         project: str | None = None,
         domain: str | None = None,
         limit: int = 1000,
@@ -307,6 +312,9 @@ class Action(ToDict):
             for_run_name: the run.
             in_phase: only actions in one of these phases.
             parent_name: only direct children of this action (``"a0"``: the root's children).
+            sort_by: ``(field, "asc" | "desc")``; default: oldest first.
+            created_at: only actions created in this window.
+            updated_at: only actions last updated in this window.
             project: the run's project (default: ``flyte.init``'s).
             domain: the run's domain.
             limit: at most this many.
@@ -330,6 +338,12 @@ class Action(ToDict):
             )
         if parent_name:
             filters.append(list_pb2.Filter(field="parent", function=list_pb2.Filter.EQUAL, values=[parent_name]))
+        if created_at is not None:
+            filters.extend(created_at.to_filters("created_at"))
+        if updated_at is not None:
+            filters.extend(updated_at.to_filters("updated_at"))
+        key, order = sort_by or ("created_at", "asc")
+        direction = list_pb2.Sort.ASCENDING if order == "asc" else list_pb2.Sort.DESCENDING
         run = run_id(project, domain, for_run_name)
         found: list[Action] = []
         token = ""
@@ -341,7 +355,7 @@ class Action(ToDict):
                     limit=min(100, limit - len(found)),
                     token=token,
                     filters=filters,
-                    sort_by=list_pb2.Sort(key="created_at", direction=list_pb2.Sort.ASCENDING),
+                    sort_by=list_pb2.Sort(key=key, direction=direction),
                 ),
             )
             try:
@@ -357,11 +371,12 @@ class Action(ToDict):
         return found[:limit]
 
     @syncify_method
-    async def details(self) -> Action:
+    async def details(self) -> ActionDetails:
         """A fresh snapshot of this action, with its attempts (this object is updated too)."""
         fresh = Action._from_details(await fetch_details(self.project, self.domain, self.run_name, self.name))
         self._merge(fresh)
-        return self
+        details: ActionDetails = details_from(self)
+        return details
 
     @syncify_method
     async def sync(self) -> Action:
@@ -651,3 +666,35 @@ async def _tail(action: Action, attempt: int | None) -> AsyncIterator[str]:
                 ) from error
         await asyncio.sleep(_LOG_RETRY_DELAY_S)
         await action.details.aio()
+
+
+@dataclass
+class ActionDetails(Action):
+    """A snapshot of an action with its attempts: what :meth:`Action.details` returns.
+
+    It is an :class:`Action` (the same fields and methods), plus the attempt-level view.
+
+    Example:
+        >>> details = flyte.remote.Action.get("r1", "a0").details()  # doctest: +SKIP
+        >>> details.runtime, details.error_message  # doctest: +SKIP
+    """
+
+    @property
+    def runtime(self) -> timedelta:
+        """How long the action has run (so far, while it runs)."""
+        return self.duration or timedelta(0)
+
+    @property
+    def error_message(self) -> str | None:
+        """The message of the action's error (``None`` unless it failed)."""
+        if self.error is not None:
+            return self.error.message
+        return self.abort_reason if self.phase == ActionPhase.ABORTED else None
+
+    @syncify_iterator_method
+    async def watch_updates(self, cache_data_on_done: bool = False) -> AsyncIterator[Action]:
+        """Snapshots as the action changes, until it ends (``cache_data_on_done``: also fetch its data)."""
+        async for snapshot in self.watch.aio():
+            yield snapshot
+        if cache_data_on_done and self.done():
+            await self._literals()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from flyte.remote._client import ClientSet
 
 __all__ = [
+    "TimeFilter",
     "ToDict",
     "close_clients",
     "console_url",
@@ -269,11 +270,67 @@ def _plain(value: Any) -> Any:
 
 
 class ToDict:
-    """``to_dict()`` for dataclass handles: public fields as JSON-friendly values (phases by name,
-    times in ISO 8601)."""
+    """``to_dict()`` / ``to_json()`` for handles: public fields as JSON-friendly values (phases by
+    name, times in ISO 8601)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The handle's public fields as plain, JSON-serialisable values."""
         result = _plain(self)
         assert isinstance(result, dict)
         return result
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as a JSON document.
+
+        Example:
+            >>> TimeFilter(after=datetime(2024, 1, 1, tzinfo=timezone.utc)).to_json()
+            '{"after": "2024-01-01T00:00:00+00:00", "before": null}'
+        """
+        import json
+
+        return json.dumps(self.to_dict(), default=str)
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeFilter(ToDict):
+    """A time window for listings: ``Run.listall(created_at=TimeFilter(after=...))``.
+
+    Example:
+        >>> from datetime import timedelta
+        >>> window = TimeFilter(after=datetime.now(timezone.utc) - timedelta(hours=1))
+        >>> flyte.remote.Run.listall(created_at=window)  # doctest: +SKIP
+    """
+
+    after: datetime | None = None
+    """Only entries at or after this time (inclusive); a naive time is local time."""
+    before: datetime | None = None
+    """Only entries before this time (exclusive)."""
+
+    def __post_init__(self) -> None:
+        for label in ("after", "before"):
+            value = getattr(self, label)
+            if value is not None and not isinstance(value, datetime):
+                raise TypeError(f"TimeFilter({label}=...) must be a datetime, got {value!r}")
+        if self.after is not None and self.before is not None and _utc(self.after) >= _utc(self.before):
+            raise ValueError(f"TimeFilter: after ({self.after}) must be earlier than before ({self.before})")
+
+    def to_filters(self, field: str) -> list[Any]:
+        """``list_pb2.Filter`` messages on ``field`` (``created_at``, ``updated_at``), times in UTC."""
+        from flyteidl2.common import list_pb2
+
+        filters = []
+        if self.after is not None:
+            filters.append(
+                list_pb2.Filter(
+                    field=field, function=list_pb2.Filter.GREATER_THAN_OR_EQUAL, values=[_utc(self.after).isoformat()]
+                )
+            )
+        if self.before is not None:
+            filters.append(
+                list_pb2.Filter(field=field, function=list_pb2.Filter.LESS_THAN, values=[_utc(self.before).isoformat()])
+            )
+        return filters
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)

@@ -12,9 +12,11 @@ from typing import Literal
 from flyte._internal.syncify import syncify_classmethod
 from flyte.remote._common import ToDict, control_plane_error, dataproxy_for, get_clients, org, scope, to_datetime
 
-__all__ = ["Secret", "SecretType"]
+__all__ = ["Secret", "SecretType", "SecretTypes"]
 
 SecretType = Literal["regular", "image_pull"]
+SecretTypes = SecretType
+"""Flyte 2's name for :data:`SecretType`: ``"regular"`` or ``"image_pull"``."""
 
 
 async def _route(project: str, domain: str) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from flyte._internal.syncify import syncify_classmethod
+from flyte._internal.syncify import syncify_classmethod, syncify_method
 from flyte.remote._common import ToDict, control_plane_error, dataproxy_for, get_clients, org, scope, to_datetime
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from flyte._trigger import Trigger as TriggerSpec
 
-__all__ = ["Trigger"]
+__all__ = ["Trigger", "TriggerDetails"]
 
 
 def _schedule(automation: common_pb2.TriggerAutomationSpec) -> str | None:
@@ -97,10 +97,39 @@ class Trigger(ToDict):
             triggered_at=to_datetime(status.triggered_at) if status.HasField("triggered_at") else None,
         )
 
+    @property
+    def is_active(self) -> bool:
+        """Whether the trigger fires (``active``)."""
+        return self.active
+
+    @property
+    def automation_spec(self) -> str | None:
+        """When it fires: ``"cron 0 2 * * * (UTC)"``, ``"every 5 minute(s)"``, or ``None`` (on demand)."""
+        return self.schedule
+
+    @syncify_method
+    async def get_details(self) -> TriggerDetails:
+        """This trigger's current details, read again from the control plane."""
+        return await type(self).get.aio(self.name, self.task_name, project=self.project, domain=self.domain)
+
     @syncify_classmethod
     @classmethod
-    async def get(cls, name: str, task_name: str, *, project: str | None = None, domain: str | None = None) -> Trigger:
-        """The trigger ``name`` of ``task_name``.
+    async def update(
+        cls, name: str, task_name: str, active: bool, *, project: str | None = None, domain: str | None = None
+    ) -> None:
+        """Turn the trigger on (``active=True``) or off; it stays deployed either way.
+
+        Raises:
+            flyte.errors.NotFoundError: there is no such trigger.
+        """
+        await _set_active(name, task_name, project, domain, bool(active))
+
+    @syncify_classmethod
+    @classmethod
+    async def get(
+        cls, name: str, task_name: str, *, project: str | None = None, domain: str | None = None
+    ) -> TriggerDetails:
+        """The trigger ``name`` of ``task_name``, with its details.
 
         Raises:
             flyte.errors.NotFoundError: there is no such trigger.
@@ -115,7 +144,9 @@ class Trigger(ToDict):
             )
         except ConnectError as error:
             raise control_plane_error(error, f"trigger {name!r} of task {task_name!r} in {project}/{domain}") from error
-        return cls._from_proto(response.trigger)
+        details = TriggerDetails._from_proto(response.trigger)
+        assert isinstance(details, TriggerDetails)
+        return details
 
     @syncify_classmethod
     @classmethod
@@ -263,6 +294,24 @@ class Trigger(ToDict):
             )
         except ConnectError as error:
             raise control_plane_error(error, f"trigger {name!r} of task {task_name!r} in {project}/{domain}") from error
+
+
+@dataclass(frozen=True)
+class TriggerDetails(Trigger):
+    """A trigger as :meth:`Trigger.get` reads it: the :class:`Trigger` fields, and the trigger itself.
+
+    Example:
+        >>> details = flyte.remote.Trigger.get("nightly", "demo.main")  # doctest: +SKIP
+        >>> details.is_active, details.automation_spec  # doctest: +SKIP
+        (True, 'cron 0 2 * * * (UTC)')
+    """
+
+    @property
+    def trigger(self) -> Trigger:
+        """The trigger (without the details view)."""
+        from dataclasses import fields
+
+        return Trigger(**{item.name: getattr(self, item.name) for item in fields(Trigger)})
 
 
 async def _set_active(name: str, task_name: str, project: str | None, domain: str | None, active: bool) -> None:

@@ -20,6 +20,7 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
 from flyte.remote._client._auth import AuthInterceptor, TokenSource, token_source
+from flyte.remote._auth_metadata import get_auth_metadata
 from flyte.remote._client._endpoint import is_insecure_host, normalize_endpoint
 
 if TYPE_CHECKING:
@@ -111,6 +112,8 @@ class _PolicyInterceptor:
     def _headers(self, ctx: RequestContext[Any, Any]) -> None:
         headers = ctx.request_headers()
         for key, value in (self.config.headers or {}).items():
+            headers[key] = value
+        for key, value in get_auth_metadata():  # flyte.remote.auth_metadata(...) blocks
             headers[key] = value
         if "x-request-id" not in headers:
             prefix = self.config.request_id_prefix or _PROCESS_ID

@@ -1,0 +1,168 @@
+"""The ``flyte.remote`` names and members of Flyte 2 against the real server (its workers run the
+PyPI runtime): uploads through the DataProxy, time-filtered listings, ``ActionDetails``, the
+data, report and code members of runs and actions, trigger details, ``to_json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import flyte
+import flyte.errors
+import flyte.io
+import flyte.remote
+from flyte.cli._loader import load_module
+
+from .helpers import DOMAIN, PROJECT, ServerProcess
+
+PROGRAMS = Path(__file__).parent / "remote_programs"
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("sdk-remote-api") / "project"
+    shutil.copytree(PROGRAMS, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@pytest.fixture
+def wf(
+    server: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ModuleType]:
+    monkeypatch.chdir(project_dir)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
+    yield load_module(project_dir / "remote_api_wf.py")
+
+
+def test_upload_file_and_dir_feed_a_run(wf: ModuleType, tmp_path: Path) -> None:
+    data = tmp_path / "data.txt"
+    data.write_text("hello from upload_file")
+    digest, uri = flyte.remote.upload_file(data)
+    assert len(digest) == 32 and uri.endswith("/data.txt")
+    run = flyte.run(wf.read_file, file=flyte.io.File(path=uri))
+    assert run.outputs().o0 == "hello from upload_file"
+
+    _, renamed = flyte.remote.upload_file(data, fname="other.txt")
+    assert renamed.endswith("/other.txt")
+
+    folder = tmp_path / "folder"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("A")
+    (folder / "sub" / "b.txt").write_text("B")
+    dir_uri = flyte.remote.upload_dir(folder, prefix="e2e-upload-dir")
+    assert dir_uri.endswith("/e2e-upload-dir")
+    listed = flyte.run(wf.read_dir, folder=flyte.io.Dir(path=dir_uri)).outputs().o0
+    assert listed == ["a.txt=A", "sub/b.txt=B"]
+
+    with pytest.raises(ValueError, match="not a file"):
+        flyte.remote.upload_file(folder)
+    with pytest.raises(ValueError, match="not a directory"):
+        flyte.remote.upload_dir(data)
+
+
+def test_time_filters_on_run_and_action_listings(wf: ModuleType) -> None:
+    before = datetime.now(timezone.utc) - timedelta(seconds=1)
+    run = flyte.run(wf.summarize, name="t", values=[1, 2])
+    run.wait(quiet=True)
+    recent = flyte.remote.TimeFilter(after=before)
+    assert [action.name for action in flyte.remote.Action.listall(run.name, created_at=recent)] == ["a0"]
+    old = flyte.remote.TimeFilter(before=before)
+    assert flyte.remote.Action.listall(run.name, created_at=old) == []
+    assert flyte.remote.Action.listall(run.name, updated_at=recent)[0].name == "a0"
+    with pytest.raises(ValueError, match="earlier than"):
+        flyte.remote.TimeFilter(after=datetime.now(timezone.utc), before=before)
+    assert json.loads(recent.to_json())["after"] == before.isoformat()
+
+
+def test_run_and_action_members(wf: ModuleType, tmp_path: Path) -> None:
+    run = flyte.run(wf.summarize, name="s", values=[1, 2, 3])
+    run.wait(quiet=True)
+    from flyteidl2.common import phase_pb2
+
+    assert run.raw_phase == phase_pb2.ACTION_PHASE_SUCCEEDED
+    assert run.action_id.name == "a0" and run.action_id.run_name == run.name
+    assert set(run.input_literals()) == {"name", "values"}
+    assert run.output_literals()["o0"].HasField("scalar")
+    assert run.typed_outputs({"o0": wf.Summary})["o0"] == wf.Summary(name="s", total=6)
+    assert run.typed_outputs({"o0": dict}, deserializers={dict: lambda raw: raw["total"]})["o0"] == 6
+    assert run.typed_inputs({"values": list[int]}) == {"values": [1, 2, 3]}
+    with pytest.raises(KeyError, match="nope"):
+        run.typed_outputs({"nope": int})
+    assert json.loads(run.to_json())["name"] == run.name
+    assert run.first_failure() is None
+    assert run.get_debug_url() is None
+
+    bundle = run.code_bundle()
+    assert bundle is not None and (bundle.tgz or "").endswith(".tar.gz")
+    source = run.download_code(tmp_path / "code")
+    assert (source / "remote_api_wf.py").read_text() == (Path.cwd() / "remote_api_wf.py").read_text()
+
+    details = run.details()
+    assert isinstance(details, flyte.remote.RunDetails) and details.done()
+    assert details.typed_outputs({"o0": wf.Summary})["o0"].total == 6
+    assert flyte.remote.RunDetails.get(run.name).name == run.name
+
+    action_details = flyte.remote.Action.get(run.name, "a0").details()
+    assert isinstance(action_details, flyte.remote.ActionDetails)
+    assert action_details.runtime > timedelta(0) and action_details.error_message is None
+    assert action_details.logs_available() in (True, False) and not action_details.is_running
+    assert json.loads(action_details.to_json())["phase"] == "SUCCEEDED"
+
+
+def test_report_and_first_failure(wf: ModuleType) -> None:
+    run = flyte.run(wf.with_report, title="Quarterly")
+    run.wait(quiet=True)
+    assert "<h1>Quarterly</h1>" in run.get_report()
+    plain = flyte.run(wf.summarize, name="x", values=[])
+    plain.wait(quiet=True)
+    with pytest.raises(flyte.errors.NotFoundError):
+        plain.get_report()
+
+    failing = flyte.run(wf.parent_of_broken, x=7)
+    failing.wait(quiet=True)
+    first = failing.first_failure()
+    assert isinstance(first, flyte.remote.ActionDetails)
+    assert first.name != "a0" and first.task_name == "remote_api.broken"
+    assert "broken 7" in (first.error_message or "")
+    assert first.parent_name == "a0"
+
+
+def test_trigger_details_and_update(wf: ModuleType) -> None:
+    [deployment] = flyte.deploy(wf.env)
+    task = flyte.remote.Task.get("remote_api.summarize", auto_version="latest")
+    trigger = flyte.Trigger("every-day", flyte.Cron("0 3 * * *"), inputs={"name": "d", "values": [1]})
+    created = flyte.remote.Trigger.create(trigger, task_name=task.name)
+    assert deployment.version and created.name == "every-day"
+    details = flyte.remote.Trigger.get(name="every-day", task_name=task.name)
+    assert isinstance(details, flyte.remote.TriggerDetails) and isinstance(details.trigger, flyte.remote.Trigger)
+    assert details.automation_spec and "0 3 * * *" in details.automation_spec
+    flyte.remote.Trigger.update("every-day", task.name, active=False)
+    assert details.get_details().is_active is False
+    flyte.remote.Trigger.update("every-day", task.name, active=True)
+    assert flyte.remote.Trigger.get(name="every-day", task_name=task.name).is_active is True
+    flyte.remote.Trigger.delete("every-day", task.name)
+
+
+def test_remote_surface_matches_the_reference_names() -> None:
+    import flyte.remote as remote
+
+    expected = {
+        "ActionDetails",
+        "TimeFilter",
+        "TriggerDetails",
+        "SecretTypes",
+        "auth_metadata",
+        "upload_file",
+        "upload_dir",
+    }
+    assert expected <= set(remote.__all__)
+    for name in expected:
+        assert getattr(remote, name) is not None
