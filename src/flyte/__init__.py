@@ -20,6 +20,7 @@ the CLI load only when a run needs them.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from flyte._cache import Cache, CachePolicy, CacheRequest
@@ -27,7 +28,15 @@ from flyte._context import ctx
 from flyte._custom_context import custom_context, get_custom_context
 from flyte._docs import Documentation, Link
 from flyte._group import group
-from flyte._initialize import current_domain, current_project, init, init_from_config
+from flyte._init_modes import (
+    init,
+    init_from_api_key,
+    init_from_config,
+    init_in_cluster,
+    init_passthrough,
+    is_control_plane_available,
+)
+from flyte._initialize import current_domain, current_project
 from flyte._map import map
 from flyte._pod import PodTemplate
 from flyte._resources import AMD_GPU, APPLE_SILICON, GPU, HABANA_GAUDI, TPU, Device, DeviceClass, Neuron, Resources
@@ -50,9 +59,11 @@ __all__ = [
     "ActionOutputs",
     "AsyncFunctionTaskTemplate",
     "Backoff",
+    "BaseCheckpoint",
     "Cache",
     "CachePolicy",
     "CacheRequest",
+    "Checkpoint",
     "Cron",
     "Device",
     "DeviceClass",
@@ -84,10 +95,20 @@ __all__ = [
     "get_custom_context",
     "group",
     "init",
+    "init_from_api_key",
     "init_from_config",
+    "init_in_cluster",
+    "init_passthrough",
+    "is_control_plane_available",
+    "latest_checkpoint",
+    "load_interactive_ctx",
+    "load_plugin_config",
+    "logger",
     "map",
     "rerun",
     "run",
+    "run_python_script",
+    "system_logger",
     "trace",
     "version",
     "with_runcontext",
@@ -95,6 +116,12 @@ __all__ = [
 
 # Loaded on first use: these modules are comparatively expensive and most programs never touch them.
 _LAZY = {
+    "BaseCheckpoint": "flyte._checkpoint",
+    "Checkpoint": "flyte._checkpoint",
+    "latest_checkpoint": "flyte._checkpoint",
+    "load_interactive_ctx": "flyte._interactive",
+    "load_plugin_config": "flyte._plugin_config",
+    "run_python_script": "flyte._run_python_script",
     "deploy": "flyte._deploy",
     "Image": "flyte._image",
     "Cron": "flyte._trigger",
@@ -103,9 +130,18 @@ _LAZY = {
     "TriggerTime": "flyte._trigger",
 }
 
+logger = logging.getLogger("flyte.user")
+"""The logger for your own task code (``flyte.logger.info(...)``); a child of ``system_logger``."""
+system_logger = logging.getLogger("flyte")
+"""Flyte's own logger."""
+
 if TYPE_CHECKING:
+    from flyte._checkpoint import BaseCheckpoint, Checkpoint, latest_checkpoint
     from flyte._deploy import deploy
     from flyte._image import Image
+    from flyte._interactive import load_interactive_ctx
+    from flyte._plugin_config import load_plugin_config
+    from flyte._run_python_script import run_python_script
     from flyte._trigger import Cron, FixedRate, Trigger, TriggerTime
 
 

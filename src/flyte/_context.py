@@ -24,9 +24,10 @@ class CallCounter:
 
     counts: Counter[str] = field(default_factory=Counter)
 
-    def next(self, key: str) -> int:
-        sequence = self.counts[key]
-        self.counts[key] = sequence + 1
+    def next(self, call_key: str) -> int:
+        """How many identical calls (same ``call_key``) this attempt made before this one."""
+        sequence = self.counts[call_key]
+        self.counts[call_key] = sequence + 1
         return sequence
 
 
@@ -61,8 +62,18 @@ def reset_state(token: contextvars.Token[ExecutionState | None]) -> None:
     _current.reset(token)
 
 
+_interactive_context: TaskContext | None = None
+
+
+def set_interactive_context(task_context: TaskContext | None) -> None:
+    """What :func:`ctx` returns outside any task (``flyte.load_interactive_ctx``); ``None`` clears it."""
+    global _interactive_context
+    _interactive_context = task_context
+
+
 def ctx() -> TaskContext | None:
-    """The context of the task that is running now, or ``None`` outside a task.
+    """The context of the task that is running now, or ``None`` outside a task (unless a context
+    was loaded with ``flyte.load_interactive_ctx``).
 
     Example:
         >>> import flyte
@@ -70,4 +81,4 @@ def ctx() -> TaskContext | None:
         True
     """
     state = _current.get()
-    return state.task_context if state is not None else None
+    return state.task_context if state is not None else _interactive_context

@@ -23,6 +23,37 @@ class Syncified(Generic[P, T]):
         return run_sync(self.aio(*args, **kwargs))
 
 
+class SyncWithAio(Generic[P, T]):
+    """A function that does its work synchronously, and also offers ``.aio`` for async callers.
+
+    Flyte 2 gives every public entry point both forms (``flyte.init(...)`` and ``await
+    flyte.init.aio(...)``); where the work never waits on I/O worth yielding for, the async form
+    simply runs the sync one.
+
+    Example:
+        >>> import asyncio
+        >>> double = SyncWithAio(lambda x: 2 * x)
+        >>> double(2), asyncio.run(double.aio(3))
+        (4, 6)
+    """
+
+    def __init__(self, func: Callable[P, T]) -> None:
+        self._func = func
+        functools.update_wrapper(self, func)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._func(*args, **kwargs)
+
+    async def aio(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run the function from async code."""
+        return self._func(*args, **kwargs)
+
+
+def with_aio(func: Callable[P, T]) -> SyncWithAio[P, T]:
+    """Decorate a sync function so that it also has an ``.aio`` form (see :class:`SyncWithAio`)."""
+    return SyncWithAio(func)
+
+
 def syncify(func: Callable[P, Coroutine[Any, Any, T]]) -> Syncified[P, T]:
     """Wrap ``func`` so that sync callers can call it directly and async callers use ``.aio``."""
     return Syncified(func)

@@ -15,8 +15,21 @@ import os
 from dataclasses import dataclass, field
 
 from flyte._context import ctx
+from flyte._internal.syncify import with_aio
+from flyte.report._timeline import Timeline, abbreviate, duration_ms
 
-__all__ = ["Report", "Tab", "current_report", "flush", "get_tab", "log", "replace"]
+__all__ = [
+    "Report",
+    "Tab",
+    "Timeline",
+    "abbreviate",
+    "current_report",
+    "duration_ms",
+    "flush",
+    "get_tab",
+    "log",
+    "replace",
+]
 
 
 @dataclass
@@ -91,22 +104,25 @@ def get_tab(name: str) -> Tab:
     return report.get_tab(name) if report is not None else Tab(name)
 
 
+@with_aio
 def log(content: str, do_flush: bool = False) -> None:
-    """Append HTML to the main tab; ``do_flush`` writes the report now."""
+    """Append HTML to the main tab; ``do_flush`` writes the report now (also ``await log.aio(...)``)."""
     get_tab("main").log(content)
     if do_flush:
         flush()
 
 
+@with_aio
 def replace(content: str, do_flush: bool = False) -> None:
-    """Replace the main tab's content."""
+    """Replace the main tab's content (also ``await replace.aio(...)``)."""
     get_tab("main").replace(content)
     if do_flush:
         flush()
 
 
+@with_aio
 def flush() -> None:
-    """Write the running task's report to its output directory now."""
+    """Write the running task's report to its output directory now (also ``await flush.aio()``)."""
     task_context = ctx()
     if task_context is not None:
         task_context.report.write_to(task_context.output_path)

@@ -15,9 +15,18 @@ Example:
 
 from __future__ import annotations
 
+from flyte.types._interop import FlytePickle, Renderable, guess_interface, literal_string_repr
 from flyte.types._registration import register_builtin_transformers
 from flyte.types._type_engine import TypeEngine, TypeTransformer, TypeTransformerFailedError
 
-__all__ = ["TypeEngine", "TypeTransformer", "TypeTransformerFailedError"]
+__all__ = [
+    "FlytePickle",
+    "Renderable",
+    "TypeEngine",
+    "TypeTransformer",
+    "TypeTransformerFailedError",
+    "guess_interface",
+    "literal_string_repr",
+]
 
 register_builtin_transformers()

@@ -39,10 +39,20 @@ class CodeBundle:
     """Directory (relative to the worker's working directory) the bundle is extracted into."""
     computed_version: str = ""
     """A digest of the bundle's contents; part of the default deploy version."""
+    downloaded_path: Path | None = None
+    """Where the bundle was downloaded to, once it has been (inside an action)."""
+    files: list[str] | None = None
+    """The files the bundle holds (relative paths), when known."""
 
     def __post_init__(self) -> None:
         if (self.tgz is None) == (self.pkl is None):
             raise ValueError("CodeBundle needs exactly one of tgz and pkl")
+
+    def with_downloaded_path(self, path: Path) -> CodeBundle:
+        """A copy that records where the bundle was downloaded to."""
+        from dataclasses import replace
+
+        return replace(self, downloaded_path=path)
 
     @property
     def uri(self) -> str:
@@ -130,3 +140,16 @@ class SerializationContext:
     """Template the backend replaces with the inputs file."""
     output_path: str = "{{.outputPrefix}}"
     """Template the backend replaces with the attempt's output directory."""
+    interpreter_path: str = "/opt/venv/bin/python"
+    """The Python interpreter of the task's image; the ``a0`` entry point sits next to it."""
+
+    def get_entrypoint_path(self, interpreter_path: str | None = None) -> str:
+        """The path of the ``a0`` runtime entry point in the image (next to the interpreter).
+
+        Example:
+            >>> SerializationContext(version="v1").get_entrypoint_path()
+            '/opt/venv/bin/a0'
+        """
+        import os.path
+
+        return os.path.join(os.path.dirname(interpreter_path or self.interpreter_path), "a0")
