@@ -17,7 +17,15 @@ from flyte._run import Run as BaseRun
 from flyte.errors import ActionNotFoundError
 from flyte.models import ActionPhase
 from flyte.remote._action import Action, WaitFor, run_id
-from flyte.remote._common import ToDict, console_url, control_plane_error, get_clients, phase_to_proto, scope
+from flyte.remote._common import (
+    TimeFilter,
+    ToDict,
+    console_url,
+    control_plane_error,
+    get_clients,
+    phase_to_proto,
+    scope,
+)
 from flyte.remote._run_extras import RunDetailsExtras, RunExtras
 
 if TYPE_CHECKING:
@@ -181,20 +189,24 @@ class Run(RunExtras, BaseRun, ToDict):
     @classmethod
     async def listall(
         cls,
-        *,
         in_phase: tuple[ActionPhase | str, ...] | None = None,
         task_name: str | None = None,
         task_version: str | None = None,
+        created_by_subject: str | None = None,
+        sort_by: tuple[str, Literal["asc", "desc"]] | None = ("created_at", "desc"),
+        limit: int = 100,
+        project: str | None = None,
+        domain: str | None = None,
+        created_at: TimeFilter | None = None,
+        updated_at: TimeFilter | None = None,
+        with_labels: dict[str, str] | None = None,
+        with_label_keys: list[str] | tuple[str, ...] | None = None,
+        paused_actions_only: bool = False,
+        *,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
         updated_after: datetime | None = None,
         updated_before: datetime | None = None,
-        with_labels: dict[str, str] | None = None,
-        with_label_keys: list[str] | tuple[str, ...] | None = None,
-        sort_by: tuple[str, Literal["asc", "desc"]] = ("created_at", "desc"),
-        limit: int = 100,
-        project: str | None = None,
-        domain: str | None = None,
     ) -> list[Run]:
         """Runs of a project and domain, newest first by default.
 
@@ -202,6 +214,11 @@ class Run(RunExtras, BaseRun, ToDict):
             in_phase: only runs whose root action is in one of these phases.
             task_name: only runs of this task.
             task_version: only runs of this task version.
+            created_by_subject: only runs started by this subject (servers that record it).
+            created_at: only runs created in this window (``TimeFilter(after=..., before=...)``).
+            updated_at: only runs last updated in this window.
+            paused_actions_only: only runs with an action waiting on a condition; this control
+                plane has no conditions, so none.
             created_after: only runs created at or after this time.
             created_before: only runs created before this time.
             updated_after: only runs last updated at or after this time.
@@ -220,6 +237,9 @@ class Run(RunExtras, BaseRun, ToDict):
         from flyte.remote._common import org
 
         project, domain = scope(project, domain)
+        if paused_actions_only:
+            return []  # the server runs no condition actions, so no run can be paused on one
+        sort_by = sort_by or ("created_at", "desc")
         equal, value_in = list_pb2.Filter.EQUAL, list_pb2.Filter.VALUE_IN
         filters = []
         if in_phase:
@@ -244,6 +264,11 @@ class Run(RunExtras, BaseRun, ToDict):
                 filters.append(
                     list_pb2.Filter(field=field_name, function=list_pb2.Filter.LESS_THAN, values=[before.isoformat()])
                 )
+        if created_by_subject:
+            filters.append(list_pb2.Filter(field="created_by", function=equal, values=[created_by_subject]))
+        for field_name, window in (("created_at", created_at), ("updated_at", updated_at)):
+            if window is not None:
+                filters.extend(window.to_filters(field_name))
         for key, value in (with_labels or {}).items():
             filters.append(list_pb2.Filter(field=f"labels.{key}", function=equal, values=[value]))
         for key in with_label_keys or ():
