@@ -92,8 +92,10 @@ def _wrapper_model(t: Any) -> Any:
         fields = {name: (_for_pydantic(hints[name]), ...) for name in t._fields}
         name = f"NamedTupleWrapper_{t.__name__}"
     elif is_typed_dict_type(t):
+        # A TypedDict inside a TypedDict becomes its own wrapper model, as in Flyte 2 (the
+        # schema's $defs name it TypedDictWrapper_<Name>, and absent NotRequired keys travel as nil).
         fields = {
-            key: (_for_pydantic(hint) | None, None) if not_required else (_for_pydantic(hint), ...)
+            key: (_nested_wrappers(hint) | None, None) if not_required else (_nested_wrappers(hint), ...)
             for key, (hint, not_required) in _typed_dict_fields(t).items()
         }
         name = f"TypedDictWrapper_{t.__name__}"
@@ -101,7 +103,54 @@ def _wrapper_model(t: Any) -> Any:
         fields = {f"item_{i}": (_for_pydantic(arg), ...) for i, arg in enumerate(typing.get_args(t))}
         # ``tuple[...]`` and ``typing.Tuple[...]`` differ only in this name ("tuple" / "Tuple").
         name = f"TupleWrapper_{getattr(t, '__name__', 'tuple')}"
-    return pydantic.create_model(name, **fields)
+    model = pydantic.create_model(name, **fields)
+    if is_typed_dict_type(t):
+        _WRAPPED_TYPED_DICTS[model] = t
+    return model
+
+
+# Wrapper model → the TypedDict it stands for, to turn nested wrapper instances back into dicts.
+_WRAPPED_TYPED_DICTS: dict[Any, Any] = {}
+
+
+def _map_typed_dicts(hint: Any, replace: Any) -> Any:
+    """``hint`` with ``replace(td)`` substituted for every TypedDict class in it, at any depth."""
+    if isinstance(hint, type) and is_typed_dict_type(hint):
+        return replace(hint)
+    args = typing.get_args(hint)
+    if not args:
+        return hint
+    converted = tuple(_map_typed_dicts(arg, replace) for arg in args)
+    if converted == args:
+        return hint
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        return typing.Annotated[(converted[0], *hint.__metadata__)]  # type: ignore[valid-type]
+    if isinstance(hint, types.UnionType) or origin is typing.Union:
+        return typing.Union[converted]  # noqa: UP007
+    if isinstance(hint, types.GenericAlias):
+        return types.GenericAlias(origin, converted)
+    return hint.copy_with(converted)
+
+
+def _nested_wrappers(hint: Any) -> Any:
+    return _map_typed_dicts(hint, _wrapper_model)
+
+
+def _plain_dicts(value: Any) -> Any:
+    """Nested TypedDict wrapper instances as dicts (absent NotRequired keys left out)."""
+    typed_dict = _WRAPPED_TYPED_DICTS.get(type(value))
+    if typed_dict is not None:
+        return {
+            key: _plain_dicts(getattr(value, key))
+            for key, (_, not_required) in _typed_dict_fields(typed_dict).items()
+            if not (not_required and getattr(value, key) is None)
+        }
+    if isinstance(value, list):
+        return [_plain_dicts(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain_dicts(item) for key, item in value.items()}
+    return value
 
 
 # pydantic refuses ``typing.TypedDict`` classes before Python 3.12 (their ``typing`` module
@@ -113,22 +162,11 @@ def _for_pydantic(hint: Any) -> Any:
     """``hint`` with every ``typing.TypedDict`` in it replaced by an equal ``typing_extensions`` one."""
     if not _TYPING_TYPED_DICT_UNSUPPORTED:
         return hint
-    if isinstance(hint, type) and is_typed_dict_type(hint):
-        return _extensions_typed_dict(hint) if type(hint).__module__ == "typing" else hint
-    args = typing.get_args(hint)
-    if not args:
-        return hint
-    converted = tuple(_for_pydantic(arg) for arg in args)
-    if converted == args:
-        return hint
-    origin = typing.get_origin(hint)
-    if origin is typing.Annotated:
-        return typing.Annotated[(converted[0], *hint.__metadata__)]  # type: ignore[valid-type]
-    if isinstance(hint, types.UnionType) or origin is typing.Union:
-        return typing.Union[converted]  # noqa: UP007
-    if isinstance(hint, types.GenericAlias):
-        return types.GenericAlias(origin, converted)
-    return hint.copy_with(converted)
+    return _map_typed_dicts(hint, _usable_typed_dict)
+
+
+def _usable_typed_dict(t: Any) -> Any:
+    return _extensions_typed_dict(t) if type(t).__module__ == "typing" else t
 
 
 @functools.lru_cache(maxsize=256)
@@ -270,11 +308,7 @@ class TypedDictTransformer(_WrappedTransformer):
 
     def _from_model(self, model: Any, python_type: Any) -> Any:
         # A NotRequired key travels as None when absent, so None reads back as absent (as in Flyte 2).
-        return {
-            key: getattr(model, key)
-            for key, (_, not_required) in _typed_dict_fields(python_type).items()
-            if not (not_required and getattr(model, key) is None)
-        }
+        return _plain_dicts(model)
 
 
 _TUPLE = TupleTransformer()
