@@ -360,6 +360,37 @@ def get_code(
             click.echo(name)
 
 
+_SECRET_KEYS = ("secret", "token", "password")
+
+
+@get.command("config")
+@click.pass_context
+def get_config(ctx: click.Context) -> None:
+    """Show the configuration the CLI uses: the config file it found (or --config) and the
+    settings it passes to flyte.init, with the global options (--endpoint, --org, ...) applied.
+    Secrets are never shown.
+
+    \b
+        flyte get config
+        flyte --config ./prod.yaml -of json get config
+    """
+    from flyte.config import auto
+
+    cli = get_cli_config(ctx)
+    kwargs = cli.init_kwargs()  # an unreadable config file stops here with a one-line error
+    source = auto(cli.config_file).source
+    settings: dict[str, Any] = {"config file": str(source) if source else None}
+    for key, value in sorted(kwargs.items()):
+        if key == "source_config_path":
+            continue
+        if any(word in key for word in _SECRET_KEYS) and value:
+            value = "(set)"
+        settings[key] = value if not isinstance(value, Path) else str(value)
+    if not kwargs.get("endpoint"):
+        settings["mode"] = "local (no endpoint: runs happen in this process)"
+    emit_one(cli, "Configuration", settings, settings)
+
+
 @get.command("task")
 @click.argument("name", required=False)
 @click.argument("version", required=False)

@@ -51,6 +51,8 @@ async def _stream(action: Any, attempt: int | None) -> AsyncIterator[LogLine]:
                     # The originator enum: 0 unknown, 1 user, 2 system.
                     yield LogLine(line.message, stamp, int(line.originator) == 2)
     except ConnectError as error:
+        if error.code == Code.NOT_FOUND and action.done():
+            return  # an attempt that ended without writing a line leaves no log: nothing to show
         if error.code == Code.NOT_FOUND:
             raise LogsNotYetAvailableError(
                 f"The logs of action {action.name} of run {action.run_name} (attempt {number}) are not available: "

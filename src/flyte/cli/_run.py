@@ -122,13 +122,11 @@ class RunGroup(click.Group):
     """``flyte run``: its subcommands are Python files, resolved from the path given."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return []
+        return list(_BUILT_IN)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name == "deployed-task" and not Path(cmd_name).exists():
-            from flyte.cli._run_remote import DeployedTaskGroup
-
-            return DeployedTaskGroup()
+        if cmd_name in _BUILT_IN and not Path(cmd_name).exists():
+            return _built_in(cmd_name)
         path = Path(cmd_name).expanduser()
         if path.is_dir():
             raise click.UsageError(f"{cmd_name!r} is a directory; give the path of a Python file", ctx)
@@ -143,11 +141,30 @@ class RunGroup(click.Group):
         with formatter.section("Arguments"):
             formatter.write_dl(
                 [
-                    ("FILE", "A Python file that defines tasks (with @env.task), or deployed-task."),
+                    ("FILE", "A Python file that defines tasks (with @env.task), or a command below."),
                     ("TASK", "The task to run; leave it out to list the file's tasks."),
                     ("INPUTS", "The task's inputs, as --name value (see FILE TASK --help)."),
                 ]
             )
+        with formatter.section("Commands"):
+            formatter.write_dl(list(_BUILT_IN.items()))
+
+
+_BUILT_IN = {
+    "deployed-task": "Run a task deployed on the control plane: deployed-task NAME[:VERSION] --x 1.",
+    "hello": "Run a built-in first workflow (no files needed).",
+    "python-script": "Run a plain Python script as a task on the control plane.",
+}
+
+
+def _built_in(name: str) -> click.Command:
+    if name == "deployed-task":
+        from flyte.cli._run_remote import DeployedTaskGroup
+
+        return DeployedTaskGroup()
+    from flyte.cli._run_builtin import hello, python_script
+
+    return hello if name == "hello" else python_script
 
 
 def _summary(doc: str | None) -> str:

@@ -28,7 +28,9 @@ from flyte.cli._common import AUTH_TYPES, IMAGE_BUILDERS, OUTPUT_FORMATS, CLICon
 from flyte.cli._create import create
 from flyte.cli._delete import delete
 from flyte.cli._deploy import deploy
+from flyte.cli._gen import gen
 from flyte.cli._get import get
+from flyte.cli._rerun import rerun
 from flyte.cli._run import run
 from flyte.cli._start import start
 from flyte.cli._update import update
@@ -164,6 +166,7 @@ def flyte_group(
 
 
 flyte_group.add_command(run)
+flyte_group.add_command(rerun)
 flyte_group.add_command(deploy)
 flyte_group.add_command(get)
 flyte_group.add_command(abort)
@@ -172,6 +175,7 @@ flyte_group.add_command(update)
 flyte_group.add_command(delete)
 flyte_group.add_command(start)
 flyte_group.add_command(whoami)
+flyte_group.add_command(gen)
 register_api_key_commands(create, get, delete)
 
 
