@@ -48,7 +48,8 @@ class PickleTransformer(TypeTransformer[Any]):
 
     def get_literal_type(self, t: Any = None) -> types_pb2.LiteralType:
         class_name = str(t)
-        if class_name not in self._warned:
+        # An unannotated input was already reported by the interface, in the user's words.
+        if class_name not in self._warned and t is not inspect.Parameter.empty:
             self._warned.add(class_name)
             logger.warning(
                 "Unsupported type %s: Flyte will pickle it. Pickles only load under the same Python and "
