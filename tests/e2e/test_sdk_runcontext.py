@@ -144,3 +144,31 @@ async def test_log_debug_cache_scope_and_start_time_reach_the_run(wf: ModuleType
     assert spec.cache_config.cache_lookup_scope == run_pb2.CACHE_LOOKUP_SCOPE_PROJECT_DOMAIN
     assert spec.run_start_time.ToDatetime(tzinfo=timezone.utc) == start
     assert spec.security_context.run_as.k8s_service_account == "builder"
+
+
+def test_pypi_client_reruns_a_run_of_ours(wf: ModuleType, server: ServerProcess, reference_python: str) -> None:
+    """PyPI flyte's own ``flyte.rerun`` against our server (GetRunDetails, GetActionData, CreateRun)."""
+    import json
+    import os
+    import subprocess
+
+    source = flyte.run(wf.fan_out, n=3, scale=3)
+    assert source.outputs().o0 == [0, 3, 12]
+    script = (
+        "import json, sys, flyte\n"
+        "c = json.loads(sys.argv[1])\n"
+        "flyte.init(endpoint=c['endpoint'], insecure=True, project=c['project'], domain=c['domain'])\n"
+        "run = flyte.rerun(c['name'], scale=5)\n"
+        "run.wait(quiet=True)\n"
+        "print('RESULT ' + json.dumps({'name': run.name, 'outputs': list(run.outputs())}), flush=True)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH" and not key.startswith("PYTEST_")}
+    command = {"endpoint": server.endpoint, "project": PROJECT, "domain": DOMAIN, "name": source.name}
+    result = subprocess.run(
+        [reference_python, "-c", script, json.dumps(command)], capture_output=True, text=True, timeout=180, env=env
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"{result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    parsed = json.loads(lines[-1].removeprefix("RESULT "))
+    assert parsed["outputs"] == [[0, 5, 20]] and parsed["name"] != source.name
+    assert flyte.remote.Run.get(parsed["name"]).inputs() == {"n": 3, "scale": 5}
