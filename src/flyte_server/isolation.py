@@ -30,6 +30,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 __all__ = [
     "DEFAULT_WORKER_USER",
@@ -37,10 +38,15 @@ __all__ = [
     "WorkerIdentity",
     "WorkerUserError",
     "grant_traverse",
+    "harden_data_dir",
     "harden_file",
     "inherited_environment",
     "make_owned_dirs",
+    "open_worker_file",
+    "prepare_worker_areas",
     "resolve_worker_identity",
+    "sqlite_file",
+    "user_options",
 ]
 
 logger = logging.getLogger(__name__)
@@ -107,6 +113,24 @@ class WorkerIdentity:
     def owner(self) -> tuple[int, int]:
         """``(uid, gid)``, for ``os.chown``."""
         return self.uid, self.gid
+
+
+def user_options(worker: WorkerIdentity | None) -> dict[str, Any]:
+    """The ``asyncio.create_subprocess_exec`` keyword arguments that start a process as ``worker``.
+
+    A ``preexec_fn`` (uvloop, the server's loop, has no ``user``/``group`` arguments): drop the
+    supplementary groups, then the group, then the user, in the child before it executes.
+    """
+    if worker is None:
+        return {}
+    uid, gid = worker.uid, worker.gid
+
+    def become_worker() -> None:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+
+    return {"preexec_fn": become_worker}
 
 
 def resolve_worker_identity(requested: str | None) -> WorkerIdentity | None:
@@ -183,6 +207,40 @@ def harden_file(path: Path) -> None:
         os.chmod(path, 0o600)
 
 
+def harden_data_dir(data_dir: Path, database_file: Path | None) -> None:
+    """The data directory ``0700``; its key and SQLite files ``0600`` (created so when missing).
+
+    SQLite gives its ``-wal``/``-shm``/``-journal`` files the database file's mode, so creating
+    the (empty) database file ``0600`` first keeps all of them private.
+    """
+    mode = stat.S_IMODE(data_dir.stat().st_mode)
+    has_acl = bool(_acl_xattr(data_dir))
+    # With an ACL (the worker user's traverse entry) the group bits are its mask: keep them.
+    wanted = 0o700 | (mode & 0o070 if has_acl else 0)
+    if mode != wanted:
+        os.chmod(data_dir, wanted)
+    if database_file is not None:
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(database_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            harden_file(database_file.with_name(database_file.name + suffix))
+    harden_file(data_dir / "server.key")
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file of a SQLite database URL (``sqlite+aiosqlite:////path/db``), ``None`` for other databases.
+
+    Example:
+        >>> sqlite_file("sqlite+aiosqlite:////srv/flyte/flyte.db")
+        PosixPath('/srv/flyte/flyte.db')
+    """
+    scheme, sep, rest = database_url.partition(":///")
+    if not sep or not scheme.startswith("sqlite"):
+        return None
+    path = rest.split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
 def make_owned_dirs(path: Path, owner: tuple[int, int] | None, mode: int = 0o755) -> None:
     """``mkdir -p path``, handing every directory it creates to ``owner`` (none: the server's user)."""
     missing: list[Path] = []
@@ -203,6 +261,79 @@ def make_owned_dirs(path: Path, owner: tuple[int, int] | None, mode: int = 0o755
             os.chown(path, *owner)
 
 
+def open_worker_file(path: Path, *, root: Path | None = None) -> BinaryIO:
+    """Open for reading a file a task may have tampered with (a log, an output).
+
+    The last component may not be a symlink, the file must be a regular file (not a FIFO that
+    blocks or a device that never ends), and with ``root`` its directory must really lie under
+    ``root`` (no symlinked directory on the way).
+
+    Raises:
+        OSError: any of that does not hold (``FileNotFoundError`` when there is no such file).
+    """
+    if root is not None:
+        real_parent = os.path.realpath(path.parent)
+        real_root = os.path.realpath(root)
+        if real_parent != real_root and not real_parent.startswith(real_root + os.sep):
+            raise PermissionError(errno.EACCES, "outside its directory", str(path))
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def prepare_worker_areas(
+    worker: WorkerIdentity,
+    *,
+    data_dir: Path,
+    owned: Iterable[Path],
+    reachable: Iterable[Path],
+    python: str,
+) -> None:
+    """Make what workers need reachable for ``worker``, and nothing more.
+
+    ``owned`` directories (working directories, logs, the warm worker's state, its home) are
+    created and handed to ``worker``; ``reachable`` paths (the data directory, the blob store, the
+    worker Python and the zygote script) get traverse rights on the way to them. Then ``python``
+    must start as ``worker``.
+
+    Raises:
+        WorkerUserError: ``worker`` cannot run ``python``.
+    """
+    for directory in owned:
+        make_owned_dirs(directory, worker.owner)
+    targets = [data_dir, *reachable]
+    python_path = Path(python)
+    targets += [python_path.parent, Path(os.path.realpath(python_path)).parent]
+    for target in targets:
+        grant_traverse(target, worker)
+    try:
+        probe = subprocess.run(
+            [python, "-c", "pass"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": os.environ.get("PATH", os.defpath)},
+            cwd="/",
+            user=worker.uid,
+            group=worker.gid,
+            extra_groups=[],
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        raise WorkerUserError(f"the worker user {worker.name} cannot run {python}: {error}") from error
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
+        raise WorkerUserError(
+            f"the worker user {worker.name} cannot run {python} ({last}); make that Python environment readable "
+            "for it, or run tasks as root with --worker-user root"
+        )
+
+
 # -- POSIX ACLs, written as the kernel's extended attribute (no setfacl needed) ------------------
 
 _ACL_XATTR = "system.posix_acl_access"
@@ -212,11 +343,15 @@ _UNDEFINED_ID = 0xFFFFFFFF
 _EXECUTE = 0o1
 
 
-def _acl_entries(path: Path, st: os.stat_result) -> list[tuple[int, int, int]]:
+def _acl_xattr(path: Path) -> bytes:
     try:
-        raw = os.getxattr(path, _ACL_XATTR)
+        return os.getxattr(path, _ACL_XATTR)
     except OSError:
-        raw = b""
+        return b""
+
+
+def _acl_entries(path: Path, st: os.stat_result) -> list[tuple[int, int, int]]:
+    raw = _acl_xattr(path)
     if len(raw) >= 4 and struct.unpack_from("<I", raw)[0] == _ACL_VERSION:
         return [struct.unpack_from("<HHI", raw, offset) for offset in range(4, len(raw) - 7, 8)]
     mode = st.st_mode

@@ -119,6 +119,39 @@ def validation_error(message: Message, validator: protovalidate.Validator | None
 
 _VALIDATOR = protovalidate.Validator()
 
+_SENSITIVE_FIELDS = frozenset(
+    {"string_value", "binary_value", "client_secret", "secret", "password", "token", "api_key", "access_token"}
+)
+"""Fields never logged: secret values (``SecretSpec``) and credentials, wherever they are nested."""
+
+
+def redacted(message: Message) -> Message:
+    """A copy of ``message`` whose secret values and credentials read ``<redacted>`` (for logs).
+
+    Example:
+        >>> from flyteidl2.secret.definition_pb2 import SecretSpec
+        >>> redacted(SecretSpec(string_value="hunter2")).string_value
+        '<redacted>'
+    """
+    copy = type(message)()
+    copy.CopyFrom(message)
+    _redact(copy)
+    return copy
+
+
+def _redact(message: Message) -> None:
+    for field, value in message.ListFields():
+        if field.message_type is not None:
+            if field.message_type.GetOptions().map_entry:
+                continue
+            for item in value if field.is_repeated else [value]:
+                _redact(item)
+        elif field.name in _SENSITIVE_FIELDS and not field.is_repeated:
+            if field.type == field.TYPE_STRING:
+                setattr(message, field.name, "<redacted>")
+            elif field.type == field.TYPE_BYTES:
+                setattr(message, field.name, b"<redacted>")
+
 
 class ValidationInterceptor:
     """A connectrpc server interceptor that rejects invalid requests with ``INVALID_ARGUMENT``.
@@ -138,7 +171,7 @@ class ValidationInterceptor:
         if not isinstance(request, Message):
             return
         if logger.isEnabledFor(logging.DEBUG):
-            text = text_format.MessageToString(request, as_one_line=True)
+            text = text_format.MessageToString(redacted(request), as_one_line=True)
             logger.debug("request", extra={"type": request.DESCRIPTOR.full_name, "request": text[:2000]})
         problem = validation_error(request, self._validator)
         if problem is not None:

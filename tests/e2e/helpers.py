@@ -47,6 +47,9 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     workers: int = 8
     extra_env: dict[str, str] = field(default_factory=dict)
+    worker_user: str | None = "root"
+    """``--worker-user``: tasks run as the test's user (they write markers into its directories); ``None``: the
+    server's default (an unprivileged ``flyte-worker`` when the tests run as root)."""
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -87,6 +90,7 @@ class ServerProcess:
                 str(self.workers),
                 "--log-level",
                 "info",
+                *(["--worker-user", self.worker_user] if self.worker_user is not None else []),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

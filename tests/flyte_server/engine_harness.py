@@ -97,9 +97,16 @@ async def running_engine(
     workers: int = 4,
     policy: EnginePolicy = FAST_POLICY,
     start: bool = True,
+    worker_user: str | None = "root",
 ) -> AsyncIterator[Engine]:
-    """An engine on ``data_dir`` (SQLite there unless ``database`` is given), started and stopped around the block."""
-    config = ServerConfig(port=0, data_dir=data_dir, workers=workers, worker_python=sys.executable)
+    """An engine on ``data_dir`` (SQLite there unless ``database`` is given), started and stopped around the block.
+
+    Its tasks run as the test's own user (they write markers into the test's directories) unless
+    ``worker_user`` says otherwise (``None``: the server's default, see ``flyte_server.isolation``).
+    """
+    config = ServerConfig(
+        port=0, data_dir=data_dir, workers=workers, worker_python=sys.executable, worker_user=worker_user
+    )
     own_database = database is None
     db = database or Database(config.database_url)
     await db.migrate()

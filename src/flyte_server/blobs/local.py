@@ -24,6 +24,8 @@ import time
 import urllib.parse
 from pathlib import Path, PurePosixPath
 
+from flyte_server.isolation import open_worker_file
+
 __all__ = ["SIGNED_PREFIX", "BlobPathError", "LocalBlobStore"]
 
 SIGNED_PREFIX = "/__blob/"
@@ -64,6 +66,18 @@ class LocalBlobStore:
         """The workers' group when they run as another user: server-made directories are shared with it."""
         if worker_gid is not None:
             _share_dir(self.root, worker_gid)
+
+    def share_with(self, worker_gid: int) -> None:
+        """Let workers of group ``worker_gid`` add their files to the store (see the module docstring)."""
+        self.worker_gid = worker_gid
+        _share_dir(self.root, worker_gid)
+        # Projects and domains made before workers had their own user (not uploads/: bundles).
+        for project in self.root.iterdir():
+            if project.is_dir() and not project.is_symlink() and project.name != "uploads":
+                _share_dir(project, worker_gid)
+                for domain in project.iterdir():
+                    if domain.is_dir() and not domain.is_symlink():
+                        _share_dir(domain, worker_gid)
 
     def _path(self, key: str) -> Path:
         return self.root / validate_key(key)
@@ -134,8 +148,8 @@ class LocalBlobStore:
     async def get(self, key: str) -> bytes | None:
         path = self._path(key)
         try:
-            return await asyncio.to_thread(path.read_bytes)
-        except (FileNotFoundError, IsADirectoryError):
+            return await asyncio.to_thread(_read_regular_file, path, self.root)
+        except OSError:
             return None
 
     async def exists(self, key: str) -> bool:
@@ -189,6 +203,12 @@ class LocalBlobStore:
     def worker_env(self) -> dict[str, str]:
         # fsspec's local filesystem does not create parent directories unless told to.
         return {"FSSPEC_FILE_AUTO_MKDIR": "true"}
+
+
+def _read_regular_file(path: Path, root: Path) -> bytes:
+    # Tasks write into the store: a symlink out of it, a FIFO or a device reads as nothing.
+    with open_worker_file(path, root=root) as handle:
+        return handle.read()
 
 
 def _md5_of(path: Path) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import logging
 import os
 import urllib.parse
 from typing import Any
@@ -26,6 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flyte_server.blobs.local import validate_key
 
 __all__ = ["S3BlobStore", "S3StoreError", "parse_s3_url"]
+
+logger = logging.getLogger(__name__)
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
@@ -80,6 +83,11 @@ class S3BlobStore:
         self._worker_secret_access_key = worker_secret_access_key
         self.share_credentials = share_credentials
         """Whether workers get the server's own credentials when no worker credentials are given."""
+        if share_credentials and not (worker_access_key_id and worker_secret_access_key) and self._access_key_id:
+            logger.warning(
+                "tasks get the server's own S3 credentials; give them a principal limited to the store with "
+                "--worker-s3-access-key-id and --worker-s3-secret-access-key (docs/isolation.md)"
+            )
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         # Path-style addressing works with every S3-compatible server; virtual hosts need DNS.
         style = "path" if self.endpoint_url else "auto"

@@ -28,6 +28,7 @@ from flyteidl2.task import common_pb2, run_pb2, task_definition_pb2
 from flyteidl2.workflow import run_definition_pb2, run_service_pb2
 
 from flyte_server.blobs import BlobStore
+from flyte_server.blobs.local import LocalBlobStore
 from flyte_server.config import ServerConfig
 from flyte_server.engine.cache import CacheManager
 from flyte_server.engine.data import INLINE_DATA_MAX, DataAccess
@@ -42,6 +43,8 @@ from flyte_server.engine.watch import WatchHub
 from flyte_server.engine.writer import StoreWriter
 from flyte_server.executors import Executor
 from flyte_server.executors.local import LocalExecutor
+from flyte_server.executors.zygote import ZYGOTE_SCRIPT
+from flyte_server.isolation import WorkerIdentity, prepare_worker_areas, resolve_worker_identity
 from flyte_server.store.db import Database
 
 __all__ = ["MAX_REQUEST_BYTES", "Engine", "EnginePolicy"]
@@ -106,12 +109,15 @@ class Engine:
         self.hub = WatchHub()
         self.writer = StoreWriter(database, self.hub)
         self.data = DataAccess(blobs)
+        # A server running as root runs its workers as an unprivileged user (flyte_server.isolation).
+        self.worker: WorkerIdentity | None = resolve_worker_identity(config.worker_user) if executor is None else None
         self.launcher = Launcher(
             worker_python=config.worker_python,
             data_dir=config.data_dir,
             base_url=self.base_url,
             storage_env=blobs.worker_env(),
             secret_resolver=secret_resolver,
+            home=str(config.data_dir / "worker-home") if self.worker is not None else None,
         )
         self.executor: Executor = executor or LocalExecutor(
             config.worker_python,
@@ -121,6 +127,7 @@ class Engine:
             reuse_workers=_env_flag("FLYTE_SERVER_REUSE_WORKERS") if reuse_workers is None else reuse_workers,
             max_reused_workers=_env_int("FLYTE_SERVER_MAX_REUSED_WORKERS"),
             inline_outputs=INLINE_DATA_MAX,
+            worker=self.worker,
         )
         self.machine = ActionMachine(
             writer=self.writer,
@@ -154,10 +161,26 @@ class Engine:
         """Resume every non-terminal action from the store, then start taking work."""
         if self._started:
             return
+        if self.worker is not None:
+            await asyncio.to_thread(self._prepare_worker_areas, self.worker)
         self.writer.start()
         await self.executor.start()
         await recover(self)
         self._started = True
+
+    def _prepare_worker_areas(self, worker: WorkerIdentity) -> None:
+        data_dir = self.config.data_dir
+        reachable = [ZYGOTE_SCRIPT.parent]
+        if isinstance(self.blobs, LocalBlobStore):
+            self.blobs.share_with(worker.gid)
+            reachable.append(self.blobs.root)
+        prepare_worker_areas(
+            worker,
+            data_dir=data_dir,
+            owned=[self.launcher.work_root, self.launcher.log_root, data_dir / "executor", data_dir / "worker-home"],
+            reachable=reachable,
+            python=self.config.worker_python,
+        )
 
     async def stop(self, *, leave_workers: bool = False) -> None:
         """Stop scheduling and stop running workers; their actions resume on the next start.

@@ -14,6 +14,7 @@ from pathlib import Path
 from flyte._internal.runtime.storage import inline_bytes, inline_uri
 from flyte_server.blobs import BlobStore
 from flyte_server.blobs.local import LocalBlobStore
+from flyte_server.isolation import open_worker_file
 
 __all__ = ["INLINE_DATA_MAX", "DataAccess", "inline_data", "inline_uri"]
 
@@ -42,8 +43,9 @@ def _local_path(uri: str) -> Path | None:
 
 def _read_file(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        with open_worker_file(path) as handle:  # tasks write here: no FIFOs or devices
+            return handle.read()
+    except OSError:
         return None
 
 

@@ -64,8 +64,9 @@ def check_location(
         if inline_data(uri) is None:
             raise ConnectError(Code.INVALID_ARGUMENT, f"{what} is a data: URI that is not base64")
         return uri
+    prefix = prefix.strip("/")
     key = store_key(blobs, uri)
-    if key is None or not (key == prefix or key.startswith(prefix.rstrip("/") + "/")):
+    if key is None or not (key == prefix or key.startswith(prefix + "/")):
         shown = uri if len(uri) <= _SHOWN else uri[:_SHOWN] + "..."
         where = blobs.native_url(prefix)
         raise ConnectError(

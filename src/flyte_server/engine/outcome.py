@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError
 
 from flyte_server.engine.data import DataAccess
 from flyte_server.engine.model import ActionState, error_info
+from flyte_server.isolation import open_worker_file
 
 __all__ = ["Outcome", "classify", "log_tail"]
 
@@ -40,7 +41,7 @@ class Outcome:
 def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
     """The last lines of a log file ("" when there is none)."""
     try:
-        with path.open("rb") as handle:
+        with open_worker_file(path) as handle:  # the worker's own file: no symlinks, FIFOs or devices
             handle.seek(0, 2)
             size = handle.tell()
             handle.seek(max(0, size - 16384))

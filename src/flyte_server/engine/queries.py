@@ -7,6 +7,7 @@ snapshot, so no change can fall between the snapshot and the live updates.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ from flyte_server.engine.details import (
 )
 from flyte_server.engine.model import SUCCEEDED, TRACE, ActionKey, is_terminal
 from flyte_server.engine.watch import ActionEvent, StreamClosedError, Subscription, action_topic, children_topic
+from flyte_server.isolation import open_worker_file
 from flyte_server.store import runs as store
 from flyte_server.store.listing import ListQueryError
 from flyte_server.store.models.runs import ActionRow, AttemptRow
@@ -284,6 +286,7 @@ class Queries:
         """Lines of an attempt's log as they are written; ends once the attempt has ended."""
         _, attempt_row = await self.attempt(key, attempt)
         path = Path(attempt_row.log_path) if attempt_row.log_path else None
+        log_root = self.engine.launcher.log_root
         if path is None or not path.is_file():
             raise ConnectError(Code.NOT_FOUND, f"the log of action {key.name!r} is not available yet")
         subscription = self.engine.hub.subscribe(("action", *key))
@@ -291,9 +294,13 @@ class Queries:
             position = 0
             pending = b""
             while True:
-                with path.open("rb") as handle:
-                    handle.seek(position)
-                    chunk = handle.read()
+                # The worker owns its log: open it so that a symlink or FIFO put there reads as nothing.
+                try:
+                    with open_worker_file(path, root=log_root) as handle:
+                        handle.seek(position)
+                        chunk = handle.read()
+                except OSError:
+                    chunk = b""
                 position += len(chunk)
                 pending += chunk
                 if b"\n" in pending:
@@ -302,7 +309,7 @@ class Queries:
                 async with self.engine.database.session() as session:
                     current = await store.get_attempt(session, key, attempt_row.attempt)
                 if current is None or is_terminal(current.phase) or current.ended_us:
-                    with path.open("rb") as handle:
+                    with contextlib.suppress(OSError), open_worker_file(path, root=log_root) as handle:
                         handle.seek(position)
                         pending += handle.read()
                     if pending:

@@ -275,7 +275,7 @@ class SubmitService:
             offloaded = request.offloaded_input_data
             if not offloaded.uri:
                 raise ConnectError(Code.INVALID_ARGUMENT, "offloaded_input_data.uri is required")
-            project_prefix = f"{request_project(request)}/"
+            project_prefix = request_project(request)
             check_location(engine.blobs, offloaded.uri, prefix=project_prefix, what="offloaded_input_data.uri")
             uri = offloaded.uri.rstrip("/") + "/inputs.pb"
             if offloaded.inputs_hash:
@@ -287,7 +287,7 @@ class SubmitService:
         if which == "inputs":
             inputs = request.inputs
         elif resolved.trigger_offloaded:
-            project_prefix = f"{request_project(request)}/"
+            project_prefix = request_project(request)
             check_location(engine.blobs, resolved.trigger_offloaded, prefix=project_prefix, what="the trigger's inputs")
             uri = resolved.trigger_offloaded.rstrip("/") + "/inputs.pb"
             data = await engine.data.read(uri)

@@ -293,7 +293,7 @@ def _become_child(zygote: Zygote, request: dict[str, Any]) -> None:
     os.setsid()
     os.makedirs(request["cwd"], exist_ok=True)
     os.makedirs(os.path.dirname(request["log"]), exist_ok=True)
-    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)

@@ -3,7 +3,9 @@
 Attempts whose command is the runtime entry point (``a0``) are forked from a warm worker of the
 worker Python environment (see :mod:`flyte_server.executors.zygote`), which costs milliseconds;
 anything else, or everything when the warm worker cannot start, is a plain subprocess. Either way
-the worker is a session leader with its own working directory and log file.
+the worker is a session leader with its own working directory and log file. With a ``worker``
+identity (a server running as root, see :mod:`flyte_server.isolation`) every worker process, the
+warm one included, runs as that unprivileged user, and the directories made for it are its own.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from flyte_server.executors.procs import (
 )
 from flyte_server.executors.reuse import WorkerPool
 from flyte_server.executors.zygote import Zygote, preload_file_for
+from flyte_server.isolation import WorkerIdentity, make_owned_dirs, user_options
 
 __all__ = ["LocalExecutor", "SubprocessWorker"]
 
@@ -58,14 +61,21 @@ class LocalExecutor:
         reuse_workers: bool = True,
         max_reused_workers: int | None = None,
         inline_outputs: int = 0,
+        worker: WorkerIdentity | None = None,
     ) -> None:
         self.worker_python = worker_python
+        self.worker = worker
         self.state_dir = state_dir
         self.base_env = base_env
         self.warm_workers = warm_workers
         self.reuse_workers = reuse_workers
         self._zygote: Zygote | None = None
-        self._pool = WorkerPool(state_dir, max_workers=max_reused_workers, inline_outputs=inline_outputs)
+        self._pool = WorkerPool(
+            state_dir,
+            max_workers=max_reused_workers,
+            inline_outputs=inline_outputs,
+            owner=worker.owner if worker else None,
+        )
         self._zygote_failures = 0
         self._restart: asyncio.Task[None] | None = None
 
@@ -89,6 +99,7 @@ class LocalExecutor:
             env=self.base_env,
             preload_file=preload_file_for(self.state_dir, self.worker_python),
             log_path=self.state_dir / "warm-worker.log",
+            worker=self.worker,
         )
         try:
             await zygote.start()
@@ -143,7 +154,7 @@ class LocalExecutor:
         self._restart = asyncio.create_task(restart(), name="zygote-restart")
 
     async def _spawn(self, spec: LaunchSpec) -> SubprocessWorker:
-        await asyncio.to_thread(_make_dirs, spec)
+        await asyncio.to_thread(_make_dirs, spec, self.worker.owner if self.worker else None)
         log = open(spec.log_path, "ab")
         try:
             process = await asyncio.create_subprocess_exec(
@@ -154,6 +165,7 @@ class LocalExecutor:
                 cwd=str(spec.cwd),
                 env=spec.env,
                 start_new_session=True,
+                **user_options(self.worker),
             )
         except OSError as error:
             raise LaunchError(f"cannot start {spec.argv[0]!r}: {error.strerror or error}") from error
@@ -175,6 +187,6 @@ class LocalExecutor:
         return ExternalProcess(pid, start_ticks)
 
 
-def _make_dirs(spec: LaunchSpec) -> None:
-    spec.cwd.mkdir(parents=True, exist_ok=True)
-    spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+def _make_dirs(spec: LaunchSpec, owner: tuple[int, int] | None) -> None:
+    make_owned_dirs(spec.cwd, owner)
+    make_owned_dirs(spec.log_path.parent, owner)

@@ -35,6 +35,7 @@ from typing import Any
 from flyte_server.executors import LaunchError, LaunchSpec
 from flyte_server.executors.procs import ExitTracking, kill_group
 from flyte_server.executors.zygote import Zygote, ZygoteWorker
+from flyte_server.isolation import make_owned_dirs
 
 __all__ = ["InProcessAttempt", "WorkerPool", "reuse_key"]
 
@@ -169,8 +170,11 @@ class WorkerPool:
         max_workers: int | None = None,
         idle_seconds: float = 30.0,
         inline_outputs: int = 0,
+        owner: tuple[int, int] | None = None,
     ) -> None:
         cpus = max(1, os.cpu_count() or 1)
+        self.owner = owner
+        """The workers' ``(uid, gid)`` when they run as another user: their directories are theirs."""
         self.state_dir = state_dir / "reused"
         self.per_key = per_key or cpus
         self.max_workers = max_workers or 4 * cpus
@@ -270,7 +274,7 @@ class WorkerPool:
         assert self.zygote is not None
         worker_dir = self.state_dir / worker.id
         worker.pool_env = {key: value for key, value in spec.env.items() if key not in PER_ATTEMPT_ENV}
-        await asyncio.to_thread(_fresh_dir, worker_dir)
+        await asyncio.to_thread(_fresh_dir, worker_dir, self.owner)
         process = await self.zygote.launch(
             LaunchSpec(
                 argv=spec.argv[:1],
@@ -339,6 +343,6 @@ class WorkerPool:
                     worker.send({"op": "exit"})
 
 
-def _fresh_dir(path: Path) -> None:
+def _fresh_dir(path: Path, owner: tuple[int, int] | None) -> None:
     shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True, exist_ok=True)
+    make_owned_dirs(path, owner)

@@ -19,6 +19,7 @@ from typing import Any
 
 from flyte_server.executors import LaunchError, LaunchSpec
 from flyte_server.executors.procs import ExitTracking, ExternalProcess, process_start_ticks
+from flyte_server.isolation import WorkerIdentity, user_options
 
 __all__ = ["Zygote", "ZygoteWorker"]
 
@@ -54,8 +55,18 @@ class ZygoteWorker(ExitTracking):
 class Zygote:
     """One warm worker process for one Python environment."""
 
-    def __init__(self, python: str, *, env: dict[str, str], preload_file: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        python: str,
+        *,
+        env: dict[str, str],
+        preload_file: Path,
+        log_path: Path,
+        worker: WorkerIdentity | None = None,
+    ) -> None:
         self.python = python
+        self.worker = worker
+        """The user it (and so every child it forks) runs as; ``None``: the server's."""
         self.env = env
         self.preload_file = preload_file
         self.log_path = log_path
@@ -94,6 +105,7 @@ class Zygote:
                 cwd=str(self.log_path.parent),
                 start_new_session=True,
                 limit=1 << 20,
+                **user_options(self.worker),
             )
         except OSError as error:
             raise LaunchError(f"cannot start a warm worker with {self.python}: {error}") from error
