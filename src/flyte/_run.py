@@ -48,6 +48,21 @@ class ActionOutputs(tuple[Any, ...]):
         inner = ", ".join(f"o{index}={value!r}" for index, value in enumerate(self))
         return f"ActionOutputs({inner})"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The outputs by name (``o0``, ...) as JSON-friendly values.
+
+        Example:
+            >>> ActionOutputs((5, "5")).to_dict()
+            {'o0': 5, 'o1': '5'}
+        """
+        return {name: _json_friendly(value) for name, value in self.named_outputs.items()}
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as a JSON document."""
+        import json
+
+        return json.dumps(self.to_dict(), default=str)
+
 
 class ActionInputs(dict[str, Any]):
     """The inputs of an action by name (a ``dict``).
@@ -59,6 +74,40 @@ class ActionInputs(dict[str, Any]):
 
     def __repr__(self) -> str:
         return f"ActionInputs({dict.__repr__(self)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The inputs by name as JSON-friendly values (dataclasses and models as dicts).
+
+        Example:
+            >>> ActionInputs(x=3).to_dict()
+            {'x': 3}
+        """
+        return {name: _json_friendly(value) for name, value in self.items()}
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as a JSON document."""
+        import json
+
+        return json.dumps(self.to_dict(), default=str)
+
+
+def _json_friendly(value: Any) -> Any:
+    import dataclasses
+    import enum
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _json_friendly(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if hasattr(value, "model_dump") and callable(value.model_dump):
+        return value.model_dump(mode="json")
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _json_friendly(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_json_friendly(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 class Run:

@@ -101,6 +101,8 @@ def test_run_and_action_members(wf: ModuleType, tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="nope"):
         run.typed_outputs({"nope": int})
     assert json.loads(run.to_json())["name"] == run.name
+    assert json.loads(run.inputs().to_json()) == {"name": "s", "values": [1, 2, 3]}
+    assert run.outputs().to_dict() == {"o0": {"name": "s", "total": 6}}
     assert run.first_failure() is None
     assert run.get_debug_url() is None
 
