@@ -32,6 +32,7 @@ from flyte.cli._gen import gen
 from flyte.cli._get import get
 from flyte.cli._rerun import rerun
 from flyte.cli._run import run
+from flyte.cli._signal import condition_of_get, signal
 from flyte.cli._start import start
 from flyte.cli._update import update
 from flyte.cli._user import whoami
@@ -176,6 +177,8 @@ flyte_group.add_command(delete)
 flyte_group.add_command(start)
 flyte_group.add_command(whoami)
 flyte_group.add_command(gen)
+flyte_group.add_command(signal)
+get.add_command(condition_of_get)
 register_api_key_commands(create, get, delete)
 
 
