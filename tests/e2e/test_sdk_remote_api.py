@@ -172,3 +172,25 @@ def test_remote_surface_matches_the_reference_names() -> None:
     assert expected <= set(remote.__all__)
     for name in expected:
         assert getattr(remote, name) is not None
+
+
+def test_deployed_task_details_and_override(wf: ModuleType) -> None:
+    flyte.deploy(wf.env)
+    details = flyte.remote.TaskDetails.fetch("remote_api.env_value", auto_version="latest")
+    assert details.required_args == ("key",) and details.default_input_args == ("fallback",)
+    assert details.cache.behavior != "disable" and details.retries == 1 and not details.overridden
+    assert details.secrets == [] and isinstance(details.resources, tuple)
+
+    changed = details.override(env_vars={"OVERRIDE_MARK": "yes"}, retries=3, cache=False, queue="q1")
+    assert changed.overridden and changed.retries == 3 and changed.queue == "q1"
+    assert changed.cache.behavior == "disable"
+    run = flyte.run(changed, key="OVERRIDE_MARK")
+    assert run.outputs().o0 == "yes"
+    assert run.details().queue == "q1"
+    # The deployed task is unchanged: a plain run does not see the variable.
+    plain = flyte.remote.Task.get("remote_api.env_value", auto_version="latest")
+    assert flyte.run(plain, key="OVERRIDE_MARK").outputs().o0 == "none"
+    assert flyte.remote.TaskDetails.fetch("remote_api.env_value", version=details.version).retries == 1
+
+    with pytest.raises(flyte.errors.RemoteTaskUsageError, match="bogus"):
+        details.override(bogus=1)

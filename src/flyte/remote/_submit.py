@@ -8,6 +8,7 @@ whose outputs are decoded with the task's own interface.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from flyte.errors import RunAlreadyExistsError
@@ -79,8 +80,6 @@ async def _local_spec(
 
 def _copy_bundle(built: BuiltBundle, code: CodeBundle, directory: Path) -> CodeBundle:
     """Write a dry run's bundle into ``directory``; the bundle then names that file."""
-    import dataclasses
-
     from flyte.errors import CodeBundleError
 
     try:
@@ -157,8 +156,15 @@ async def submit_run(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any], c
     if deployed is not None:
         interface = deployed.interface
         inputs = await _inputs(interface, deployed.name, args, kwargs, config.custom_context)
-        upload.task_id.CopyFrom(deployed._task_id())
-        create.task_id.CopyFrom(deployed._task_id())
+        if deployed.overridden and deployed._spec is not None:
+            # TaskDetails.override(...): the changed spec runs; the deployed task stays as it is.
+            upload.task_spec.CopyFrom(deployed._spec)
+            create.task_spec.CopyFrom(deployed._spec)
+        else:
+            upload.task_id.CopyFrom(deployed._task_id())
+            create.task_id.CopyFrom(deployed._task_id())
+        if deployed.overriden_queue and not config.queue:
+            config = dataclasses.replace(config, queue=deployed.overriden_queue)
         what = f"deployed task {deployed.name} ({deployed.version})"
     else:
         interface = task.interface

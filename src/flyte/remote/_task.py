@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from flyte._internal.syncify import syncify_classmethod, syncify_method
 from flyte.errors import RemoteTaskNotFoundError, RemoteTaskUsageError
 from flyte.remote._common import ToDict, control_plane_error, get_clients, org, scope, to_datetime
+from flyte.remote._task_override import MAX_INLINE_IO_BYTES, TaskDetailsExtras
 
 if TYPE_CHECKING:
     from flyteidl2.task import task_definition_pb2
@@ -41,7 +42,7 @@ def _output_order(name: str) -> tuple[int, str]:
 
 
 @dataclass(frozen=True)
-class TaskDetails(ToDict):
+class TaskDetails(TaskDetailsExtras, ToDict):
     """Everything about one deployed task version; what ``Task.fetch()`` returns (and runnable)."""
 
     name: str
@@ -78,6 +79,12 @@ class TaskDetails(ToDict):
     """Environment variables of the task."""
     description: str = ""
     """The short description (the docstring's first paragraph)."""
+    overridden: bool = False
+    """Whether :meth:`override` changed this spec (a run then sends the spec, not the task's id)."""
+    overriden_queue: str | None = None
+    """The queue :meth:`override` chose (Flyte 2's spelling)."""
+    max_inline_io_bytes: int = MAX_INLINE_IO_BYTES
+    """The largest inputs/outputs passed inline rather than offloaded."""
     _spec: task_definition_pb2.TaskSpec | None = field(default=None, repr=False, compare=False)
     _interface: NativeInterface | None = field(default=None, repr=False, compare=False)
 

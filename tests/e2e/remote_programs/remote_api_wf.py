@@ -50,3 +50,10 @@ async def broken(x: int) -> int:
 @env.task
 async def parent_of_broken(x: int) -> int:
     return await broken(x)
+
+
+@env.task(cache="auto", retries=1)
+async def env_value(key: str, fallback: str = "none") -> str:
+    import os
+
+    return os.environ.get(key, fallback)
