@@ -1,0 +1,110 @@
+"""Coercions, missing annotations and reading structured inputs back, against the real server
+(the session one: the PyPI runtime runs the tasks), with our SDK and ``flyte get io``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from click.testing import CliRunner
+
+import flyte
+import flyte.remote
+from flyte.cli._loader import load_module
+from flyte.cli.main import flyte_group
+
+from .helpers import DOMAIN, PROJECT, ServerProcess
+
+PROGRAMS = Path(__file__).parent / "remote_programs"
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("coercions-remote") / "project"
+    shutil.copytree(PROGRAMS, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@pytest.fixture
+def wf(
+    server: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ModuleType]:
+    monkeypatch.chdir(project_dir)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
+    yield load_module(project_dir / "coercion_wf.py")
+
+
+def test_run_inputs_read_a_dataclass_input_back_with_and_without_its_class(
+    wf: ModuleType, server: ServerProcess
+) -> None:
+    run = flyte.run(wf.norm, p=wf.Point(x=-1.5, y=2.0))
+    run.wait()
+    assert run.outputs()[0] == 3.5
+    # The handle flyte.run returned knows the task, hence the class.
+    assert run.inputs()["p"] == wf.Point(x=-1.5, y=2.0)
+    # A handle fetched by name has only the wire interface: the value reads as a plain dict.
+    assert flyte.remote.Run.get(run.name).inputs()["p"] == {"x": -1.5, "y": 2.0, "label": "p"}
+
+    result = CliRunner().invoke(
+        flyte_group,
+        [
+            "--endpoint",
+            server.endpoint,
+            "--insecure",
+            "-of",
+            "json",
+            "get",
+            "io",
+            "-p",
+            PROJECT,
+            "-d",
+            DOMAIN,
+            run.name,
+        ],
+        prog_name="flyte",
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inputs"] == {"p": {"x": -1.5, "y": 2.0, "label": "p"}}
+
+
+def test_dicts_for_dataclasses_and_ints_for_floats_reach_the_flyte2_runtime(wf: ModuleType) -> None:
+    run = flyte.run(wf.norm, p={"x": 3, "y": -4})
+    run.wait()
+    assert run.phase == "SUCCEEDED"
+    assert run.outputs()[0] == 7.0
+    assert flyte.remote.Run.get(run.name).inputs()["p"] == {"x": 3.0, "y": -4.0, "label": "p"}
+
+    defaulted = flyte.run(wf.scale)
+    given = flyte.run(wf.scale, x=5)
+    assert defaulted.outputs()[0] == 6.0
+    assert given.outputs()[0] == 10.0
+    assert given.inputs()["x"] == 5.0
+
+    movies = flyte.run(wf.titles, movies=[{"title": "Up", "year": 2009}, {"title": "Heat", "year": 1995}])
+    assert movies.outputs()[0] == "Up,Heat"
+    assert flyte.remote.Run.get(movies.name).inputs()["movies"] == [
+        {"title": "Up", "year": 2009},
+        {"title": "Heat", "year": 1995},
+    ]
+
+
+def test_a_task_without_return_annotation_runs_remotely(wf: ModuleType) -> None:
+    run = flyte.run(wf.no_annotation, text="hi")
+    run.wait()
+    assert run.phase == "SUCCEEDED"
+    assert tuple(run.outputs()) in ((), (None,))
+    assert any("NO-ANNOTATION hi" in line for line in run.get_logs())
+
+
+def test_a_task_without_inputs_runs_remotely(wf: ModuleType) -> None:
+    run = flyte.run(wf.no_inputs)
+    run.wait()
+    assert run.phase == "SUCCEEDED"
+    assert run.outputs()[0] == "ran"
+    assert run.inputs() == {}
