@@ -47,9 +47,10 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     workers: int = 8
     extra_env: dict[str, str] = field(default_factory=dict)
-    worker_user: str | None = "root"
+    worker_user: str | None = field(default_factory=lambda: os.environ.get("FLYTE_E2E_WORKER_USER", "root") or None)
     """``--worker-user``: tasks run as the test's user (they write markers into its directories); ``None``: the
-    server's default (an unprivileged ``flyte-worker`` when the tests run as root)."""
+    server's default (an unprivileged ``flyte-worker`` when the tests run as root). ``FLYTE_E2E_WORKER_USER=``
+    (empty) runs every e2e server with the default."""
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 

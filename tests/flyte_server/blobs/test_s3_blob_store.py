@@ -118,3 +118,45 @@ def test_the_server_runs_on_s3_storage(
     server.stop()
     with pytest.raises(ServerStartError, match="cannot use bucket 'missing-bucket'"):
         launch_server(ServerConfig(port=0, data_dir=tmp_path, storage="s3://missing-bucket", s3_endpoint=s3_endpoint))
+
+
+async def test_an_upload_url_binds_the_content_and_never_replaces_other_content(store: S3BlobStore) -> None:
+    original, poison = b"the real bundle", b"poisoned bundle"
+    with pytest.raises(ValueError, match="MD5"):
+        store.sign_upload("uploads/p/d/b/x.tgz", expires_in=60, content_md5=None, base_url="unused")
+    md5, poison_md5 = hashlib.md5(original).digest(), hashlib.md5(poison).digest()
+    # Both URLs are handed out while the object does not exist yet.
+    real, real_headers = store.sign_upload(
+        "uploads/p/d/b/x.tgz", expires_in=60, content_md5=md5, base_url="unused", if_absent=True
+    )
+    attack, attack_headers = store.sign_upload(
+        "uploads/p/d/b/x.tgz", expires_in=60, content_md5=poison_md5, base_url="unused", if_absent=True
+    )
+    # S3 refuses a request without a header the URL signed (moto does not check; real S3 does).
+    assert "X-Amz-SignedHeaders=content-md5%3Bhost%3Bif-none-match" in real
+    assert attack_headers == {"Content-MD5": base64.b64encode(poison_md5).decode(), "If-None-Match": "*"}
+    async with httpx.AsyncClient() as client:
+        assert (await client.put(real, content=original, headers=real_headers)).status_code == 200
+        assert (await client.put(attack, content=poison, headers=attack_headers)).status_code == 412
+    assert await store.get("uploads/p/d/b/x.tgz") == original
+    assert await store.content_md5("uploads/p/d/b/x.tgz") == md5
+    assert await store.content_md5("uploads/p/d/b/missing.tgz") is None
+
+    # The server's own first-writer-wins upload: the same content is fine, other content is refused.
+    assert await store.put_upload("uploads/p/d/b/x.tgz", original)
+    assert not await store.put_upload("uploads/p/d/b/x.tgz", poison)
+    assert await store.get("uploads/p/d/b/x.tgz") == original
+
+
+async def test_workers_get_their_own_credentials_when_given(s3_endpoint: str) -> None:
+    own = S3BlobStore(
+        f"s3://{BUCKET}/flyte",
+        endpoint_url=s3_endpoint,
+        **KEYS,
+        worker_access_key_id="worker-key",
+        worker_secret_access_key="worker-secret",
+    )
+    assert own.worker_env()["FLYTE_AWS_SECRET_ACCESS_KEY"] == "worker-secret"
+    assert KEYS["secret_access_key"] not in own.worker_env().values()
+    private = S3BlobStore(f"s3://{BUCKET}/flyte", endpoint_url=s3_endpoint, **KEYS, share_credentials=False)
+    assert private.worker_env() == {"FLYTE_AWS_ENDPOINT": s3_endpoint}
