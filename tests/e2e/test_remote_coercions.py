@@ -108,3 +108,20 @@ def test_a_task_without_inputs_runs_remotely(wf: ModuleType) -> None:
     assert run.phase == "SUCCEEDED"
     assert run.outputs()[0] == "ran"
     assert run.inputs() == {}
+
+
+def test_deployed_tasks_without_inputs_or_return_annotation_and_with_an_int_float_default(wf: ModuleType) -> None:
+    [deployment] = flyte.deploy(wf.env)
+    assert {"coercion_e2e.no_inputs", "coercion_e2e.no_annotation", "coercion_e2e.scale"} <= {
+        task.name for task in deployment.tasks
+    }
+    scale = flyte.remote.Task.get("coercion_e2e.scale", auto_version="latest").fetch()
+    assert scale.defaults == {"x": 3.0}
+    assert flyte.run(flyte.remote.Task.get("coercion_e2e.scale", auto_version="latest")).outputs()[0] == 6.0
+    no_inputs = flyte.remote.Task.get("coercion_e2e.no_inputs", auto_version="latest")
+    assert no_inputs.fetch().inputs == {}
+    assert flyte.run(no_inputs).outputs()[0] == "ran"
+    bare = flyte.remote.Task.get("coercion_e2e.no_annotation", auto_version="latest")
+    run = flyte.run(bare, text="deployed")
+    run.wait()
+    assert run.phase == "SUCCEEDED"
