@@ -73,6 +73,7 @@ __all__ = [
     "Image",
     "Link",
     "Neuron",
+    "OnArtifact",
     "PodTemplate",
     "Resources",
     "RetryStrategy",
@@ -86,6 +87,8 @@ __all__ = [
     "TimeoutType",
     "Trigger",
     "TriggerTime",
+    "TriggeredArtifact",
+    "TriggeredPartition",
     "__version__",
     "ctx",
     "current_domain",
@@ -122,6 +125,9 @@ _LAZY = {
     "load_interactive_ctx": "flyte._interactive",
     "load_plugin_config": "flyte._plugin_config",
     "run_python_script": "flyte._run_python_script",
+    "OnArtifact": "flyte._artifact_trigger",
+    "TriggeredArtifact": "flyte._artifact_trigger",
+    "TriggeredPartition": "flyte._artifact_trigger",
     "deploy": "flyte._deploy",
     "Image": "flyte._image",
     "Cron": "flyte._trigger",
@@ -136,6 +142,7 @@ system_logger = logging.getLogger("flyte")
 """Flyte's own logger."""
 
 if TYPE_CHECKING:
+    from flyte._artifact_trigger import OnArtifact, TriggeredArtifact, TriggeredPartition
     from flyte._checkpoint import BaseCheckpoint, Checkpoint, latest_checkpoint
     from flyte._deploy import deploy
     from flyte._image import Image

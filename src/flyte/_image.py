@@ -32,7 +32,10 @@ from flyte._image_layers import (
     DockerIgnore,
     Env,
     Layer,
+    LocalSDK,
     PipPackages,
+    PixiProject,
+    PixiScript,
     PoetryProject,
     ProjectInstallMode,
     Requirements,
@@ -265,6 +268,51 @@ class Image:
         )
 
     @classmethod
+    def from_pixi_script(
+        cls,
+        script: Path | str,
+        *,
+        name: str,
+        registry: str | None = None,
+        registry_secret: str | Secret | None = None,
+        environment: str = "default",
+        extra_args: str | None = None,
+        platform: tuple[Architecture, ...] | None = None,
+        secret_mounts: SecretRequest | None = None,
+    ) -> Image:
+        """Build an image with the conda and PyPI packages a pixi script declares in its PEP 723 header.
+
+        The header's ``requires-python`` (or ``[tool.pixi.dependencies] python``) picks the Python.
+
+        Raises:
+            FileNotFoundError: the script does not exist.
+
+        Example:
+            >>> Image.from_pixi_script("geo.py", name="geo").layers[0].environment  # doctest: +SKIP
+            'default'
+        """
+        path = Path(script)
+        if not path.is_file():
+            raise FileNotFoundError(f"pixi script {path} does not exist")
+        version = _pixi_script_python(path.read_text(encoding="utf-8")) or _current_python()
+        layer = PixiScript(
+            script=path,
+            environment=environment,
+            extra_args=extra_args,
+            secret_mounts=normalize_secrets(secret_mounts),
+        )
+        return cls._make(
+            base_image=f"python:{version[0]}.{version[1]}-slim-bookworm",
+            registry=registry,
+            name=name,
+            platform=platform or _ALL_PLATFORMS,
+            python_version=version,
+            extendable=True,
+            layers=(layer,),
+            registry_secret=_to_secret(registry_secret),
+        )
+
+    @classmethod
     def from_ref_name(cls, name: str = "default") -> Image:
         """Refer to an image by a name that configuration maps to a concrete image.
 
@@ -401,6 +449,63 @@ class Image:
                 secret_mounts=normalize_secrets(secret_mounts),
             )
         )
+
+    def with_pixi_project(
+        self,
+        manifest_file: str | Path,
+        pixi_lock: Path | None = None,
+        environment: str = "default",
+        extra_args: str | None = None,
+        secret_mounts: SecretRequest | None = None,
+        project_install_mode: ProjectInstallMode = "dependencies_only",
+    ) -> Image:
+        """Add a layer that installs a pixi project; its environment becomes the image's runtime.
+
+        ``manifest_file`` is a ``pixi.toml``, a ``pyproject.toml`` with ``[tool.pixi]``, or the
+        project directory (``pixi.toml`` is looked for first). The lock file defaults to the
+        manifest's ``pixi.lock`` when there is one.
+
+        Raises:
+            FileNotFoundError: no manifest was found.
+
+        Example:
+            >>> Image.from_debian_base().with_pixi_project("pixi.toml").layers[-1].environment  # doctest: +SKIP
+            'default'
+        """
+        manifest = Path(manifest_file)
+        if manifest.is_dir():
+            found = next((m for m in (manifest / "pixi.toml", manifest / "pyproject.toml") if m.is_file()), None)
+            if found is None:
+                raise FileNotFoundError(f"{manifest} has no pixi.toml or pyproject.toml")
+            manifest = found
+        elif not manifest.is_file():
+            raise FileNotFoundError(f"pixi manifest {manifest} does not exist")
+        _check_install_mode(project_install_mode)
+        lock = Path(pixi_lock) if pixi_lock is not None else manifest.parent / "pixi.lock"
+        return self._add_layer(
+            PixiProject(
+                manifest=manifest,
+                pixi_lock=lock if lock.is_file() else None,
+                environment=environment,
+                extra_args=extra_args,
+                secret_mounts=normalize_secrets(secret_mounts),
+                project_install_mode=project_install_mode,
+            )
+        )
+
+    def with_local_v2(self) -> Image:
+        """Add a layer that installs this machine's ``flyte`` distribution (to try SDK changes in a task).
+
+        Example:
+            >>> type(Image.from_debian_base().with_local_v2().layers[-1]).__name__
+            'LocalSDK'
+        """
+        return self._add_layer(LocalSDK())
+
+    def with_local_v2_plugins(self, plugins: str | list[str] | None = None) -> Image:
+        """:meth:`with_local_v2`, plus plugin distributions from this machine (``"flyteplugins-ray"``...)."""
+        names = (plugins,) if isinstance(plugins, str) else tuple(plugins or ())
+        return self._add_layer(LocalSDK(plugins=names))
 
     def with_poetry_project(
         self,
@@ -608,6 +713,18 @@ class Image:
         for owner, path in paths:
             if not path.exists():
                 raise FileNotFoundError(f"{owner} refers to {path}, which does not exist")
+
+
+def _pixi_script_python(text: str) -> tuple[int, int] | None:
+    """The Python a PEP 723 ``# /// script`` header asks for (pixi's own pin wins), if it names one."""
+    header = re.search(r"^# /// script\s*$(.*?)^# ///\s*$", text, re.MULTILINE | re.DOTALL)
+    if header is None:
+        return None
+    body = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in header.group(1).splitlines())
+    pixi = re.search(r"^\[tool\.pixi\.dependencies\](.*?)(?=^\[|\Z)", body, re.MULTILINE | re.DOTALL)
+    pinned = re.search(r"^python\s*=\s*[\"'][^0-9]*(3)\.(\d+)", pixi.group(1), re.MULTILINE) if pixi else None
+    wanted = pinned or re.search(r"^requires-python\s*=\s*[\"'][^0-9]*(3)\.(\d+)", body, re.MULTILINE)
+    return (int(wanted.group(1)), int(wanted.group(2))) if wanted else None
 
 
 def _check_python_version(value: Any) -> tuple[int, int]:

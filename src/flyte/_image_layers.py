@@ -227,3 +227,43 @@ class CodeBundleLayer(Layer):
     """Copy only the modules that were imported, or the whole project."""
     dst: str = "."
     """Where to put the code in the image."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PixiScript(Layer):
+    """Install the conda and PyPI packages a script declares in its PEP 723 header, with pixi."""
+
+    script: Path
+    """The script whose ``# /// script`` header (with ``[tool.pixi.*]`` tables) lists its dependencies."""
+    environment: str = "default"
+    """The pixi environment to install."""
+    extra_args: str | None = None
+    """Extra arguments passed verbatim to ``pixi install``."""
+    secret_mounts: tuple[Secret, ...] = ()
+    """Secrets available while the layer is built."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PixiProject(Layer):
+    """Install a pixi project (``pixi.toml``, or ``pyproject.toml`` with ``[tool.pixi]``) from its lock file."""
+
+    manifest: Path
+    """The project's manifest file."""
+    pixi_lock: Path | None = None
+    """The ``pixi.lock`` file, when the project has one."""
+    environment: str = "default"
+    """The pixi environment that becomes the image's runtime environment."""
+    extra_args: str | None = None
+    """Extra arguments passed verbatim to ``pixi install``."""
+    secret_mounts: tuple[Secret, ...] = ()
+    """Secrets available while the layer is built."""
+    project_install_mode: ProjectInstallMode = "dependencies_only"
+    """Install only the dependencies, or the project itself too."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalSDK(Layer):
+    """Install the ``flyte`` distribution of the machine that builds the image (to try SDK changes)."""
+
+    plugins: tuple[str, ...] = ()
+    """Plugin distributions installed from the same machine as well."""

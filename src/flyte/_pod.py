@@ -11,8 +11,12 @@ Example:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flyteidl2.core import tasks_pb2
 
 __all__ = ["PodTemplate"]
 
@@ -46,6 +50,8 @@ class PodTemplate:
     """Labels added to the pod."""
     annotations: dict[str, str] | None = None
     """Annotations added to the pod."""
+    termination_grace_period_seconds: int | None = None
+    """Seconds Kubernetes waits after SIGTERM before SIGKILL (set with :meth:`with_termination_grace_period`)."""
 
     def __post_init__(self) -> None:
         name = self.primary_container_name
@@ -56,6 +62,58 @@ class PodTemplate:
             )
         _check_mapping(self.labels, field="labels")
         _check_mapping(self.annotations, field="annotations")
+        grace = self.termination_grace_period_seconds
+        if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int) or grace < 0):
+            raise ValueError(f"termination grace period must be a non-negative number of seconds, got {grace!r}")
+
+    def with_termination_grace_period(self, termination_grace_period: int | timedelta) -> PodTemplate:
+        """A copy whose pod waits ``termination_grace_period`` after SIGTERM before SIGKILL.
+
+        Example:
+            >>> PodTemplate().with_termination_grace_period(timedelta(minutes=2)).termination_grace_period_seconds
+            120
+        """
+        if isinstance(termination_grace_period, timedelta):
+            seconds = termination_grace_period.total_seconds()
+            if seconds != int(seconds):
+                raise ValueError(f"termination grace period must be whole seconds, got {termination_grace_period}")
+            termination_grace_period = int(seconds)
+        return replace(self, termination_grace_period_seconds=termination_grace_period)
+
+    def pod_spec_dict(self) -> dict[str, Any]:
+        """The pod spec as a plain (camelCase, JSON-ready) dict, with the primary container present and
+        the grace period applied.
+
+        Example:
+            >>> PodTemplate(primary_container_name="main").pod_spec_dict()
+            {'containers': [{'name': 'main'}]}
+        """
+        spec = _spec_to_dict(self.pod_spec)
+        containers = list(spec.get("containers") or [])
+        if not any(isinstance(c, dict) and c.get("name") == self.primary_container_name for c in containers):
+            containers.append({"name": self.primary_container_name})
+        spec["containers"] = containers
+        if self.termination_grace_period_seconds is not None:
+            spec["terminationGracePeriodSeconds"] = self.termination_grace_period_seconds
+        return spec
+
+    def to_k8s_pod(self) -> tasks_pb2.K8sPod:
+        """The template as Flyte's ``K8sPod`` message (what a task template carries to Kubernetes).
+
+        Like Flyte 2's, this returns the wire message itself; it needs no Kubernetes client for
+        dict pod specs.
+
+        Example:
+            >>> PodTemplate(labels={"team": "ml"}).to_k8s_pod().metadata.labels["team"]
+            'ml'
+        """
+        from flyteidl2.core import tasks_pb2
+
+        pod = tasks_pb2.K8sPod(primary_container_name=self.primary_container_name)
+        pod.metadata.labels.update(self.labels or {})
+        pod.metadata.annotations.update(self.annotations or {})
+        pod.pod_spec.update(self.pod_spec_dict())
+        return pod
 
     @classmethod
     def from_spec(
@@ -77,6 +135,26 @@ class PodTemplate:
         return cls(
             pod_spec=pod_spec, primary_container_name=primary_container_name, labels=labels, annotations=annotations
         )
+
+
+def _spec_to_dict(pod_spec: Any) -> dict[str, Any]:
+    """A pod spec (``None``, a dict or a ``kubernetes.client.V1PodSpec``) as a JSON-ready dict."""
+    if pod_spec is None:
+        return {}
+    if isinstance(pod_spec, dict):
+        import json
+
+        copied: dict[str, Any] = json.loads(json.dumps(pod_spec))  # a deep, JSON-clean copy
+        return copied
+    try:
+        from kubernetes.client import ApiClient  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as e:
+        raise TypeError(
+            f"PodTemplate.pod_spec is a {type(pod_spec).__name__}; converting it needs the 'kubernetes' package "
+            "(or pass the spec as a dict)"
+        ) from e
+    converted: dict[str, Any] = ApiClient().sanitize_for_serialization(pod_spec)
+    return converted
 
 
 def _first_container_name(pod_spec: Any) -> str | None:

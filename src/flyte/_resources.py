@@ -310,6 +310,22 @@ def parse_quantity_bytes(value: str, *, field: str = "memory") -> int:
     return amount
 
 
+# Older spellings Flyte 2 still accepts (with a warning), mapped to the current names.
+_DEPRECATED_ACCELERATOR_NAMES = {"A100 80G": "A100_80G"}
+
+
+def _normalize_gpu_string(value: str) -> str:
+    """``"A100 80G:8"`` → ``"A100_80G:8"``: deprecated accelerator names become the current ones."""
+    name, separator, count = value.partition(":")
+    current = _DEPRECATED_ACCELERATOR_NAMES.get(name)
+    if current is None:
+        return value
+    import logging
+
+    logging.getLogger("flyte").warning("GPU type %r is deprecated, use %r instead.", name, current)
+    return f"{current}{separator}{count}"
+
+
 def _device_from_string(value: str) -> Device:
     name, _, count = value.partition(":")
     spec = _ACCELERATOR_QUANTITIES.get(name)
@@ -357,6 +373,8 @@ class Resources:
         if isinstance(gpu, int) and gpu < 0:
             raise ValueError(f"gpu must be greater than or equal to 0, got {gpu}")
         if isinstance(gpu, str):
+            gpu = _normalize_gpu_string(gpu)
+            object.__setattr__(self, "gpu", gpu)
             _device_from_string(gpu)
         elif gpu is not None and not isinstance(gpu, (int, Device)):
             raise ValueError(f"gpu must be a count, a 'TYPE:COUNT' string or a Device, got {gpu!r}")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from flyte._cache import Cache
     from flyte._docs import Documentation
     from flyte._image import Image
+    from flyte._internal.serde._context import SerializationContext
     from flyte._pod import PodTemplate
     from flyte._resources import Resources
     from flyte._retry import RetryStrategy
@@ -100,6 +101,46 @@ class TaskTemplate(Generic[P, R]):
         """The task's typed inputs and outputs."""
         raise NotImplementedError
 
+    @property
+    def native_interface(self) -> NativeInterface:
+        """The task's typed inputs and outputs (Flyte 2's name for :attr:`interface`)."""
+        return self.interface
+
+    def forward(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R] | R:
+        """What calling the task outside a run does: run its code directly.
+
+        Plugins override it to run locally the way they would remotely.
+        """
+        raise NotImplementedError(f"Task {self.name} of type {self.task_type!r} cannot be called outside a run")
+
+    async def pre(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Called before each execution of the task's code (a plugin's set-up hook); returns ``{}``."""
+        return {}
+
+    async def post(self, return_vals: Any) -> Any:
+        """Called with the task's result after each execution; what it returns becomes the result."""
+        return return_vals
+
+    def custom_config(self, sctx: SerializationContext) -> dict[str, Any]:
+        """Plugin settings sent as the task template's ``custom`` struct (``{}``: none)."""
+        return {}
+
+    def config(self, sctx: SerializationContext) -> dict[str, str]:
+        """Plugin settings sent as the task template's ``config`` map (``{}``: none)."""
+        return {}
+
+    def container_args(self, serialize_context: SerializationContext) -> list[str]:
+        """The ``a0 ...`` command line the task's container runs, with the backend's templates in place.
+
+        Example:
+            >>> from flyte.models import SerializationContext
+            >>> task.container_args(SerializationContext(version="v1"))[:3]  # doctest: +SKIP
+            ['a0', '--inputs', '{{.input}}']
+        """
+        from flyte._internal.serde._task import container_args
+
+        return container_args(self, serialize_context)
+
     def __getstate__(self) -> dict[str, Any]:
         # Tasks are pickled for interactive code bundles; the environment travels along as a
         # strong reference (a weakref cannot be pickled) and cached properties are recomputed.
@@ -171,7 +212,7 @@ class AsyncFunctionTaskTemplate(TaskTemplate[P, R]):
         state = current_state()
         if state is None:
             # Outside a run a task is just its function.
-            return self.func(*args, **kwargs)
+            return self.forward(*args, **kwargs)  # type: ignore[return-value]
         if state.in_trace:
             raise TraceDoesNotAllowNestedTasksError(f"Task {self.name} was called from inside a @flyte.trace function.")
         submission = state.controller.submit(self, args, kwargs)
@@ -202,13 +243,21 @@ class AsyncFunctionTaskTemplate(TaskTemplate[P, R]):
             return state.controller.submit(self, args, kwargs)
         return _call_plain(self.func, args, kwargs)
 
-    async def execute(self, *args: Any, **kwargs: Any) -> R:
-        """Run the user's function in the current context (sync functions on a worker thread)."""
-        if self.is_async:
-            return await self.func(*args, **kwargs)  # type: ignore[no-any-return,misc]
-        from flyte._internal.threads import run_in_daemon_thread
+    def forward(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R] | R:
+        """Call the function directly (for a coroutine function, the coroutine is returned un-awaited)."""
+        return self.func(*args, **kwargs)
 
-        return await run_in_daemon_thread(self.func, *args, **kwargs)
+    async def execute(self, *args: Any, **kwargs: Any) -> R:
+        """Run the user's function in the current context (sync functions on a worker thread),
+        between :meth:`pre` and :meth:`post`."""
+        await self.pre(*args, **kwargs)
+        if self.is_async:
+            result = await self.func(*args, **kwargs)  # type: ignore[misc]
+        else:
+            from flyte._internal.threads import run_in_daemon_thread
+
+            result = await run_in_daemon_thread(self.func, *args, **kwargs)
+        return await self.post(result)  # type: ignore[no-any-return]
 
 
 async def _call_plain(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

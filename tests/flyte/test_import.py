@@ -33,11 +33,12 @@ FORBIDDEN_PREFIXES = (
 PUBLIC_NAMES = """
     AMD_GPU APPLE_SILICON ActionOutputs AsyncFunctionTaskTemplate Backoff BaseCheckpoint Cache CachePolicy
     CacheRequest Checkpoint Cron Device DeviceClass Documentation Environment FixedRate GPU HABANA_GAUDI Image
-    Link Neuron PodTemplate Resources RetryStrategy ReusePolicy Run Secret SecretRequest TPU TaskEnvironment
-    TaskTemplate Timeout TimeoutType Trigger TriggerTime __version__ ctx current_domain current_project
-    custom_context deploy get_custom_context group init init_from_api_key init_from_config init_in_cluster
-    init_passthrough is_control_plane_available latest_checkpoint load_interactive_ctx load_plugin_config logger
-    map rerun run run_python_script system_logger trace version with_runcontext
+    Link Neuron OnArtifact PodTemplate Resources RetryStrategy ReusePolicy Run Secret SecretRequest TPU
+    TaskEnvironment TaskTemplate Timeout TimeoutType Trigger TriggerTime TriggeredArtifact TriggeredPartition
+    __version__ ctx current_domain current_project custom_context deploy get_custom_context group init
+    init_from_api_key init_from_config init_in_cluster init_passthrough is_control_plane_available
+    latest_checkpoint load_interactive_ctx load_plugin_config logger map rerun run run_python_script
+    system_logger trace version with_runcontext
 """.split()
 
 PROBE = """

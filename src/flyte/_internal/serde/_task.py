@@ -197,9 +197,12 @@ def task_template_to_proto(
     env = [literals_pb2.KeyValuePair(key=key, value=value) for key, value in task.env_vars.items()]
     if deploy and context.sys_path is not None:
         env.append(literals_pb2.KeyValuePair(key="_F_SYS_PATH", value=context.sys_path))
-    container = tasks_pb2.Container(
-        image=image_uri(task, context), args=container_args(task, context, resolver), env=env
-    )
+    from flyte._task import TaskTemplate
+
+    # A plugin that overrides TaskTemplate.container_args decides its command line itself.
+    overridden = type(task).container_args is not TaskTemplate.container_args
+    args = task.container_args(context) if overridden else container_args(task, context, resolver)
+    container = tasks_pb2.Container(image=image_uri(task, context), args=args, env=env)
     resources = resources_to_proto(task.resources)
     if resources is not None:
         container.resources.CopyFrom(resources)
@@ -225,6 +228,10 @@ def task_template_to_proto(
     extended = extended_resources_to_proto(task.resources)
     if extended is not None:
         template.extended_resources.CopyFrom(extended)
+    custom = task.custom_config(context)
+    if custom:
+        template.custom.update(custom)
+    template.config.update(task.config(context))
     return template
 
 

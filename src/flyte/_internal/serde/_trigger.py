@@ -85,10 +85,16 @@ def _run_spec(trigger: Trigger) -> run_pb2.RunSpec:
 
 
 def _automation(trigger: Trigger) -> common_pb2.TriggerAutomationSpec:
+    from flyte._artifact_trigger import OnArtifact
     from flyte._trigger import Cron, FixedRate
 
     schedule = common_pb2.Schedule()
     automation = trigger.automation
+    if isinstance(automation, OnArtifact):
+        raise ValueError(
+            f"Trigger {trigger.name!r} fires on artifact {automation.name!r}, but this control plane has no "
+            "artifact service; use a flyte.Cron or flyte.FixedRate schedule"
+        )
     if isinstance(automation, Cron):
         schedule.cron.CopyFrom(common_pb2.Cron(expression=automation.expression, timezone=automation.timezone))
     elif isinstance(automation, FixedRate):
