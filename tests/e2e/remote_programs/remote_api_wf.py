@@ -57,3 +57,12 @@ async def env_value(key: str, fallback: str = "none") -> str:
     import os
 
     return os.environ.get(key, fallback)
+
+
+@env.task
+async def logs_at_levels(text: str) -> str:
+    import logging
+
+    logging.getLogger("flyte.user").debug(f"user-debug {text}")
+    logging.getLogger("flyte").info(f"flyte-info {text}")
+    return text

@@ -191,21 +191,57 @@ def options_from_args(argv: Sequence[str], environ: Mapping[str, str] | None = N
     )
 
 
+def _level(text: str | None, default: int) -> int:
+    text = (text or "").strip()
+    if text.isdigit():
+        return int(text)
+    named = logging.getLevelName(text.upper()) if text else None
+    return named if isinstance(named, int) else default
+
+
+class _JSONFormatter(logging.Formatter):
+    """One JSON object per line (``LOG_FORMAT=json``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        document = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return json.dumps(document)
+
+
 def _configure_logging(environ: Mapping[str, str]) -> None:
-    level_text = environ.get("LOG_LEVEL", "").strip()
-    level: int = logging.WARNING
-    if level_text.isdigit():
-        level = int(level_text)
-    elif level_text:
-        named = logging.getLevelName(level_text.upper())
-        if isinstance(named, int):
-            level = named
+    """The run's log settings (``flyte.with_runcontext(log_level=..., log_format=..., ...)``).
+
+    ``LOG_LEVEL``: Flyte's logger; ``USER_LOG_LEVEL``: ``flyte.user`` (``flyte.logger``);
+    ``LOG_FORMAT=json``: JSON lines; ``FLYTE_RESET_ROOT_LOGGER=1``: the root logger writes the same
+    way (third-party libraries' lines too). ``_F_E_VS=1`` (``debug=True``) asks for a VS Code
+    server, which this runtime does not start: it says so in the log and runs the task normally.
+    """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("[flyte] %(levelname)s %(message)s"))
+    if environ.get("LOG_FORMAT", "").strip().lower() == "json":
+        handler.setFormatter(_JSONFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("[flyte] %(levelname)s %(message)s"))
     flyte_logger = logging.getLogger("flyte")
     flyte_logger.addHandler(handler)
-    flyte_logger.setLevel(level)
+    flyte_logger.setLevel(_level(environ.get("LOG_LEVEL"), logging.WARNING))
     flyte_logger.propagate = False
+    if environ.get("USER_LOG_LEVEL"):
+        logging.getLogger("flyte.user").setLevel(_level(environ.get("USER_LOG_LEVEL"), logging.INFO))
+    if environ.get("FLYTE_RESET_ROOT_LOGGER") == "1":
+        root = logging.getLogger()
+        for existing in list(root.handlers):
+            root.removeHandler(existing)
+        root.addHandler(handler)
+    if environ.get("_F_E_VS") == "1":
+        flyte_logger.warning("debug=True: this runtime starts no VS Code server; the task runs normally")
 
 
 def _init_sdk(project: str, domain: str, org: str, environ: Mapping[str, str]) -> None:
