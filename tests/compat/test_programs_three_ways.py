@@ -1,0 +1,166 @@
+"""Programs in the style of Flyte 2's user guide give the same outcome three ways.
+
+Each program in ``programs/`` runs
+
+* ``local``: with our SDK in local mode, in this process;
+* ``ours``: with our SDK as the client against ``flyte start server`` whose workers run our ``a0``;
+* ``pypi``: with PyPI ``flyte`` 2.12.1 as the client (the reference venv, one subprocess for all
+  programs, started when the module starts so it overlaps the other runs) against a server whose
+  workers run PyPI's ``a0``;
+
+and each program and way is one test, asserting the program's ``EXPECTED`` outcome (outputs as
+JSON, so ``10.0`` is not ``10``; or the kind of error). One server of each kind serves the module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from program_runner import comparable, run_program
+
+import flyte
+from e2e.helpers import DOMAIN, PROJECT, ServerProcess
+from flyte.cli._loader import load_module
+
+PROGRAMS_DIR = Path(__file__).parent / "programs"
+PYPI_DRIVER = Path(__file__).parent / "pypi_programs.py"
+PROGRAMS = sorted(path.stem for path in PROGRAMS_DIR.glob("*.py"))
+MODES = ("local", "ours", "pypi")
+
+# Programs (or ways) that need work not landed yet: (program, mode) -> reason. Strict xfails, so
+# each one is removed as soon as it passes.
+_NO_OUTPUTS = (
+    "Run.outputs() of a remote run whose task returns nothing: () with our SDK, (None,) with PyPI's "
+    "(and with ours locally)"
+)
+PENDING: dict[tuple[str, str], str] = {
+    ("returns_none", "ours"): _NO_OUTPUTS,
+    ("no_return_annotation", "ours"): _NO_OUTPUTS,
+}
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The programs copied outside any git checkout, as a user's project folder."""
+    target = tmp_path_factory.mktemp("compat-programs") / "project"
+    shutil.copytree(PROGRAMS_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@pytest.fixture(scope="module")
+def pypi_server(reference_python: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server whose workers run PyPI's ``a0``."""
+    process = ServerProcess(data_dir=tmp_path_factory.mktemp("pypi-server") / "data", worker_python=reference_python)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def ours_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server whose workers run our ``a0`` (this interpreter)."""
+    process = ServerProcess(data_dir=tmp_path_factory.mktemp("ours-server") / "data", worker_python=sys.executable)
+    process.start()
+    yield process
+    process.stop()
+
+
+class PypiResults:
+    """The PyPI driver's subprocess, running every program; each test waits for its line."""
+
+    def __init__(self, process: subprocess.Popen[str], log: Path) -> None:
+        self._process = process
+        self._log = log
+        self._results: dict[str, dict[str, Any]] | None = None
+
+    def get(self, name: str) -> dict[str, Any]:
+        import json
+
+        if self._results is None:
+            try:
+                self._process.wait(timeout=600)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            output = self._log.read_text(errors="replace")
+            self._results = {}
+            for line in output.splitlines():
+                if line.startswith("RESULT "):
+                    _, program, payload = line.split(" ", 2)
+                    self._results[program] = json.loads(payload)
+        if name not in self._results:
+            output = self._log.read_text(errors="replace")
+            raise AssertionError(f"the PyPI driver gave no result for {name}:\n{output[-4000:]}")
+        return self._results[name]
+
+
+@pytest.fixture(scope="module")
+def pypi_results(
+    reference_python: str, pypi_server: ServerProcess, project_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PypiResults]:
+    home = tmp_path_factory.mktemp("pypi-home")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH" and not key.startswith("PYTEST_")}
+    env["HOME"] = str(home)
+    log = home.parent / "pypi-programs.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [reference_python, str(PYPI_DRIVER), pypi_server.endpoint, PROJECT, DOMAIN, *PROGRAMS],
+            cwd=project_dir,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    results = PypiResults(process, log)
+    yield results
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for mode in MODES:
+        for program in PROGRAMS:
+            marks = []
+            reason = PENDING.get((program, mode))
+            if reason is not None:
+                marks.append(pytest.mark.xfail(strict=True, reason=reason))
+            cases.append(pytest.param(program, mode, marks=marks, id=f"{program}-{mode}"))
+    return cases
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(("program", "mode"), _cases())
+def test_program(
+    program: str,
+    mode: str,
+    request: pytest.FixtureRequest,
+    project_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = load_module(project_dir / f"{program}.py")
+    if mode == "pypi":
+        outcome = request.getfixturevalue("pypi_results").get(program)
+    else:
+        # The runs of our SDK start as soon as the module does, while the PyPI driver works.
+        request.getfixturevalue("pypi_results")
+        monkeypatch.chdir(project_dir)
+        monkeypatch.setenv("HOME", str(tmp_path / "home"))
+        if mode == "ours":
+            server: ServerProcess = request.getfixturevalue("ours_server")
+            flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
+            outcome = run_program(flyte, module, mode="remote")
+        else:
+            flyte.init()
+            outcome = run_program(flyte, module, mode="local")
+    expected = getattr(module, f"EXPECTED_{mode.upper()}", module.EXPECTED)
+    assert comparable(outcome) == comparable(expected), f"{program} ({mode}): {outcome}"
