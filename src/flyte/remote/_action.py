@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from flyte._internal.syncify import syncify_classmethod, syncify_iterator_method, syncify_method
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from flyte.types._interface import NativeInterface
 
-__all__ = ["Action", "ActionAttempt", "ActionDetails", "ActionError", "WaitFor"]
+__all__ = ["Action", "ActionAttempt", "ActionDetails", "ActionError", "PhaseTransitionInfo", "WaitFor"]
 
 logger = logging.getLogger("flyte")
 
@@ -100,6 +100,25 @@ class ActionAttempt(ToDict):
     """``CACHE_HIT``, ``CACHE_POPULATED``, ``CACHE_DISABLED``, ..."""
     outputs_uri: str = ""
     """Where its outputs were written."""
+    phase_transitions: tuple[PhaseTransitionInfo, ...] = ()
+    """The phases it went through, with their times (queued, initializing, running, ...)."""
+
+
+@dataclass(frozen=True)
+class PhaseTransitionInfo(ToDict):
+    """One phase an attempt went through, and how long it stayed there."""
+
+    phase: ActionPhase
+    """The phase."""
+    start_time: datetime
+    """When the attempt entered it."""
+    end_time: datetime | None = None
+    """When it left it (``None`` while it is still there)."""
+
+    @property
+    def duration(self) -> timedelta:
+        """How long it stayed (so far, when it has not left)."""
+        return (self.end_time or datetime.now(timezone.utc)) - self.start_time
 
 
 def _error(info: run_definition_pb2.ErrorInfo) -> ActionError | None:
@@ -215,6 +234,14 @@ class Action(ActionExtras, ToDict):
                 logs_available=attempt.logs_available,
                 cache_status=_cache_status(attempt.cache_status),
                 outputs_uri=attempt.outputs.output_uri,
+                phase_transitions=tuple(
+                    PhaseTransitionInfo(
+                        phase=phase_from_proto(item.phase),
+                        start_time=to_datetime(item.start_time) or datetime.fromtimestamp(0, timezone.utc),
+                        end_time=to_datetime(item.end_time) if item.HasField("end_time") else None,
+                    )
+                    for item in attempt.phase_transitions
+                ),
             )
             for attempt in details.attempts
         )
@@ -690,6 +717,39 @@ class ActionDetails(Action):
         if self.error is not None:
             return self.error.message
         return self.abort_reason if self.phase == ActionPhase.ABORTED else None
+
+    def get_phase_transitions(self, attempt: int | None = None) -> list[PhaseTransitionInfo]:
+        """The phases an attempt (default: the latest) went through, in order, with their times."""
+        chosen = [item for item in self.attempt_history if attempt is None or item.attempt == attempt]
+        return list(chosen[-1].phase_transitions) if chosen else []
+
+    @property
+    def phase_durations(self) -> dict[ActionPhase, timedelta]:
+        """How long the latest attempt spent in each phase."""
+        durations: dict[ActionPhase, timedelta] = {}
+        for item in self.get_phase_transitions():
+            durations[item.phase] = durations.get(item.phase, timedelta(0)) + item.duration
+        return durations
+
+    @property
+    def queued_time(self) -> timedelta:
+        """How long the latest attempt waited in the queue."""
+        return self.phase_durations.get(ActionPhase.QUEUED, timedelta(0))
+
+    @property
+    def waiting_for_resources_time(self) -> timedelta:
+        """How long the latest attempt waited for resources."""
+        return self.phase_durations.get(ActionPhase.WAITING_FOR_RESOURCES, timedelta(0))
+
+    @property
+    def initializing_time(self) -> timedelta:
+        """How long the latest attempt took to start."""
+        return self.phase_durations.get(ActionPhase.INITIALIZING, timedelta(0))
+
+    @property
+    def running_time(self) -> timedelta:
+        """How long the latest attempt ran."""
+        return self.phase_durations.get(ActionPhase.RUNNING, timedelta(0))
 
     @syncify_iterator_method
     async def watch_updates(self, cache_data_on_done: bool = False) -> AsyncIterator[Action]:
