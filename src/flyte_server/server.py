@@ -42,6 +42,7 @@ from flyte_server.config import ServerConfig
 from flyte_server.console import CONSOLE_PREFIX, ConsoleApp
 from flyte_server.isolation import WorkerUserError, harden_data_dir, sqlite_file
 from flyte_server.limits import uvicorn_options
+from flyte_server.request_checks import RequestTextInterceptor
 from flyte_server.rpc_guard import guard_connect_app
 from flyte_server.scheduler import TriggerScheduler
 from flyte_server.secrets import SecretCipher, derive_key, load_server_key, make_secret_resolver
@@ -315,7 +316,7 @@ def build_app(
     blobs = build_blob_store(config, derive_key(master, "signed-urls"))
     cipher = SecretCipher(derive_key(master, "secrets"))
     info = server_info(config)
-    interceptors: Sequence[Any] = (ValidationInterceptor(),)
+    interceptors: Sequence[Any] = (ValidationInterceptor(), RequestTextInterceptor())
     auth = AuthSetup(
         enabled=config.auth,
         signing_key=derive_key(master, "auth-tokens"),
@@ -339,7 +340,7 @@ def build_app(
                 config=config,
                 database=database,
                 blobs=blobs,
-                base_url=worker_url or info.url,
+                base_url=info.url,
                 secret_resolver=make_secret_resolver(database, cipher),
             )
         except WorkerUserError as e:
@@ -348,6 +349,10 @@ def build_app(
         launcher = getattr(engine, "launcher", None)
         if launcher is not None and config.auth:
             launcher.task_credentials = auth.task_environment
+        if launcher is not None and worker_url is not None:
+            # Task processes use the plain loopback listener; signed URLs keep the public address.
+            launcher.endpoint = worker_url.split("://", 1)[1]
+            launcher.base_env["_U_EP_OVERRIDE"] = launcher.endpoint
 
     def triggers_changed() -> None:
         if scheduler is not None:

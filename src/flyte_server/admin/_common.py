@@ -8,6 +8,8 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from google.protobuf import timestamp_pb2
 
+from flyte_server.request_checks import parse_bounded_int
+
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
@@ -47,9 +49,10 @@ def parse_int_token(token: str) -> int:
     """
     if not token:
         return 0
-    if not token.isdigit():
-        raise invalid_argument(f"invalid page token {token!r}; pass the token of the previous page")
-    return int(token)
+    position = parse_bounded_int(token)
+    if position is None:
+        raise invalid_argument(f"invalid page token {token[:40]!r}; pass the token of the previous page")
+    return position
 
 
 def timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:

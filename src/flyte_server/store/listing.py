@@ -12,10 +12,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flyteidl2.common import list_pb2, phase_pb2
-from sqlalchemy import ColumnElement, Select, and_, not_
+from sqlalchemy import BigInteger, ColumnElement, Integer, Select, SmallInteger, and_, not_
+
+from flyte_server.request_checks import INT64_MAX, parse_bounded_int
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "MAX_FILTERS",
+    "MAX_FILTER_VALUES",
     "MAX_LIMIT",
     "Field",
     "ListQueryError",
@@ -28,8 +32,14 @@ DEFAULT_LIMIT = 100
 """Rows per page when the request sets no limit."""
 MAX_LIMIT = 1000
 """The most rows one page may hold."""
+MAX_FILTERS = 50
+"""The most filters one list request may carry."""
+MAX_FILTER_VALUES = 1000
+"""The most filter values (``VALUE_IN`` lists included) one list request may carry, well under both
+databases' limit on statement parameters."""
 
 Function = list_pb2.Filter.Function
+INT64_MIN = -INT64_MAX - 1
 
 
 class ListQueryError(ValueError):
@@ -60,14 +70,13 @@ class Page:
 
 def parse_time_us(value: str) -> int:
     """RFC 3339 (or integer microseconds) → microseconds since the epoch."""
-    try:
-        return int(value)
-    except ValueError:
-        pass
+    number = parse_bounded_int(value.strip(), low=INT64_MIN)
+    if number is not None:
+        return number
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as error:
-        raise ListQueryError(f"not a timestamp: {value!r}") from error
+        raise ListQueryError(f"not a timestamp: {value[:40]!r}") from error
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1_000_000)
@@ -75,30 +84,46 @@ def parse_time_us(value: str) -> int:
 
 def _parse_phase(value: str) -> int:
     text = value.strip().upper()
-    try:
-        return int(text)
-    except ValueError:
-        pass
+    number = parse_bounded_int(text, high=2**31 - 1)
+    if number is not None:
+        return number
     for candidate in (text, f"ACTION_PHASE_{text}"):
         try:
             return int(phase_pb2.ActionPhase.Value(candidate))
         except ValueError:
             continue
-    raise ListQueryError(f"unknown phase {value!r}")
+    raise ListQueryError(f"unknown phase {value[:40]!r}")
+
+
+def _integer_bits(column: Any) -> int:
+    """How wide the integer column is on PostgreSQL (SQLite's are all 64 bits; the narrower bound rules)."""
+    kind = getattr(column, "type", None)
+    if isinstance(kind, BigInteger):
+        return 64
+    if isinstance(kind, SmallInteger):
+        return 16
+    return 32 if isinstance(kind, Integer) else 64
+
+
+def _in_column_range(field: Field, number: int, value: str) -> int:
+    bits = _integer_bits(field.column)
+    if not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+        raise ListQueryError(f"{value[:40]!r} is out of range for {field.kind} filter values ({bits}-bit)")
+    return number
 
 
 def _convert(field: Field, value: str) -> Any:
     if field.kind == "int":
-        try:
-            return int(value)
-        except ValueError as error:
-            raise ListQueryError(f"not an integer: {value!r}") from error
+        number = parse_bounded_int(value.strip(), low=INT64_MIN)
+        if number is None:
+            raise ListQueryError(f"not a 64-bit integer: {value[:40]!r}")
+        return _in_column_range(field, number, value)
     if field.kind == "bool":
         return value.strip().lower() in ("1", "true", "yes")
     if field.kind == "time":
-        return parse_time_us(value)
+        return _in_column_range(field, parse_time_us(value), value)
     if field.kind == "phase":
-        return _parse_phase(value)
+        return _in_column_range(field, _parse_phase(value), value)
     return value
 
 
@@ -155,6 +180,11 @@ def apply_list_request(
     ``default_sort`` is ``(field, descending)``; ``special`` may translate fields the map does not
     hold (``labels.<key>``), returning ``None`` to reject them.
     """
+    if len(request.filters) > MAX_FILTERS:
+        raise ListQueryError(f"at most {MAX_FILTERS} filters are accepted, not {len(request.filters)}")
+    values_given = sum(len(item.values) for item in request.filters)
+    if values_given > MAX_FILTER_VALUES:
+        raise ListQueryError(f"at most {MAX_FILTER_VALUES} filter values are accepted in all, not {values_given}")
     clauses: list[ColumnElement[bool]] = []
     for item in request.filters:
         field = fields.get(item.field)
@@ -183,12 +213,9 @@ def apply_list_request(
         order.append(tiebreak)
     statement = statement.order_by(*order)
 
-    try:
-        offset = int(request.token) if request.token else 0
-    except ValueError as error:
-        raise ListQueryError(f"invalid page token {request.token!r}") from error
-    if offset < 0:
-        raise ListQueryError(f"invalid page token {request.token!r}")
+    offset = parse_bounded_int(request.token) if request.token else 0
+    if offset is None:
+        raise ListQueryError(f"invalid page token {request.token[:40]!r}; pass the token of the previous page")
     limit = request.limit or DEFAULT_LIMIT
     if limit < 0:
         raise ListQueryError("the limit must not be negative")
