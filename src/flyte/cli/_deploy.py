@@ -120,6 +120,7 @@ def deploy(
         if env_name is not None:
             raise click.UsageError("ENV cannot be given with a directory; every environment is deployed", ctx)
         files = _python_files(path, recursive)
+        root: Path | None
         resolved, cwd = path.resolve(), Path.cwd().resolve()
         # Module names are relative to the source root: --root-dir, else the current directory
         # when DIR is inside it, else DIR itself.

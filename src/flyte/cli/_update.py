@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import click
 
 from flyte.cli._common import get_cli_config, init_remote, remote_errors
@@ -82,7 +84,7 @@ def update_project(
         raise click.UsageError("Nothing to change: give --name, --description, --label or --archive/--unarchive", ctx)
     cli = get_cli_config(ctx)
     init_remote(cli, need_scope=False)
-    state = None if archive is None else "archived" if archive else "active"
+    state: Literal["archived", "active"] | None = None if archive is None else "archived" if archive else "active"
     with remote_errors(cli):
         project = flyte.remote.Project.update(
             project_id, name=name, description=description, labels=parsed if labels else None, state=state
