@@ -24,6 +24,7 @@ from flyte.types._type_engine import TypeEngine, TypeTransformerFailedError, _sh
 
 __all__ = [
     "NativeInterface",
+    "check_outputs",
     "coerced_inputs",
     "convert_inputs_to_literals",
     "convert_literals_to_inputs",
@@ -463,3 +464,29 @@ async def convert_outputs_for_caller(
     if declared:
         return value, literals
     return await convert_literals_to_outputs(interface, literals, task_name=task_name), literals
+
+
+# Declared output types whose exact-type values always convert: checking them needs no literal.
+_ALWAYS_VALID = frozenset({str, float, bool, type(None)})
+_INT64 = range(-(2**63), 2**63)
+
+
+async def check_outputs(interface: NativeInterface, value: Any, *, task_name: str = "") -> Any:
+    """A task's return value as its caller receives it (:func:`convert_outputs_for_caller`
+    without the literals), skipping the conversion where it cannot fail or change anything.
+
+    Example:
+        >>> import asyncio
+        >>> def f() -> int: ...
+        >>> asyncio.run(check_outputs(NativeInterface.from_callable(f), 4))
+        4
+    """
+    outputs = interface.outputs
+    if len(outputs) == 1 and interface.output_tuple is None:
+        declared = next(iter(outputs.values()))
+        if type(value) is declared and (declared in _ALWAYS_VALID or (declared is int and value in _INT64)):
+            return value
+    elif not outputs and value is None:
+        return None
+    result, _ = await convert_outputs_for_caller(interface, value, task_name=task_name)
+    return result

@@ -29,7 +29,7 @@ from flyte.errors import (
     RuntimeUserError,
     TaskTimeoutError,
 )
-from flyte.models import ActionID, ActionPhase, GroupData, RawDataPath, TaskContext
+from flyte.models import ActionID, ActionPhase, CheckpointPaths, GroupData, RawDataPath, TaskContext
 
 if TYPE_CHECKING:
     from flyteidl2.core.literals_pb2 import Literal
@@ -342,10 +342,9 @@ class LocalController:
     async def _checked_outputs(self, task: AsyncFunctionTaskTemplate[Any, Any], result: Any) -> Any:
         """The task's result as its caller receives it: checked against the declared outputs, and
         read back from its literals where a transformer coerced it, as a remote run would."""
-        from flyte.types._interface import convert_outputs_for_caller
+        from flyte.types._interface import check_outputs
 
-        value, _ = await convert_outputs_for_caller(_facts_for(task).interface, result, task_name=task.name)
-        return value
+        return await check_outputs(_facts_for(task).interface, result, task_name=task.name)
 
     async def _run_attempts(
         self,
@@ -425,6 +424,11 @@ class LocalController:
             custom_context={**settings.custom_context, **get_custom_context()},
             run_start_time=self._run_start,
             task_name=task.name,
+            # Each attempt saves under its own output directory and resumes from the previous one's.
+            checkpoint_paths=CheckpointPaths(
+                f"{settings.run_base_dir}/{action_id.name}/{attempt}/_flytecheckpoints" if attempt > 0 else None,
+                f"{output_path}/_flytecheckpoints",
+            ),
         )
         if task.env_vars:
             os.environ.update(task.env_vars)
