@@ -197,3 +197,22 @@ def test_deployed_task_details_and_override(wf: ModuleType) -> None:
 
     with pytest.raises(flyte.errors.RemoteTaskUsageError, match="bogus"):
         details.override(bogus=1)
+
+
+def test_conditions_and_settings_on_this_control_plane(wf: ModuleType) -> None:
+    run = flyte.run(wf.summarize, name="c", values=[1])
+    run.wait(quiet=True)
+    # This control plane runs no condition actions: a run has none, and a lookup finds nothing.
+    assert flyte.remote.Condition.listall(run.name) == []
+    assert flyte.remote.Condition.get("approve", run_name=run.name) is None
+    with pytest.raises(flyte.errors.ActionNotFoundError):
+        flyte.remote.Condition.listall("no-such-run")
+
+    assert "run.default_queue" in flyte.remote.Settings.available_keys()
+    assert flyte.remote.Settings.parse_yaml("run.default_queue: gpu\n") == {"run.default_queue": "gpu"}
+    # No settings service here: a one-line error, not a traceback from the transport.
+    with pytest.raises(flyte.errors.ControlPlaneError) as raised:
+        flyte.remote.Settings.get_settings_for_edit(domain=DOMAIN)
+    assert "\n" not in str(raised.value)
+    with pytest.raises(ValueError, match="domain"):
+        flyte.remote.Settings.get_settings_for_edit(project=PROJECT)

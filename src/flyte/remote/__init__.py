@@ -23,11 +23,13 @@ __all__ = [
     "ActionError",
     "ActionInputs",
     "ActionOutputs",
+    "Condition",
     "Project",
     "Run",
     "RunDetails",
     "Secret",
     "SecretTypes",
+    "Settings",
     "Task",
     "TaskDetails",
     "TimeFilter",
@@ -46,11 +48,13 @@ _EXPORTS = {
     "ActionError": "flyte.remote._action",
     "ActionInputs": "flyte._run",
     "ActionOutputs": "flyte._run",
+    "Condition": "flyte.remote._condition",
     "Project": "flyte.remote._project",
     "Run": "flyte.remote._run",
     "RunDetails": "flyte.remote._run",
     "Secret": "flyte.remote._secret",
     "SecretTypes": "flyte.remote._secret",
+    "Settings": "flyte.remote._settings",
     "Task": "flyte.remote._task",
     "TaskDetails": "flyte.remote._task",
     "TimeFilter": "flyte.remote._common",
@@ -67,10 +71,12 @@ if TYPE_CHECKING:
     from flyte.remote._action import Action, ActionAttempt, ActionDetails, ActionError
     from flyte.remote._auth_metadata import auth_metadata
     from flyte.remote._common import TimeFilter
+    from flyte.remote._condition import Condition
     from flyte.remote._data import upload_dir, upload_file
     from flyte.remote._project import Project
     from flyte.remote._run import Run, RunDetails
     from flyte.remote._secret import Secret, SecretTypes
+    from flyte.remote._settings import Settings
     from flyte.remote._task import Task, TaskDetails
     from flyte.remote._trigger import Trigger, TriggerDetails
     from flyte.remote._user import User
