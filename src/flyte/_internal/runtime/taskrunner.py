@@ -225,7 +225,7 @@ def _serialization(options: ActionOptions) -> SerializationContext:
 def _task_context(
     options: ActionOptions, task: AsyncFunctionTaskTemplate[Any, Any], report: Report, custom_context: dict[str, str]
 ) -> TaskContext:
-    from flyte.models import ActionID, RawDataPath, TaskContext
+    from flyte.models import ActionID, CheckpointPaths, RawDataPath, TaskContext
 
     action = ActionID(
         name=options.action_name,
@@ -247,6 +247,13 @@ def _task_context(
         data={"checkpoint_path": options.checkpoint_path, "prev_checkpoint": options.prev_checkpoint},
         run_start_time=options.run_start_time,
         task_name=task.name,
+        input_path=options.inputs,
+        checkpoint_paths=(
+            CheckpointPaths(options.prev_checkpoint, options.checkpoint_path) if options.checkpoint_path else None
+        ),
+        code_bundle=_serialization(options).code_bundle,
+        compiled_image_cache=_image_cache(options.image_cache) if options.image_cache else None,
+        interactive_mode=options.pkl is not None,
     )
 
 
