@@ -216,3 +216,7 @@ def test_conditions_and_settings_on_this_control_plane(wf: ModuleType) -> None:
     assert "\n" not in str(raised.value)
     with pytest.raises(ValueError, match="domain"):
         flyte.remote.Settings.get_settings_for_edit(project=PROJECT)
+
+    user = flyte.remote.User.get()
+    assert user.subject() == user.subject and user.name() == user.name  # Flyte 2 calls them
+    assert json.loads(user.to_json())["subject"] == user.subject

@@ -10,6 +10,16 @@ from flyte.remote._common import ToDict, control_plane_error, get_clients
 __all__ = ["User"]
 
 
+class _Text(str):
+    """A string that also answers when called: Flyte 2 has ``user.name()`` and ``user.subject()``
+    as methods, ours are attributes, and both spellings work."""
+
+    __slots__ = ()
+
+    def __call__(self) -> str:
+        return str(self)
+
+
 @dataclass(frozen=True)
 class User(ToDict):
     """The signed-in user.
@@ -17,6 +27,7 @@ class User(ToDict):
     Example:
         >>> flyte.remote.User.get().subject  # doctest: +SKIP
         'local'
+        >>> flyte.remote.User.get().name()  # Flyte 2's spelling works too  # doctest: +SKIP
     """
 
     subject: str
@@ -39,4 +50,9 @@ class User(ToDict):
             info = await get_clients().identity_service.user_info(identity_pb2.UserInfoRequest())
         except ConnectError as error:
             raise control_plane_error(error, "asking who the current user is") from error
-        return cls(subject=info.subject, name=info.name, email=info.email, preferred_username=info.preferred_username)
+        return cls(
+            subject=_Text(info.subject),
+            name=_Text(info.name),
+            email=info.email,
+            preferred_username=info.preferred_username,
+        )
