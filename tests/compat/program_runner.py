@@ -2,8 +2,10 @@
 
 Shared by ``test_programs_three_ways.py`` (our SDK, in the test process) and ``pypi_programs.py``
 (PyPI ``flyte`` 2.12.1, in the reference venv), so both sides run a program the same way: it has
-a task ``main``, the inputs ``INPUTS`` and optionally ``SCENARIO = "rerun"`` with
-``RERUN_INPUTS`` (run, then ``flyte.rerun`` the run with those inputs). The outcome is what a user
+a task ``main``, the inputs ``INPUTS`` and optionally a ``SCENARIO``: ``"rerun"`` with
+``RERUN_INPUTS`` (run, then ``flyte.rerun`` the run with those inputs), or ``"aio"`` (the same
+through the ``.aio`` forms: ``run``, ``wait``, ``outputs`` and, remotely, ``Run.get`` and
+``Run.listall``). The outcome is what a user
 sees: ``{"phase": "SUCCEEDED", "outputs": [...]}`` or ``{"phase": "FAILED", "error": <kind>}``,
 plain JSON values (dataclasses and pydantic models as dicts, tuples as lists), plus a ``detail``
 that only explains a failure.
@@ -13,6 +15,7 @@ Python 3.10+ and no imports beyond the standard library: the reference venv load
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from types import ModuleType
@@ -38,10 +41,33 @@ def _phase(run: Any) -> str:
     return str(run.phase).rsplit(".", 1)[-1].upper()
 
 
+async def _outputs_via_aio(flyte: Any, module: ModuleType, mode: str | None) -> list[Any]:
+    context = flyte.with_runcontext(mode=mode) if mode else flyte.with_runcontext()
+    run = await context.run.aio(module.main, **module.INPUTS)
+    await run.wait.aio(quiet=True)
+    if mode != "local":
+        import flyte.remote
+
+        again = await flyte.remote.Run.get.aio(run.name)
+        if _phase(again) != "SUCCEEDED":
+            raise RuntimeError(f"Run.get.aio({run.name!r}) says {again.phase}")
+        listing = flyte.remote.Run.listall.aio(limit=100)
+        if not hasattr(listing, "__aiter__"):
+            if hasattr(listing, "close"):
+                listing.close()  # a coroutine: close it rather than leave it never awaited
+            raise TypeError(f"Run.listall.aio() gave {type(listing).__name__}, not an async iterator")
+        listed = [item.name async for item in listing]
+        if run.name not in listed:
+            raise RuntimeError(f"Run.listall.aio() does not list {run.name!r}")
+    return [plain(value) for value in await run.outputs.aio()]
+
+
 def run_program(flyte: Any, module: ModuleType, *, mode: str | None = None) -> dict[str, Any]:
     """Run ``module.main`` (``mode``: ``"local"``, ``"remote"`` or the SDK's default) and describe the outcome."""
     context = flyte.with_runcontext(mode=mode) if mode else flyte.with_runcontext()
     try:
+        if getattr(module, "SCENARIO", None) == "aio":
+            return {"phase": "SUCCEEDED", "outputs": asyncio.run(_outputs_via_aio(flyte, module, mode))}
         run = context.run(module.main, **module.INPUTS)
         if getattr(module, "SCENARIO", None) == "rerun":
             run.wait(quiet=True)

@@ -43,6 +43,11 @@ _NO_OUTPUTS = (
 PENDING: dict[tuple[str, str], str] = {
     ("returns_none", "ours"): _NO_OUTPUTS,
     ("no_return_annotation", "ours"): _NO_OUTPUTS,
+    ("aio_api", "ours"): "flyte.remote.Run.listall.aio() returns a coroutine; Flyte 2's is an async iterator",
+    ("rerun", "local"): (
+        "flyte.rerun without a control plane raises InitializationError; Flyte 2 raises NotImplementedError "
+        "('rerun is only supported in remote mode')"
+    ),
 }
 
 
