@@ -222,7 +222,7 @@ def test_run_spec_matches_flyte_2():
         max_action_concurrency=4,
         raw_data_path="/tmp/raw",
         run_base_dir="/tmp/rb",
-        extra={"service_account": "sa1"},
+        service_account="sa1",
     )
     spec = run_spec_to_proto(config, sys_path="./.:./.")
     assert text_format.MessageToString(spec, as_one_line=True) == (
