@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -16,6 +18,7 @@ import flyte
 import flyte.remote
 from flyte.cli._loader import load_module
 from flyte.cli.main import flyte_group
+from flyte.io import DataFrame
 
 from .helpers import DOMAIN, PROJECT, ServerProcess
 
@@ -125,3 +128,44 @@ def test_deployed_tasks_without_inputs_or_return_annotation_and_with_an_int_floa
     run = flyte.run(bare, text="deployed")
     run.wait()
     assert run.phase == "SUCCEEDED"
+
+
+@pytest.fixture(scope="module")
+def ours(e2e_root: Path) -> Iterator[ServerProcess]:
+    """A server whose workers run our ``a0`` (the reference venv has no pyarrow for data frames)."""
+    process = ServerProcess(data_dir=e2e_root / "coercions-ours", worker_python=sys.executable, workers=2)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def frames_wf(
+    ours: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ModuleType]:
+    monkeypatch.chdir(project_dir)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    flyte.init(endpoint=ours.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
+    yield load_module(project_dir / "coercion_wf.py")
+
+
+def test_frames_cross_between_handles_and_pandas_and_preserve_original_types_picks_the_reader_type(
+    frames_wf: ModuleType, ours: ServerProcess
+) -> None:
+    plain = flyte.run(frames_wf.make_frame, n=3)
+    plain.wait()
+    assert plain.phase == "SUCCEEDED", ours.log_tail()
+    # As in Flyte 2, a run handle reads a pd.DataFrame output as a flyte.io.DataFrame handle...
+    handle = plain.outputs()[0]
+    assert isinstance(handle, DataFrame)
+    assert handle.open(pd.DataFrame).all_sync()["a"].tolist() == [0, 1, 2]
+    assert isinstance(flyte.remote.Run.get(plain.name).outputs()[0], DataFrame)
+    # ... unless the run asked to preserve the original types.
+    preserved = flyte.with_runcontext(preserve_original_types=True).run(frames_wf.make_frame, n=2)
+    frame = preserved.outputs()[0]
+    assert isinstance(frame, pd.DataFrame) and frame["a"].tolist() == [0, 1]
+
+    given = flyte.run(frames_wf.count_rows, df=DataFrame.from_df(pd.DataFrame({"a": [1, 2]})))
+    assert given.outputs()[0] == "pandas:2"
+    nested = flyte.run(frames_wf.frames_pipeline, n=4)
+    assert nested.outputs()[0] == "pandas|pandas:4|5.0", ours.log_tail()

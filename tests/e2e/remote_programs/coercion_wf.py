@@ -6,7 +6,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TypedDict
 
+import pandas as pd
+
 import flyte
+from flyte.io import DataFrame
 
 env = flyte.TaskEnvironment(name="coercion_e2e")
 
@@ -46,3 +49,24 @@ async def titles(movies: list[Movie]) -> str:
 @env.task
 async def no_inputs() -> str:
     return "ran"
+
+
+frames = flyte.TaskEnvironment(name="coercion_frames")
+frames.add_dependency(env)
+
+
+@frames.task
+async def make_frame(n: int) -> pd.DataFrame:
+    return DataFrame.from_df(pd.DataFrame({"a": list(range(n))}))  # a handle for a pd.DataFrame output
+
+
+@frames.task
+async def count_rows(df: pd.DataFrame) -> str:
+    return f"{type(df).__module__.split('.')[0]}:{len(df)}"
+
+
+@frames.task
+async def frames_pipeline(n: int) -> str:
+    frame = await make_frame(n)
+    kind = type(frame).__module__.split(".")[0]  # the child declared pd.DataFrame: a parent gets pandas
+    return f"{kind}|{await count_rows(DataFrame.from_df(frame))}|{await norm({'x': n, 'y': 1})}"
