@@ -4,16 +4,18 @@ Each program in ``programs/`` runs
 
 * ``local``: with our SDK in local mode, in this process;
 * ``ours``: with our SDK as the client against ``flyte start server`` whose workers run our ``a0``;
-* ``pypi``: with PyPI ``flyte`` 2.12.1 as the client (the reference venv, one subprocess for all
-  programs, started when the module starts so it overlaps the other runs) against a server whose
-  workers run PyPI's ``a0``;
+* ``pypi``: with PyPI ``flyte`` 2.12.1 as the client (the reference venv: two driver subprocesses
+  share the programs, started with the module so they overlap the other runs) against a server
+  whose workers run PyPI's ``a0``;
 
 and each program and way is one test, asserting the program's ``EXPECTED`` outcome (outputs as
-JSON, so ``10.0`` is not ``10``; or the kind of error). One server of each kind serves the module.
+JSON, so ``10.0`` is not ``10``; or the kind of error; ``EXPECTED_<WAY>`` where a way differs on
+purpose). One server of each kind serves the module; the whole module takes about 100 s.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -77,57 +79,70 @@ def ours_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
     process.stop()
 
 
-class PypiResults:
-    """The PyPI driver's subprocess, running every program; each test waits for its line."""
+PYPI_DRIVERS = 2
+"""PyPI driver processes running programs side by side (each mostly waits on the server)."""
 
-    def __init__(self, process: subprocess.Popen[str], log: Path) -> None:
-        self._process = process
-        self._log = log
+
+class PypiResults:
+    """The PyPI driver subprocesses, running every program; each test waits for its line."""
+
+    def __init__(self, processes: list[subprocess.Popen[str]], logs: list[Path]) -> None:
+        self._processes = processes
+        self._logs = logs
         self._results: dict[str, dict[str, Any]] | None = None
 
-    def get(self, name: str) -> dict[str, Any]:
-        import json
+    def _output(self) -> str:
+        return "\n".join(log.read_text(errors="replace") for log in self._logs)
 
+    def get(self, name: str) -> dict[str, Any]:
         if self._results is None:
-            try:
-                self._process.wait(timeout=600)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            output = self._log.read_text(errors="replace")
+            for process in self._processes:
+                try:
+                    process.wait(timeout=600)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
             self._results = {}
-            for line in output.splitlines():
+            for line in self._output().splitlines():
                 if line.startswith("RESULT "):
                     _, program, payload = line.split(" ", 2)
                     self._results[program] = json.loads(payload)
         if name not in self._results:
-            output = self._log.read_text(errors="replace")
-            raise AssertionError(f"the PyPI driver gave no result for {name}:\n{output[-4000:]}")
+            raise AssertionError(f"the PyPI driver gave no result for {name}:\n{self._output()[-4000:]}")
         return self._results[name]
+
+    def stop(self) -> None:
+        for process in self._processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 @pytest.fixture(scope="module")
 def pypi_results(
     reference_python: str, pypi_server: ServerProcess, project_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PypiResults]:
-    home = tmp_path_factory.mktemp("pypi-home")
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH" and not key.startswith("PYTEST_")}
-    env["HOME"] = str(home)
-    log = home.parent / "pypi-programs.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [reference_python, str(PYPI_DRIVER), pypi_server.endpoint, PROJECT, DOMAIN, *PROGRAMS],
-            cwd=project_dir,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    results = PypiResults(process, log)
+    processes, logs = [], []
+    for index in range(PYPI_DRIVERS):
+        home = tmp_path_factory.mktemp(f"pypi-home-{index}")
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH" and not key.startswith("PYTEST_")}
+        env["HOME"] = str(home)
+        logs.append(home.parent / f"pypi-programs-{index}.log")
+        programs = PROGRAMS[index::PYPI_DRIVERS]
+        with logs[-1].open("w") as sink:
+            processes.append(
+                subprocess.Popen(
+                    [reference_python, str(PYPI_DRIVER), pypi_server.endpoint, PROJECT, DOMAIN, *programs],
+                    cwd=project_dir,
+                    env=env,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
+    results = PypiResults(processes, logs)
     yield results
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    results.stop()
 
 
 def _cases() -> list[Any]:
