@@ -13,13 +13,13 @@ from typing import Any
 from flyteidl2.core import literals_pb2, types_pb2
 
 from flyte.types._type_engine import (
+    _STRICT,
     TypeEngine,
     TypeTransformer,
     TypeTransformerFailedError,
     _short_repr,
     coercion_allowed,
     is_union,
-    strict_types,
     strip_annotated,
     type_name,
 )
@@ -60,8 +60,11 @@ class UnionTransformer(TypeTransformer[Any]):
     ) -> literals_pb2.Literal:
         # A variant the value fits as it is wins over one it could be coerced to: 3 in
         # Union[float, int] is the int 3, as in Flyte 2, which does not coerce at all.
-        with strict_types():
+        token = _STRICT.set(True)  # what strict_types() does, without a generator per value
+        try:
             chosen = await self._choose(python_val, python_type, expected)
+        finally:
+            _STRICT.reset(token)
         if chosen is None and coercion_allowed():
             chosen = await self._choose(python_val, python_type, expected)
         if chosen is not None:
