@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from typing import Any
 
 import click
@@ -82,7 +83,10 @@ def _call(ctx: click.Context, method: str, payload: dict[str, Any]) -> dict[str,
 
     async def call() -> httpx.Response:
         token = await source.token()
-        async with httpx.AsyncClient(timeout=30.0, verify=getattr(source, "verify", True)) as http:
+        verify = getattr(source, "verify", True)
+        if isinstance(verify, str):
+            verify = ssl.create_default_context(cafile=verify)
+        async with httpx.AsyncClient(timeout=30.0, verify=verify) as http:
             return await http.post(
                 f"{url}/flyte.auth.ApiKeyService/{method}",
                 json=payload,

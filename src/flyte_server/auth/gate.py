@@ -119,7 +119,11 @@ class AuthGate:
         token = _bearer(scope)
         if token is None:
             await _refuse(
-                scope, send, 401, "unauthenticated", "this server needs a bearer token; log in with an API key"
+                scope,
+                send,
+                401,
+                "unauthenticated",
+                "this server requires authentication: use an API key (FLYTE_API_KEY) or client credentials",
             )
             return
         try:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
@@ -107,7 +108,10 @@ class ClientCredentials:
 
         from flyte.errors import InitializationError
 
-        async with httpx.AsyncClient(verify=self.verify, timeout=30.0) as http:
+        verify: bool | ssl.SSLContext = (
+            self.verify if isinstance(self.verify, bool) else ssl.create_default_context(cafile=self.verify)
+        )
+        async with httpx.AsyncClient(verify=verify, timeout=30.0) as http:
             try:
                 if self._token_endpoint is None:
                     self._token_endpoint = await self._discover(http)
