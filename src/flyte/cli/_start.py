@@ -60,6 +60,8 @@ def start() -> None:
 @click.option(
     "--worker-user",
     metavar="USER",
+    envvar="FLYTE_SERVER_WORKER_USER",
+    show_envvar=True,
     help="When the server runs as root: the unprivileged user tasks run as ('root': no switch).  [default: "
     "flyte-worker, created on first start]",
 )
