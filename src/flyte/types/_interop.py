@@ -103,6 +103,12 @@ def _scalar_value(scalar: literals_pb2.Scalar) -> Any:
     if kind == "none_type":
         return None
     if kind == "binary":
+        if scalar.binary.tag == "msgpack":  # dataclasses and models: shown as JSON text, as Flyte 2 does
+            import json
+
+            import msgpack
+
+            return json.dumps(msgpack.unpackb(scalar.binary.value))
         return base64.b64encode(scalar.binary.value)
     if kind == "blob":
         return scalar.blob.uri
