@@ -5,7 +5,8 @@ Shared by ``test_programs_three_ways.py`` (our SDK, in the test process) and ``p
 a task ``main``, the inputs ``INPUTS`` and optionally a ``SCENARIO``: ``"rerun"`` with
 ``RERUN_INPUTS`` (run, then ``flyte.rerun`` the run with those inputs), or ``"aio"`` (the same
 through the ``.aio`` forms: ``run``, ``wait``, ``outputs`` and, remotely, ``Run.get`` and
-``Run.listall``). The outcome is what a user
+``Run.listall``), or ``"deploy"`` (``flyte.deploy.aio(env)``, then run the deployed ``main``
+found with ``flyte.remote.Task.get``). The outcome is what a user
 sees: ``{"phase": "SUCCEEDED", "outputs": [...]}`` or ``{"phase": "FAILED", "error": <kind>}``,
 plain JSON values (dataclasses and pydantic models as dicts, tuples as lists), plus a ``detail``
 that only explains a failure.
@@ -62,12 +63,24 @@ async def _outputs_via_aio(flyte: Any, module: ModuleType, mode: str | None) -> 
     return [plain(value) for value in await run.outputs.aio()]
 
 
+async def _outputs_of_deployed(flyte: Any, module: ModuleType) -> list[Any]:
+    import flyte.remote
+
+    await flyte.deploy.aio(module.env)
+    task = flyte.remote.Task.get(f"{module.env.name}.main", auto_version="latest")
+    run = await flyte.run.aio(task, **module.INPUTS)
+    await run.wait.aio(quiet=True)
+    return [plain(value) for value in await run.outputs.aio()]
+
+
 def run_program(flyte: Any, module: ModuleType, *, mode: str | None = None) -> dict[str, Any]:
     """Run ``module.main`` (``mode``: ``"local"``, ``"remote"`` or the SDK's default) and describe the outcome."""
     context = flyte.with_runcontext(mode=mode) if mode else flyte.with_runcontext()
     try:
         if getattr(module, "SCENARIO", None) == "aio":
             return {"phase": "SUCCEEDED", "outputs": asyncio.run(_outputs_via_aio(flyte, module, mode))}
+        if getattr(module, "SCENARIO", None) == "deploy":
+            return {"phase": "SUCCEEDED", "outputs": asyncio.run(_outputs_of_deployed(flyte, module))}
         run = context.run(module.main, **module.INPUTS)
         if getattr(module, "SCENARIO", None) == "rerun":
             run.wait(quiet=True)
