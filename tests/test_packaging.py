@@ -9,6 +9,7 @@ imported but not declared; these tests catch that statically, in well under a se
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import re
 import sys
@@ -69,9 +70,24 @@ def _is_guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
     return False
 
 
-def _third_party_imports() -> dict[str, list[tuple[str, bool]]]:
-    """Top-level module name -> [(file:line, lazily imported?)] for every non-stdlib import in src/."""
-    found: dict[str, list[tuple[str, bool]]] = {}
+def _is_optional(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Whether an import sits in a ``try`` that handles ``ImportError``: a package the user may add."""
+    child, current = node, parents.get(node)
+    while current is not None:
+        if isinstance(current, ast.Try) and child in current.body:
+            for handler in current.handlers:
+                names = ast.unparse(handler.type) if handler.type is not None else "BaseException"
+                if "ImportError" in names or "ModuleNotFoundError" in names:
+                    return True
+        child, current = current, parents.get(current)
+    return False
+
+
+@functools.cache
+def _third_party_imports() -> dict[str, list[tuple[str, bool, bool]]]:
+    """Top-level module name -> [(file:line, lazily imported?, guarded by ``except ImportError``?)]
+    for every non-stdlib import in src/."""
+    found: dict[str, list[tuple[str, bool, bool]]] = {}
     for path in sorted(SRC.rglob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
         parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
@@ -87,19 +103,28 @@ def _third_party_imports() -> dict[str, list[tuple[str, bool]]]:
                 if top in sys.stdlib_module_names or top in OUR_PACKAGES:
                     continue
                 where = f"{path.relative_to(ROOT)}:{node.lineno}"
-                found.setdefault(top, []).append((where, _is_guarded(node, parents)))
+                found.setdefault(top, []).append((where, _is_guarded(node, parents), _is_optional(node, parents)))
     return found
 
 
+@functools.cache
+def _installed() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
 def _distributions_of(module: str) -> set[str]:
-    return {_normalise(d) for d in importlib.metadata.packages_distributions().get(module, [])}
+    return {_normalise(d) for d in _installed().get(module, [])}
 
 
 def test_every_imported_module_is_a_declared_dependency() -> None:
     runtime, extras = _declared()
     optional = set().union(*extras.values())
     problems = []
-    for module, sites in sorted(_third_party_imports().items()):
+    for module, every_site in sorted(_third_party_imports().items()):
+        # An import guarded by `except ImportError` works without the package (the user may add it).
+        sites = [(where, lazy) for where, lazy, optional in every_site if not optional]
+        if not sites:
+            continue
         distributions = _distributions_of(module)
         assert distributions, f"{module} (imported at {sites[0][0]}) is not installed in the test environment"
         if distributions & runtime:
