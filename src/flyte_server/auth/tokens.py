@@ -18,7 +18,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OctKey
 
-from flyte_server.auth.principal import ROLES, Principal
+from flyte_server.auth.principal import ROLES, Principal, Role
 
 __all__ = ["ISSUER", "InvalidTokenError", "OidcVerifier", "TokenAuthority"]
 
@@ -149,7 +149,7 @@ class OidcVerifier:
     A token's ``flyte_role`` claim (or ``role``) picks the role; without one it is ``viewer``.
     """
 
-    def __init__(self, issuer: str, *, audience: str | None = None, default_role: str = "viewer") -> None:
+    def __init__(self, issuer: str, *, audience: str | None = None, default_role: Role = "viewer") -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
         self.default_role = default_role
@@ -191,7 +191,6 @@ class OidcVerifier:
             logger.warning("cannot reach the OIDC issuer", extra={"issuer": self.issuer, "error": str(error)})
             raise InvalidTokenError(f"the OIDC issuer {self.issuer} cannot be reached") from error
         claims = decoded.claims
-        role = claims.get("flyte_role") or claims.get("role") or self.default_role
-        if role not in ROLES:
-            role = self.default_role
+        claimed = claims.get("flyte_role") or claims.get("role")
+        role: Role = claimed if claimed in ROLES else self.default_role
         return Principal(subject=f"oidc:{claims['sub']}", role=role, expires_at=float(claims["exp"]))
