@@ -153,6 +153,9 @@ def test_trigger_details_and_update(wf: ModuleType) -> None:
     details = flyte.remote.Trigger.get(name="every-day", task_name=task.name)
     assert isinstance(details, flyte.remote.TriggerDetails) and isinstance(details.trigger, flyte.remote.Trigger)
     assert details.automation_spec and "0 3 * * *" in details.automation_spec
+    assert [t.name for t in flyte.remote.Trigger.listall(task.name, task_version="no-such-version")] == []
+    version = task.fetch().version
+    assert "every-day" in [t.name for t in flyte.remote.Trigger.listall(task.name, task_version=version)]
     flyte.remote.Trigger.update("every-day", task.name, active=False)
     assert details.get_details().is_active is False
     flyte.remote.Trigger.update("every-day", task.name, active=True)
@@ -220,3 +223,20 @@ def test_conditions_and_settings_on_this_control_plane(wf: ModuleType) -> None:
     user = flyte.remote.User.get()
     assert user.subject() == user.subject and user.name() == user.name  # Flyte 2 calls them
     assert json.loads(user.to_json())["subject"] == user.subject
+
+
+def test_log_options(wf: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    run = flyte.run(wf.logs_at_levels, text="printed")
+    run.wait(quiet=True)
+    plain = run.get_logs()
+    stamped = run.get_logs(show_ts=True)
+    assert len(plain) == len(stamped) > 0
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ", line) for line in stamped)
+    assert [line.split(" ", 1)[1] for line in stamped] == plain
+    assert run.get_logs(filter_system=True) == plain  # every line here is the task's own
+    run.show_logs(max_lines=1)
+    assert capsys.readouterr().out.splitlines() == plain[-1:]
+    snapshots = list(run.watch(cache_data_on_done=True))
+    assert snapshots[-1].phase.name == "SUCCEEDED"

@@ -54,6 +54,7 @@ WaitFor = Literal["terminal", "running", "logs-ready"]
 _WATCH_RETRIES = 5
 _LOG_RETRIES = 5
 _LOG_RETRY_DELAY_S = 2.0
+_SYSTEM_ORIGINATOR = 2  # flyteidl2.logs.dataplane LogLineOriginator.SYSTEM: Flyte wrote the line
 
 
 @dataclass(frozen=True)
@@ -413,8 +414,12 @@ class Action(ActionExtras, ToDict):
     # --- following ------------------------------------------------------------------------
 
     @syncify_iterator_method
-    async def watch(self) -> AsyncIterator[Action]:
+    async def watch(self, cache_data_on_done: bool = False, wait_for: WaitFor = "terminal") -> AsyncIterator[Action]:
         """Snapshots of the action as it changes, until it ends (this object follows along).
+
+        Args:
+            cache_data_on_done: once it has ended, fetch its inputs and outputs too (kept here).
+            wait_for: stop at ``"terminal"`` (the end), ``"running"`` or ``"logs-ready"``.
 
         Example:
             >>> for snapshot in action.watch():  # doctest: +SKIP
@@ -423,6 +428,10 @@ class Action(ActionExtras, ToDict):
         async for details in watch_details(self.project, self.domain, self.run_name, self.name):
             self._merge(Action._from_details(details))
             yield replace(self)
+            if self._reached(wait_for):
+                break
+        if cache_data_on_done and self.done():
+            await self._literals()
 
     @syncify_method
     async def wait(self, quiet: bool = False, wait_for: WaitFor = "terminal") -> None:
@@ -554,26 +563,48 @@ class Action(ActionExtras, ToDict):
     # --- logs -----------------------------------------------------------------------------
 
     @syncify_iterator_method
-    async def tail_logs(self, attempt: int | None = None) -> AsyncIterator[str]:
+    async def tail_logs(
+        self, attempt: int | None = None, filter_system: bool = False, show_ts: bool = False
+    ) -> AsyncIterator[str]:
         """The lines of an attempt's log (default: the latest), following it while it runs.
+
+        Args:
+            attempt: the attempt (from 1); default: the latest.
+            filter_system: leave out the lines Flyte itself wrote (keep the task's).
+            show_ts: start each line with its UTC timestamp (``2025-01-02T03:04:05.678Z``).
 
         Raises:
             flyte.errors.LogsNotYetAvailableError: the attempt has not started after several tries.
         """
-        async for line in _tail(self, attempt):
+        async for line in _tail(self, attempt, filter_system=filter_system, show_ts=show_ts):
             yield line
 
     @syncify_method
-    async def get_logs(self, attempt: int | None = None) -> list[str]:
-        """Every line of an attempt's log (default: the latest); waits for a running attempt to end."""
-        return [line async for line in _tail(self, attempt)]
+    async def get_logs(
+        self, attempt: int | None = None, filter_system: bool = False, show_ts: bool = False
+    ) -> list[str]:
+        """Every line of an attempt's log (default: the latest); waits for a running attempt to end.
+
+        ``filter_system`` and ``show_ts`` as for :meth:`tail_logs`.
+        """
+        return [line async for line in _tail(self, attempt, filter_system=filter_system, show_ts=show_ts)]
 
     @syncify_method
-    async def show_logs(self, attempt: int | None = None, max_lines: int | None = None) -> None:
-        """Print an attempt's log to stdout (the last ``max_lines`` lines when given)."""
+    async def show_logs(
+        self,
+        attempt: int | None = None,
+        max_lines: int | None = 30,
+        show_ts: bool = False,
+        raw: bool = False,
+        filter_system: bool = False,
+    ) -> None:
+        """Print an attempt's log to stdout: its last ``max_lines`` lines (``None``: all).
+
+        ``raw`` is accepted for Flyte 2's callers; lines are always printed as plain text here.
+        """
         import sys
 
-        lines = [line async for line in _tail(self, attempt)]
+        lines = [line async for line in _tail(self, attempt, filter_system=filter_system, show_ts=show_ts)]
         for line in lines[-max_lines:] if max_lines else lines:
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
@@ -669,7 +700,9 @@ def _primitive(literal: literals_pb2.Literal) -> Any:
     return getattr(primitive, which)
 
 
-async def _tail(action: Action, attempt: int | None) -> AsyncIterator[str]:
+async def _tail(
+    action: Action, attempt: int | None, *, filter_system: bool = False, show_ts: bool = False
+) -> AsyncIterator[str]:
     from connectrpc.code import Code
     from connectrpc.errors import ConnectError
     from flyteidl2.dataproxy import dataproxy_service_pb2
@@ -682,7 +715,13 @@ async def _tail(action: Action, attempt: int | None) -> AsyncIterator[str]:
             async for response in client.tail_logs(request):
                 for logs in response.logs:
                     for line in logs.lines:
-                        yield line.message
+                        if filter_system and int(line.originator) == _SYSTEM_ORIGINATOR:
+                            continue
+                        if show_ts and line.HasField("timestamp"):
+                            stamp = line.timestamp.ToDatetime(timezone.utc)
+                            yield f"{stamp.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z {line.message}"
+                        else:
+                            yield line.message
             return
         except ConnectError as error:
             if error.code != Code.NOT_FOUND:

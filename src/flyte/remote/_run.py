@@ -326,9 +326,10 @@ class Run(RunExtras, BaseRun, ToDict):
         await self.action.wait.aio(quiet=quiet, wait_for=wait_for)
 
     @syncify_iterator_method
-    async def watch(self) -> AsyncIterator[Action]:
-        """Snapshots of the root action as it changes, until the run ends."""
-        async for snapshot in self.action.watch.aio():
+    async def watch(self, cache_data_on_done: bool = False) -> AsyncIterator[Action]:
+        """Snapshots of the root action as it changes, until the run ends (``cache_data_on_done``:
+        then fetch its inputs and outputs too)."""
+        async for snapshot in self.action.watch.aio(cache_data_on_done):
             yield snapshot
 
     @syncify_method
@@ -367,19 +368,30 @@ class Run(RunExtras, BaseRun, ToDict):
             return await self.action.inputs.aio()
 
     @syncify_method
-    async def get_logs(self, attempt: int | None = None) -> list[str]:
-        """The root action's log lines (default: the latest attempt)."""
-        return await self.action.get_logs.aio(attempt)
+    async def get_logs(
+        self, attempt: int | None = None, filter_system: bool = False, show_ts: bool = False
+    ) -> list[str]:
+        """The root action's log lines (see :meth:`flyte.remote.Action.get_logs`)."""
+        return await self.action.get_logs.aio(attempt, filter_system, show_ts)
 
     @syncify_method
-    async def show_logs(self, attempt: int | None = None, max_lines: int | None = None) -> None:
-        """Print the root action's log to stdout."""
-        await self.action.show_logs.aio(attempt, max_lines)
+    async def show_logs(
+        self,
+        attempt: int | None = None,
+        max_lines: int | None = 100,
+        show_ts: bool = False,
+        raw: bool = False,
+        filter_system: bool = False,
+    ) -> None:
+        """Print the root action's log to stdout: its last ``max_lines`` lines (``None``: all)."""
+        await self.action.show_logs.aio(attempt, max_lines, show_ts, raw, filter_system)
 
     @syncify_iterator_method
-    async def tail_logs(self, attempt: int | None = None) -> AsyncIterator[str]:
-        """The root action's log lines as they are written."""
-        async for line in self.action.tail_logs.aio(attempt):
+    async def tail_logs(
+        self, attempt: int | None = None, filter_system: bool = False, show_ts: bool = False
+    ) -> AsyncIterator[str]:
+        """The root action's log lines as they are written (see :meth:`flyte.remote.Action.tail_logs`)."""
+        async for line in self.action.tail_logs.aio(attempt, filter_system, show_ts):
             yield line
 
 

@@ -151,9 +151,16 @@ class Trigger(ToDict):
     @syncify_classmethod
     @classmethod
     async def listall(
-        cls, *, task_name: str | None = None, limit: int = 100, project: str | None = None, domain: str | None = None
+        cls,
+        task_name: str | None = None,
+        task_version: str | None = None,
+        limit: int = 100,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
     ) -> list[Trigger]:
-        """Triggers of a project and domain (only those of ``task_name`` when given)."""
+        """Triggers of a project and domain (only those of ``task_name``, and of its ``task_version``,
+        when given)."""
         from connectrpc.errors import ConnectError
         from flyteidl2.common import identifier_pb2, list_pb2
         from flyteidl2.task import task_definition_pb2
@@ -166,7 +173,13 @@ class Trigger(ToDict):
             request = trigger_service_pb2.ListTriggersRequest(
                 request=list_pb2.ListRequest(limit=min(100, limit - len(found)), token=token)
             )
-            if task_name:
+            if task_name and task_version:
+                request.task_id.CopyFrom(
+                    task_definition_pb2.TaskIdentifier(
+                        org=org(), project=project, domain=domain, name=task_name, version=task_version
+                    )
+                )
+            elif task_name:
                 request.task_name.CopyFrom(
                     task_definition_pb2.TaskName(org=org(), project=project, domain=domain, name=task_name)
                 )
