@@ -61,8 +61,14 @@ def check_location(
                 Code.INVALID_ARGUMENT,
                 f"{what}: inline data is limited to {INLINE_DATA_MAX} bytes; write larger data to storage",
             )
-        if inline_data(uri) is None:
+        data = inline_data(uri)
+        if data is None:
             raise ConnectError(Code.INVALID_ARGUMENT, f"{what} is a data: URI that is not base64")
+        if len(data) > INLINE_DATA_MAX:  # the URI's length let up to ~6 KiB through; the limit is on the data
+            raise ConnectError(
+                Code.INVALID_ARGUMENT,
+                f"{what}: inline data is limited to {INLINE_DATA_MAX} bytes; write larger data to storage",
+            )
         return uri
     prefix = prefix.strip("/")
     key = store_key(blobs, uri)
