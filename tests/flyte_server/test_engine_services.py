@@ -97,6 +97,13 @@ async def test_deploy_list_versions_and_run_by_task_id_and_trigger(tmp_path: Pat
             CTX,
         )
         assert {run.action.id.run.name for run in listed.runs} == {name, "fired-1"}
+        paused = await runs.list_runs(
+            run_service_pb2.ListRunsRequest(
+                project_id=identifier_pb2.ProjectIdentifier(name=PROJECT, domain=DOMAIN), paused_actions_only=True
+            ),
+            CTX,
+        )
+        assert list(paused.runs) == [], "no action pauses on this server (condition actions are refused)"
 
         with pytest.raises(ConnectError) as error:
             await runs.create_run(

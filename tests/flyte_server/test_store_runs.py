@@ -217,3 +217,21 @@ async def test_cache_entries_and_reservations(database: Database) -> None:
         assert await cache_store.reserve(session, "k", "owner-3", now_us=520, ttl_us=100) == "owner-3"
         await cache_store.delete_entry(session, "k")
         assert await cache_store.get_entry(session, "k") is None
+
+
+async def test_the_filters_flyte_2_sends_for_creator_and_parent(database: Database) -> None:
+    """``Run.listall(created_by_subject=...)`` and ``Action.listall(parent_name=...)`` of PyPI flyte 2.12.1."""
+    async with database.session() as session:
+        await runs.insert_action(session, action("r1", "a0", created=1))
+        await runs.insert_action(session, action("r1", "c1", parent="a0", created=2))
+        await runs.insert_action(session, action("r1", "g1", parent="c1", created=3))
+    async with database.session() as session:
+        mine = list_pb2.ListRequest(filters=[filter_("created_by", list_pb2.Filter.EQUAL, "local")])
+        rows, _ = await runs.list_runs(session, mine, project="p", domain="development")
+        assert [row.run_name for row in rows] == ["r1"]  # every run here is the local user's
+        theirs = list_pb2.ListRequest(filters=[filter_("created_by", list_pb2.Filter.EQUAL, "someone")])
+        rows, _ = await runs.list_runs(session, theirs, project="p", domain="development")
+        assert rows == []
+        children = list_pb2.ListRequest(filters=[filter_("parent_name", list_pb2.Filter.EQUAL, "a0")])
+        rows, _ = await runs.list_actions(session, children, project="p", domain="development", run="r1")
+        assert [row.name for row in rows] == ["c1"]

@@ -97,6 +97,9 @@ class RunService(run_service_connect.RunService):  # type: ignore[misc]  # the g
         return pb.GetActionDataURIsResponse(inputs_uri=inputs_uri, outputs_uri=outputs_uri)
 
     async def list_runs(self, request: pb.ListRunsRequest, ctx: RequestContext[Any, Any]) -> pb.ListRunsResponse:
+        if request.paused_actions_only:
+            # Only condition actions pause, and this server runs none (EnqueueAction refuses them).
+            return pb.ListRunsResponse()
         scope = request.WhichOneof("scope_by")
         project: str | None = None
         domain: str | None = None

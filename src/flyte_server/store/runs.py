@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from flyteidl2.common import list_pb2, phase_pb2
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, delete, exists, insert, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, delete, exists, false, insert, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -296,6 +296,7 @@ _ACTION_FIELDS = {
     "short_name": Field(ActionRow.short_name),
     "function_name": Field(ActionRow.function_name),
     "parent": Field(ActionRow.parent_name),
+    "parent_name": Field(ActionRow.parent_name),  # what Action.listall(parent_name=...) sends
     "parent_action_name": Field(ActionRow.parent_name),
     "group": Field(ActionRow.group_name),
     "action_type": Field(ActionRow.action_type, "int"),
@@ -311,7 +312,25 @@ _ACTION_FIELDS = {
 }
 
 
-def _label_filter(field: str, function: int, values: list[str]) -> ColumnElement[bool] | None:
+# Runs record no creator: on this server every run is the local user's (the subject IdentityService
+# answers with), so Run.listall(created_by_subject=...) lists all runs for it and none for others.
+_RUN_CREATOR = "local"
+_CREATOR_FIELDS = frozenset({"created_by", "executed_by", "created_by_subject"})
+
+
+def _creator_filter(function: int, values: list[str]) -> ColumnElement[bool]:
+    if function == list_pb2.Filter.Function.EQUAL and values:
+        return true() if values[0] == _RUN_CREATOR else false()
+    if function == list_pb2.Filter.Function.NOT_EQUAL and values:
+        return false() if values[0] == _RUN_CREATOR else true()
+    if function == list_pb2.Filter.Function.VALUE_IN:
+        return true() if _RUN_CREATOR in values else false()
+    raise ListQueryError("unsupported function for 'created_by'")
+
+
+def _special_filter(field: str, function: int, values: list[str]) -> ColumnElement[bool] | None:
+    if field in _CREATOR_FIELDS:
+        return _creator_filter(function, values)
     if not field.startswith("labels."):
         return None
     key = field.removeprefix("labels.")
@@ -371,7 +390,7 @@ async def list_runs(
         _ACTION_FIELDS,
         default_sort=("created_at", True),
         tiebreak=ActionRow.run_name,
-        special=_label_filter,
+        special=_special_filter,
     )
     return await _page(session, statement, page)
 
