@@ -51,7 +51,6 @@ EXCLUDED: dict[str, str] = {
 PENDING_PART_B: dict[str, str] = {
     "flyte.remote.Artifact": "issue 10 part B (flyte.remote)",
     "flyte.remote.PartitionSchema": "issue 10 part B (flyte.remote)",
-    "flyte.remote.Settings": "issue 10 part B (flyte.remote)",
 }
 
 # Reference names that are not API: typing helpers and modules a module without ``__all__``
