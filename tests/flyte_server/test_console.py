@@ -422,3 +422,79 @@ def test_browser_lists_deployed_tasks(chromium: str, console_server: ConsoleServ
 def test_browser_says_when_a_run_does_not_exist(chromium: str, console_server: ConsoleServer, tmp_path: Path) -> None:
     dom = _render(chromium, f"{console_server.url}/v2#/runs/no-such-run", tmp_path)
     assert f"There is no run no-such-run in {PROJECT} / {DOMAIN}." in dom
+
+
+# --- with authentication (flyte start server --auth) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def auth_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A server with ``--auth``: its URL and the admin API key it wrote."""
+    root = tmp_path_factory.mktemp("console-auth")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    env["HOME"] = str(root / "home")
+    log_path = root / "server.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "flyte",
+                "start",
+                "server",
+                "--auth",
+                "--port",
+                "0",
+                "--data-dir",
+                str(root / "data"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        url, _ = _wait_until_ready(server, log_path)
+        yield url, (root / "data" / "admin-api-key").read_text().strip()
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_with_auth_the_page_loads_but_data_needs_a_token(auth_console: tuple[str, str]) -> None:
+    import base64
+
+    url, api_key = auth_console
+    assert httpx.get(f"{url}/v2", timeout=30).status_code == 200
+    assert httpx.get(f"{url}/v2/static/console.js", timeout=30).status_code == 200
+    refused = httpx.post(
+        f"{url}/flyteidl2.project.ProjectService/ListProjects", json={}, headers={"Connect-Protocol-Version": "1"}
+    )
+    assert refused.status_code == 401 and refused.json()["code"] == "unauthenticated"
+    # What the login form does: the key's client id and secret, posted to the token endpoint.
+    _, client_id, secret, _ = base64.b64decode(api_key).decode().rsplit(":", 3)
+    token = httpx.post(
+        f"{url}/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+        timeout=30,
+    ).json()["access_token"]
+    listed = httpx.post(
+        f"{url}/flyteidl2.project.ProjectService/ListProjects",
+        json={},
+        headers={"Connect-Protocol-Version": "1", "Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert listed.status_code == 200 and "flytesnacks" in listed.text
+
+
+def test_browser_asks_for_an_api_key_when_auth_is_on(
+    chromium: str, auth_console: tuple[str, str], tmp_path: Path
+) -> None:
+    url, _ = auth_console
+    dom = _render(chromium, f"{url}/v2#/runs", tmp_path)
+    assert '<form class="login" id="login">' in dom
+    assert "This server requires authentication" in dom
+    assert '<tr class="run"' not in dom

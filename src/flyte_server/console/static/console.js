@@ -31,12 +31,112 @@
   }
 
   const PROTOCOL_HEADERS = { "Connect-Protocol-Version": "1" };
+  const TOKEN_STORAGE_KEY = "flyte-console-token";
+
+  // -----------------------------------------------------------------------------------------------
+  // Login (servers started with --auth): an API key is exchanged once for an access token at the
+  // OAuth2 token endpoint; the token lives in this tab's sessionStorage and goes out as a bearer
+  // token on every call. The key itself is never stored.
+
+  function accessToken() {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(TOKEN_STORAGE_KEY) || "null");
+      if (saved && saved.token && saved.expiresAt > Date.now()) return saved.token;
+    } catch {
+      // a damaged entry reads as logged out
+    }
+    return null;
+  }
+
+  function authHeaders() {
+    const token = accessToken();
+    return token ? { Authorization: `Bearer ${token}` } : {};
+  }
+
+  /** The client id and secret of an API key: base64 of endpoint:client_id:client_secret:org. */
+  function decodeApiKey(apiKey) {
+    let text;
+    try {
+      text = atob(apiKey.trim());
+    } catch {
+      throw new Error("That is not an API key (it should be base64 text).");
+    }
+    const parts = text.split(":");
+    if (parts.length < 4) throw new Error("That is not an API key (endpoint:client_id:client_secret:org).");
+    return { clientId: parts[parts.length - 3], clientSecret: parts[parts.length - 2] };
+  }
+
+  async function logIn(apiKey) {
+    const { clientId, clientSecret } = decodeApiKey(apiKey);
+    const response = await fetch("/oauth2/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok || !body.access_token) {
+      throw new Error(body.error_description || `The server refused the key (HTTP ${response.status}).`);
+    }
+    const lifetime = Number(body.expires_in) || 300;
+    sessionStorage.setItem(
+      TOKEN_STORAGE_KEY,
+      JSON.stringify({ token: body.access_token, expiresAt: Date.now() + (lifetime - 30) * 1000 }),
+    );
+  }
+
+  function logOut() {
+    sessionStorage.removeItem(TOKEN_STORAGE_KEY);
+    showLogin("Logged out.");
+  }
+
+  let loginForm = null;
+
+  /** Replace the page's content with the login form (the same form, however many calls were refused). */
+  function showLogin(reason) {
+    if (currentView) currentView.close();
+    currentView = null;
+    sessionStorage.removeItem(TOKEN_STORAGE_KEY);
+    document.getElementById("logout").hidden = true;
+    if (!loginForm) {
+      const input = h("input", { type: "password", id: "api-key", autocomplete: "off", placeholder: "API key" });
+      const problem = h("p", { class: "error", id: "login-error" });
+      loginForm = h(
+        "form",
+        { class: "login", id: "login" },
+        h("h1", {}, "Log in"),
+        h("p", {}, "This server requires authentication. Paste an API key (flyte create api-key NAME)."),
+        input,
+        h("button", { type: "submit" }, "Log in"),
+        problem,
+      );
+      loginForm.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        try {
+          await logIn(input.value);
+          input.value = "";
+          problem.textContent = "";
+          document.getElementById("logout").hidden = false;
+          loadProjects();
+          route();
+        } catch (error) {
+          problem.textContent = error.message;
+        }
+      });
+    }
+    loginForm.querySelector("#login-error").textContent = reason || "";
+    fill(document.getElementById("main"), loginForm);
+  }
+
+  function refused(code, message) {
+    if (code === "unauthenticated") showLogin(message);
+    return new RpcError(code, message);
+  }
 
   /** A unary call: the request and the response are plain JSON bodies; errors are {code, message}. */
   async function call(service, method, request) {
     const response = await fetch(`/${service}/${method}`, {
       method: "POST",
-      headers: { ...PROTOCOL_HEADERS, "Content-Type": "application/json" },
+      headers: { ...PROTOCOL_HEADERS, ...authHeaders(), "Content-Type": "application/json" },
       body: JSON.stringify(request),
     });
     const text = await response.text();
@@ -47,7 +147,7 @@
       throw new RpcError("unknown", `HTTP ${response.status}: ${text.slice(0, 200)}`);
     }
     if (!response.ok) {
-      throw new RpcError(body.code || "unknown", body.message || `HTTP ${response.status}`);
+      throw refused(body.code || "unknown", body.message || `HTTP ${response.status}`);
     }
     return body;
   }
@@ -64,7 +164,7 @@
     frame.set(payload, 5);
     const response = await fetch(`/${service}/${method}`, {
       method: "POST",
-      headers: { ...PROTOCOL_HEADERS, "Content-Type": "application/connect+json" },
+      headers: { ...PROTOCOL_HEADERS, ...authHeaders(), "Content-Type": "application/connect+json" },
       body: frame,
       signal,
     });
@@ -76,7 +176,7 @@
       } catch {
         // not a Connect error body; the status says enough
       }
-      throw new RpcError(error.code || "unknown", error.message || `HTTP ${response.status}`);
+      throw refused(error.code || "unknown", error.message || `HTTP ${response.status}`);
     }
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
@@ -96,7 +196,7 @@
         buffer = buffer.slice(5 + size);
         if (flags & 2) {
           if (message.error) {
-            throw new RpcError(message.error.code || "unknown", message.error.message || "the stream failed");
+            throw refused(message.error.code || "unknown", message.error.message || "the stream failed");
           }
           return;
         }
@@ -763,6 +863,11 @@
     document.getElementById("scope-domain").addEventListener("change", onScopeChange);
     document.getElementById("scope").addEventListener("submit", (event) => event.preventDefault());
     window.addEventListener("hashchange", route);
+    document.getElementById("logout").hidden = accessToken() === null;
+    document.getElementById("logout").addEventListener("click", (event) => {
+      event.preventDefault();
+      logOut();
+    });
     loadProjects();
     route();
   }
