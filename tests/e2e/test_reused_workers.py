@@ -75,7 +75,8 @@ async def test_abort_cancels_the_running_children(
 ) -> None:
     markers = tmp_path / "markers"
     markers.mkdir()
-    seconds = 4.0
+    # Long enough that the abort (a new client process, slow on a loaded machine) comes first.
+    seconds = 20.0
     started = client(
         reused,
         {
@@ -89,6 +90,7 @@ async def test_abort_cancels_the_running_children(
     while len(list(markers.glob("*.started"))) < 6:
         assert time.monotonic() < deadline, "the fan-out did not start"
         await asyncio.sleep(0.1)
+    naps_end = time.monotonic() + seconds
     client(reused, {"op": "abort", "run": started["run"]})
     result = client(reused, {"op": "wait", "run": started["run"]})
     assert result["phase"] == "ActionPhase.ABORTED"
@@ -99,7 +101,7 @@ async def test_abort_cancels_the_running_children(
         await rpc.close()
     assert len(actions.actions) == 7
     assert {a.status.phase for a in actions.actions} == {phase_pb2.ACTION_PHASE_ABORTED}
-    await asyncio.sleep(seconds + 1)
+    await asyncio.sleep(max(0.0, naps_end - time.monotonic()) + 1)
     assert not list(markers.glob("*.finished")), "an aborted child went on running"
 
 

@@ -104,3 +104,43 @@ async def test_a_fan_out_sharing_reused_workers_survives_kill_9(client: Referenc
         assert len(list(markers.glob("*.finished"))) == 6
     finally:
         server.stop()
+
+
+@pytest.mark.timeout(300)
+async def test_kill_9_mid_fan_out_runs_nothing_twice(client: ReferenceClient, tmp_path: Path) -> None:
+    """Every child leaves one mark per execution: after a kill -9 mid fan-out and a restart, each
+    child (and the root) has run exactly once — outcomes handed to the dead server are not lost."""
+    server = ServerProcess(data_dir=tmp_path / "data", worker_python=sys.executable, workers=16)
+    server.start()
+    n = 200
+    try:
+        markers = tmp_path / "markers"
+        started = _start_marked_run(
+            client,
+            server,
+            "tallied_fan_out",
+            markers,
+            {"n": n},
+            lambda: len(list(markers.glob("*.count"))) >= 60,
+        )
+        server.kill9()
+        time.sleep(0.5)
+        server.start()
+        result = client(server, {"op": "wait", "run": started["run"]}, timeout=180)
+        assert result["phase"] == "ActionPhase.SUCCEEDED", server.log_tail()
+        assert result["values"] == [sum(range(n))]
+        counts = {path.stem: len(path.read_text()) for path in markers.glob("*.count")}
+        twice = sorted(name for name, count in counts.items() if count != 1)
+        assert not twice, f"ran more than once: {twice}"
+        assert len(counts) == n + 1
+
+        rpc = make_rpc(server.base_url)
+        try:
+            run_id = identifier_pb2.RunIdentifier(project=PROJECT, domain=DOMAIN, name=started["run"])
+            actions = await rpc.runs.list_actions(run_service_pb2.ListActionsRequest(run_id=run_id))
+        finally:
+            await rpc.close()
+        root = [action for action in actions.actions if not action.metadata.parent]
+        assert [action.status.attempts for action in root] == [1], "the root was not retried"
+    finally:
+        server.stop()

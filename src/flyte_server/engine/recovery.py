@@ -136,6 +136,7 @@ async def recover(engine: Engine) -> int:
 
     resumed = 0
     claimed: set[tuple[str, str, str, str, int]] = set()
+    resumed_pids: set[int] = set()
     for a, row in states:
         if not machine.is_current(a):
             continue  # aborted with an ancestor below
@@ -174,6 +175,7 @@ async def recover(engine: Engine) -> int:
             process = live.get(identity)
         if process is not None:
             claimed.add(identity)
+            resumed_pids.add(process.pid)
             logger.info("re-attached to the worker of %s (pid %d)", a.key, process.pid)
             engine.scheduler.resume(a, process)
         else:
@@ -181,8 +183,10 @@ async def recover(engine: Engine) -> int:
             engine.scheduler.resume(a, ExitedProcess())
         a.phase = RUNNING
 
+    # A reused worker stands for every attempt it took: stop it only when none of them is current.
+    busy = {worker.pid for identity, worker in live.items() if identity in claimed} | resumed_pids
     for identity, stale in live.items():
-        if identity not in claimed:
+        if identity not in claimed and stale.pid not in busy and not stale.done():
             logger.info("stopping a worker that belongs to no current attempt: %s", "/".join(map(str, identity)))
             machine.spawn(stale.terminate(machine.policy.kill_grace), name="stop-stale-worker")
     logger.info("recovered %d active actions in %d runs", resumed, len(run_keys))

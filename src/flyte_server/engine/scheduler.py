@@ -187,13 +187,19 @@ class Scheduler:
             a.process = process
             machine.arm_runtime_timeout(a)
             exit_code = await self._wait_reattached(a, process)
+            if not process.done():
+                # Its files say the attempt is over; the process is a reused worker that runs others
+                # too (or exits by itself): ending the action must not stop it.
+                a.process = None
         if not machine.is_current(a):
             return
         inline = getattr(process, "outputs", None)
         if inline is not None:  # a reused worker sent the outputs with the result: no files to read
-            outcome = Outcome(succeeded=True, output_uri=inline_uri(inline), outputs=inline)
-        else:
-            outcome = await classify(self.data, a, exit_code=exit_code, log_path=self.launcher.log_path(a))
+            if machine.is_current(a):
+                await self._handle(a, Outcome(succeeded=True, output_uri=inline_uri(inline), outputs=inline))
+            getattr(process, "acknowledge", _no_op)()  # committed (or moot): the worker may forget them
+            return
+        outcome = await classify(self.data, a, exit_code=exit_code, log_path=self.launcher.log_path(a))
         if not machine.is_current(a):
             return
         if getattr(process, "uses_work_dir", True):
@@ -273,3 +279,7 @@ class Scheduler:
         a.reattach = process
         self.machine.take_slot(a)
         a.runner = asyncio.create_task(self._run(a), name=f"attempt-{a.key}-{a.attempt}")
+
+
+def _no_op() -> None:
+    return None

@@ -80,7 +80,11 @@ class Executor(Protocol):
         ...
 
     def find_workers(self, root: Path) -> dict[Path, WorkerProcess]:
-        """Live workers whose working directory lies under ``root``, by working directory."""
+        """Workers of attempts whose working directory lies under ``root``, by working directory.
+
+        Live ones, and attempts known to have started in a worker that has exited since (a
+        process that is ``done()``: the attempt's outcome is in its files, or it was lost).
+        """
         ...
 
     def reattach(self, pid: int, start_ticks: int) -> WorkerProcess | None:

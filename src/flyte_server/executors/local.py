@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flyte_server.executors import LaunchError, LaunchSpec, WorkerProcess
 from flyte_server.executors.procs import (
+    ExitedProcess,
     ExitTracking,
     ExternalProcess,
     process_start_ticks,
@@ -179,6 +180,9 @@ class LocalExecutor:
             ticks = process_start_ticks(pid)
             if ticks is not None and pid != os.getpid():
                 found[cwd] = ExternalProcess(pid, ticks)
+        # Attempts inside reused workers stand for their worker's process.
+        for cwd, running in self._pool.find_running(root).items():
+            found.setdefault(cwd, ExternalProcess(*running) if running else ExitedProcess())
         return found
 
     def reattach(self, pid: int, start_ticks: int) -> WorkerProcess | None:

@@ -10,7 +10,9 @@ before attempts double up, workers idle for ``idle_seconds`` are retired, and pa
 
 Each attempt still has its own log file and output directory, and the server still learns the
 outcome from ``outputs.pb`` / ``error.pb`` — except small outputs of a success, which come back
-with the attempt's result (:attr:`InProcessAttempt.outputs`) instead of as a file. The worker's pid
+with the attempt's result (:attr:`InProcessAttempt.outputs`) instead of as a file; the worker keeps
+those until the server acknowledges them once the outcome is committed, and writes them as
+``outputs.pb`` if the server goes away first, so a success is never lost to a crash of the server. The worker's pid
 stands for the attempt's process: after a server crash the worker finishes what it runs (writing
 outputs.pb, as there is no server to take them) and exits, and the next server waits for that exit
 like for any orphaned worker. Abort and timeout cancel the attempt's task; one that does
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from flyte_server.executors import LaunchError, LaunchSpec
-from flyte_server.executors.procs import ExitTracking, kill_group
+from flyte_server.executors.procs import ExitTracking, kill_group, process_start_ticks, scan_working_dirs
 from flyte_server.executors.zygote import Zygote, ZygoteWorker
 from flyte_server.isolation import make_owned_dirs
 
@@ -43,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 PER_ATTEMPT_ENV = frozenset({"ACTION_NAME", "FLYTE_ATTEMPT_NUMBER"})
 """Variables that may differ between attempts of one worker (``flyte._internal.runtime.worker``)."""
+
+JOURNAL = "attempts.journal"
+"""In a reused worker's directory: the working directory of every attempt it took, one a line."""
 
 _CODE_FLAGS = frozenset({"--tgz", "--pkl", "--version", "--dest", "--image-cache", "--resolver"})
 _CONNECT_TIMEOUT = 15.0
@@ -68,6 +73,10 @@ class InProcessAttempt(ExitTracking):
         self.request_id = request_id
         self.outputs: bytes | None = None
         """A success's outputs, when the worker sent them instead of writing ``outputs.pb``."""
+
+    def acknowledge(self) -> None:
+        """The outcome is committed: the worker may forget the outputs it sent."""
+        self.worker.send({"op": "ack", "id": self.request_id})
 
     async def terminate(self, grace: float) -> None:
         if self.done():
@@ -124,6 +133,8 @@ class ReusedWorker:
                 "env": env,
                 "log": str(spec.log_path),
                 "inline_outputs": self.pool.inline_outputs,
+                "ack": True,
+                "journal": str(spec.cwd),
             }
         )
         if self.writer is None or self.writer.is_closing():
@@ -189,6 +200,8 @@ class WorkerPool:
         self._by_key: dict[tuple[object, ...], list[ReusedWorker]] = {}
         self._next_request = 0
         self._next_worker = 0
+        self._generation = secrets.token_hex(3)
+        """Tells this server's worker ids from those of an earlier server whose workers still run."""
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self, zygote: Zygote) -> None:
@@ -208,6 +221,36 @@ class WorkerPool:
         if self._server is not None:
             self._server.close()
             self._server = None
+
+    def find_running(self, root: Path) -> dict[Path, tuple[int, int] | None]:
+        """Attempts that reused workers (of this server or an earlier one) took, by working directory.
+
+        Each worker appends an attempt's working directory to its journal before running it, so
+        after a crash of the server an attempt whose start was never committed is still found: in
+        the worker that runs it (``(pid, start ticks)``), or done with a worker that has exited
+        (``None``: its outcome is in its files, or it was lost). Directories of exited workers
+        that no worker of this server owns are removed once read.
+        """
+        found: dict[Path, tuple[int, int] | None] = {}
+        prefix = str(root.resolve()) + os.sep
+        live = scan_working_dirs(self.state_dir)
+        try:
+            worker_dirs = [path for path in self.state_dir.iterdir() if path.is_dir()]
+        except OSError:
+            return found
+        for worker_dir in worker_dirs:
+            pid = live.get(worker_dir.resolve())
+            ticks = process_start_ticks(pid) if pid else None
+            try:
+                lines = (worker_dir / JOURNAL).read_text().splitlines()
+            except OSError:
+                lines = []
+            for line in lines:
+                if line.startswith(prefix):
+                    found[Path(line)] = (pid, ticks) if pid and ticks is not None else None
+            if ticks is None and worker_dir.name not in self._workers:
+                shutil.rmtree(worker_dir, ignore_errors=True)
+        return found
 
     def forget(self, worker: ReusedWorker) -> None:
         self._workers.pop(worker.id, None)
@@ -265,7 +308,7 @@ class WorkerPool:
         if not self._make_room():
             return best  # None: the attempt gets a process of its own
         self._next_worker += 1
-        worker = ReusedWorker(self, key, f"w{self._next_worker}")
+        worker = ReusedWorker(self, key, f"w{self._generation}-{self._next_worker}")
         self._workers[worker.id] = worker
         self._by_key.setdefault(key, []).append(worker)
         return worker

@@ -171,3 +171,20 @@ def spin(seconds: float) -> float:
 @env.task
 async def crash(code: int) -> int:
     os._exit(code)
+
+
+@env.task
+async def tally(marker_dir: str, i: int) -> int:
+    """Appends one mark per execution to ``<i>.count`` (a second mark means it ran twice)."""
+    with open(os.path.join(marker_dir, f"{i}.count"), "a") as out:
+        out.write("x")
+    await asyncio.sleep(0.02)
+    return i
+
+
+@env.task
+async def tallied_fan_out(marker_dir: str, n: int) -> int:
+    with open(os.path.join(marker_dir, "root.count"), "a") as out:
+        out.write("x")
+    values = await asyncio.gather(*[tally(marker_dir, i) for i in range(n)])
+    return sum(values)

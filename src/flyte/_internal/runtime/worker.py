@@ -14,7 +14,10 @@ per line:
   the worker's own environment (``PER_ATTEMPT_ENV``); its output and logging go to ``log``.
   The reply is ``{"done": n, "code": c}`` with ``a0``'s exit status. With ``"inline_outputs": k``
   in the request, a success's outputs of at most ``k`` bytes come back in the reply
-  (``"outputs": <base64>``) instead of as ``outputs.pb``.
+  (``"outputs": <base64>``) instead of as ``outputs.pb``. With ``"ack": true`` the worker keeps
+  those outputs until ``{"op": "ack", "id": n}`` says the server committed them; when the server
+  goes away first it writes them as ``outputs.pb``, where the next server looks. A ``"journal"``
+  key is appended to ``attempts.journal`` in the worker's directory before the attempt starts.
 * ``{"op": "cancel", "id": n}`` cancels that attempt (abort, timeout); it then replies ``done``.
 * ``{"op": "exit"}`` (or the server going away) lets the running attempts finish, then exits.
 
@@ -51,6 +54,9 @@ REUSED_WORKER_PROTOCOL = 1
 """The version of the protocol below (the server's warm worker checks it before using ``serve``)."""
 
 logger = logging.getLogger("flyte")
+
+JOURNAL = "attempts.journal"
+"""In the worker's working directory: the ``journal`` key of every attempt it took, one a line."""
 
 PER_ATTEMPT_ENV = ("ACTION_NAME", "FLYTE_ATTEMPT_NUMBER")
 """Variables that differ between attempts sharing a worker (the rest of the environment is the worker's)."""
@@ -120,6 +126,10 @@ class _Worker:
         self.initialised = False
         self.writer: asyncio.StreamWriter | None = None
         self.server_gone = False
+        self.journal: IO[str] | None = None
+        """Where each attempt's key (``"journal"`` in its request) is appended before it starts."""
+        self.unacknowledged: dict[int, tuple[ActionOptions, bytes]] = {}
+        """Outputs sent with a result that the server has not said it committed yet."""
 
     def connected(self) -> bool:
         """Whether the server is (as far as we know) still there to read replies."""
@@ -162,7 +172,13 @@ class _Worker:
         return destination
 
     async def run(
-        self, request_id: int, argv: list[str], env: dict[str, str], log_path: str, inline_limit: int = 0
+        self,
+        request_id: int,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: str,
+        inline_limit: int = 0,
+        keep_until_ack: bool = False,
     ) -> None:
         from flyte._internal.runtime.entrypoint import options_from_args
         from flyte._internal.runtime.taskrunner import InlineOutputs, inline_outputs, run_action, write_error
@@ -216,6 +232,8 @@ class _Worker:
             if sink is not None and sink.data is not None and succeeded and code == 0 and options is not None:
                 if self.connected():
                     reply["outputs"] = base64.b64encode(sink.data).decode("ascii")
+                    if keep_until_ack:
+                        self.unacknowledged[request_id] = (options, sink.data)
                 else:  # the server went away: leave the outcome where the next one looks for it
                     await _write_outputs_file(options, sink.data)
             log.close()
@@ -226,6 +244,11 @@ class _Worker:
         op = message.get("op")
         if op == "run":
             request_id = int(message["id"])
+            if message.get("journal"):
+                # Before the attempt starts: a server that restarts finds it here, not only in its database.
+                if self.journal is None:
+                    self.journal = open(JOURNAL, "a", buffering=1, encoding="utf-8")
+                self.journal.write(f"{message['journal']}\n")
             task = asyncio.get_running_loop().create_task(
                 self.run(
                     request_id,
@@ -233,10 +256,13 @@ class _Worker:
                     dict(message["env"]),
                     str(message["log"]),
                     int(message.get("inline_outputs") or 0),
+                    bool(message.get("ack")),
                 ),
                 name=f"attempt-{request_id}",
             )
             self.attempts[request_id] = task
+        elif op == "ack":
+            self.unacknowledged.pop(int(message["id"]), None)
         elif op == "cancel":
             running = self.attempts.get(int(message["id"]))
             if running is not None:
@@ -257,6 +283,9 @@ class _Worker:
                     line = b""
                 if not line:
                     self.server_gone = True
+                    # At once, not after the running attempts: one of them may be a parent waiting
+                    # for these outcomes through the next server.
+                    await self._write_unacknowledged()
                     break
                 if line.strip() and not self.handle(json.loads(line)):
                     break
@@ -269,6 +298,15 @@ class _Worker:
             if self.clients is not None:
                 await self.clients.close()
             self.writer.close()
+
+    async def _write_unacknowledged(self) -> None:
+        """The server went away before committing these outcomes: leave them where the next one looks."""
+        while self.unacknowledged:
+            _, (options, data) = self.unacknowledged.popitem()
+            try:
+                await _write_outputs_file(options, data)
+            except OSError as error:
+                print(f"could not keep the outputs of {options.action_name}: {error}", file=sys.__stderr__)
 
 
 async def _write_outputs_file(options: ActionOptions, data: bytes) -> None:

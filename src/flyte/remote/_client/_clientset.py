@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
-from flyte.remote._client._auth import AuthInterceptor, TokenSource, token_source
 from flyte.remote._auth_metadata import get_auth_metadata
+from flyte.remote._client._auth import AuthInterceptor, TokenSource, token_source
 from flyte.remote._client._endpoint import is_insecure_host, normalize_endpoint
 
 if TYPE_CHECKING:
@@ -69,12 +69,27 @@ class ClientConfig:
     """How many times a unary call is retried while the server is ``UNAVAILABLE``."""
     backoff_s: float = 0.25
     """First retry delay; doubles on each retry, capped at 5 s."""
+    retry_budget_s: float = 0.0
+    """When set, ``UNAVAILABLE`` is retried until this many seconds have passed instead of ``retries`` times.
+
+    Tasks use it: a control plane that restarts under them must not fail their attempts."""
     headers: Mapping[str, str] | None = None
     """Headers sent with every call."""
     request_id_prefix: str = ""
     """Prefix of the ``x-request-id`` header (inside a task: ``{project}-{domain}-{run}-{action}``)."""
     auth: TokenSource | None = None
     """Bearer tokens for every call (API key / client credentials); inside a task, its run's credential."""
+
+
+TASK_RETRY_BUDGET_S = 300.0
+"""How long a task keeps retrying a control plane that is unreachable (``_F_CP_RETRY_S`` overrides)."""
+
+
+def _float_or(text: str | None, default: float) -> float:
+    try:
+        return float(text) if text else default
+    except ValueError:
+        return default
 
 
 def _reason(error: ConnectError) -> str:
@@ -136,6 +151,7 @@ class _PolicyInterceptor:
         delay = self.config.backoff_s
         attempt = 0
         cancels = cancel_requests()
+        give_up_at = None
         while True:
             try:
                 if timeout is None:
@@ -145,7 +161,12 @@ class _PolicyInterceptor:
                 _reraise_cancellation(error, cancels)
                 if error.code != Code.UNAVAILABLE:
                     raise
-                if attempt >= self.config.retries:
+                if self.config.retry_budget_s > 0:
+                    now = asyncio.get_running_loop().time()
+                    give_up_at = give_up_at or now + self.config.retry_budget_s
+                    if now >= give_up_at:
+                        raise self._unreachable(error) from error.__cause__
+                elif attempt >= self.config.retries:
                     raise self._unreachable(error) from error.__cause__
                 attempt += 1
                 await asyncio.sleep(delay)
@@ -223,6 +244,7 @@ class ClientSet:
         insecure: bool = False,
         timeout_s: float = 30.0,
         retries: int = 3,
+        retry_budget_s: float = 0.0,
         headers: Mapping[str, str] | None = None,
         request_id_prefix: str = "",
     ) -> ClientSet:
@@ -236,6 +258,7 @@ class ClientSet:
                 endpoint=normalize_endpoint(endpoint, insecure=insecure),
                 timeout_s=timeout_s,
                 retries=retries,
+                retry_budget_s=retry_budget_s,
                 headers=headers,
                 request_id_prefix=request_id_prefix,
             )
@@ -293,7 +316,9 @@ class ClientSet:
             env.get("ACTION_NAME", ""),
         ]
         prefix = "-".join(parts) if any(parts) else ""
-        return cls.for_endpoint(endpoint, insecure=insecure, request_id_prefix=prefix)
+        # A task outlives restarts of its control plane: keep trying while it is away.
+        budget = _float_or(env.get("_F_CP_RETRY_S"), TASK_RETRY_BUDGET_S)
+        return cls.for_endpoint(endpoint, insecure=insecure, request_id_prefix=prefix, retry_budget_s=budget)
 
     # --- clients --------------------------------------------------------------------------
 

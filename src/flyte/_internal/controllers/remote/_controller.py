@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
 from flyte._context import ExecutionState, current_state
@@ -66,6 +67,8 @@ def action_id_to_proto(action: ActionID) -> identifier_pb2.ActionIdentifier:
 
 _SUBMITS_IN_FLIGHT = 32
 """Child calls of one action that prepare and enqueue at once (the rest wait their turn)."""
+_ENQUEUE_ATTEMPTS = 5
+"""How often an enqueue that timed out is sent (it is idempotent)."""
 
 
 @dataclass
@@ -132,10 +135,22 @@ class RemoteController:
         return informer
 
     async def _enqueue(self, child: ActionID, **fields: Any) -> None:
-        try:
-            await self.service.enqueue(action_id=action_id_to_proto(child), **fields)
-        except ConnectError as error:
-            raise RuntimeSystemError("EnqueueFailed", f"Could not enqueue action {child.name}: {error}") from error
+        # Enqueueing is idempotent (the name is deterministic and an existing action counts as
+        # enqueued), so a call that timed out on a busy server is simply sent again: failing here
+        # would fail the parent attempt, and its retry would find the children it had started.
+        delay = 1.0
+        for attempt in range(_ENQUEUE_ATTEMPTS):
+            try:
+                await self.service.enqueue(action_id=action_id_to_proto(child), **fields)
+                return
+            except ConnectError as error:
+                if error.code != Code.DEADLINE_EXCEEDED or attempt == _ENQUEUE_ATTEMPTS - 1:
+                    raise RuntimeSystemError(
+                        "EnqueueFailed", f"Could not enqueue action {child.name}: {error}"
+                    ) from error
+                logger.warning("Enqueueing action %s timed out; sending it again", child.name)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _spec(self, task: AsyncFunctionTaskTemplate[Any, Any]) -> task_definition_pb2.TaskSpec:
         spec = self._specs.get(task)
