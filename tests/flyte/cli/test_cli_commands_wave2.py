@@ -180,3 +180,20 @@ def test_signal_without_a_control_plane_is_one_line(flyte_cli: Cli) -> None:
     result = flyte_cli("signal", "condition", "r1", "a1", "true")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: No Flyte endpoint is configured")
+
+
+def test_python_script_refuses_what_this_implementation_lacks_on_one_line(
+    flyte_cli: Cli, write_file: Callable[[str, str], Path]
+) -> None:
+    script = write_file("train.py", "print('training')\n")
+    both = flyte_cli(*REMOTE, "run", *SCOPE, "python-script", str(script), "--image", "x", "--packages", "y")
+    assert both.exit_code == 2 and "--image and --packages cannot be used together" in both.stderr
+    local = flyte_cli(*REMOTE, "run", "--local", "python-script", str(script))
+    assert local.exit_code == 1
+    assert local.stderr == "Error: python-script runs on a control plane; --local cannot be used with it\n"
+    clustered = flyte_cli(*REMOTE, "run", *SCOPE, "python-script", str(script), "--clustered")
+    assert clustered.exit_code == 1
+    assert clustered.stderr.startswith("Error: run_python_script: clustered not supported")
+    assert clustered.stderr.count("\n") == 1
+    missing = flyte_cli(*REMOTE, "run", *SCOPE, "python-script", "nope.py")
+    assert missing.exit_code == 2 and "'nope.py' does not exist" in missing.stderr
