@@ -90,9 +90,9 @@ class AuthSetup:
 
     async def start(self) -> None:
         """Create the key table and, on the first start with auth, the admin key (written 0600)."""
+        await self.keys.ensure_table()
         if not self.enabled:
             return
-        await self.keys.ensure_table()
         if await self.keys.any_admin():
             return
         name = "admin"

@@ -14,7 +14,7 @@ import base64
 import binascii
 import json
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from connectrpc.request import RequestContext
@@ -102,7 +102,9 @@ async def _read(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-async def _json(send: Send, status: int, payload: dict[str, Any], extra: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
+async def _json(
+    send: Send, status: int, payload: dict[str, Any], extra: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     body = json.dumps(payload).encode()
     headers = [
         (b"content-type", b"application/json"),
