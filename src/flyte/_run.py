@@ -263,6 +263,17 @@ class Runner:
 
     async def _run_async(self, task: TaskTemplate[Any, Any], *args: Any, **kwargs: Any) -> Run:
         mode = self._mode()
+        if _is_remote_trigger(task):
+            if mode == "local":
+                raise InitializationError(
+                    "InvalidRunArgument",
+                    "user",
+                    "A deployed trigger runs on its control plane; call flyte.init(endpoint=...) first",
+                )
+            self._require_endpoint(mode)
+            from flyte.remote._trigger_run import submit_trigger_run
+
+            return await submit_trigger_run(task, args, kwargs, self.config)  # type: ignore[arg-type]  # checked above
         if mode == "local":
             if self.config.dry_run:
                 return await self._dry_run_local(task, args, kwargs)
@@ -381,6 +392,14 @@ class Runner:
         return LocalRun(
             name=name, url=run_base_dir, _outputs=outputs, _phase=ActionPhase.SUCCEEDED, _records=controller.records
         )
+
+
+def _is_remote_trigger(task: object) -> bool:
+    """Whether ``task`` is a ``flyte.remote.Trigger`` (without importing the remote package)."""
+    import sys
+
+    module = sys.modules.get("flyte.remote._trigger")
+    return module is not None and isinstance(task, module.Trigger)
 
 
 @contextlib.contextmanager

@@ -160,6 +160,13 @@ def test_trigger_details_and_update(wf: ModuleType) -> None:
     assert details.get_details().is_active is False
     flyte.remote.Trigger.update("every-day", task.name, active=True)
     assert flyte.remote.Trigger.get(name="every-day", task_name=task.name).is_active is True
+    # Fired now: the trigger's inputs, or some of them replaced by name.
+    assert flyte.run(details).outputs().o0 == {"name": "d", "total": 1}  # deployed: no Python class at hand
+    assert flyte.run(details, values=[5, 5]).outputs().o0 == {"name": "d", "total": 10}
+    with pytest.raises(ValueError, match="by name"):
+        flyte.run(details, "x")
+    with pytest.raises(ValueError, match="Unknown input"):
+        flyte.run(details, nope=1)
     flyte.remote.Trigger.delete("every-day", task.name)
 
 
