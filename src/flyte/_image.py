@@ -507,6 +507,14 @@ class Image:
         names = (plugins,) if isinstance(plugins, str) else tuple(plugins or ())
         return self._add_layer(LocalSDK(plugins=names))
 
+    def with_local_rs_controller(self) -> Image:
+        """Flyte 2's switch to bake its Rust controller into the image; this SDK has no Rust controller.
+
+        Raises:
+            NotImplementedError: always; the Python controller is the only one here.
+        """
+        raise NotImplementedError("This SDK has no Rust controller to bake into an image; leave the call out")
+
     def with_poetry_project(
         self,
         pyproject_file: str | Path,

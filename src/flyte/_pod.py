@@ -80,6 +80,53 @@ class PodTemplate:
             termination_grace_period = int(seconds)
         return replace(self, termination_grace_period_seconds=termination_grace_period)
 
+    def _with_primary(self, change: Any, annotations: dict[str, str]) -> PodTemplate:
+        """A copy whose (dict) pod spec has ``change(primary_container)`` applied and more annotations."""
+        spec = self.pod_spec_dict()
+        primary = next(c for c in spec["containers"] if c.get("name") == self.primary_container_name)
+        change(primary)
+        return replace(self, pod_spec=spec, annotations={**(self.annotations or {}), **annotations})
+
+    def allow_fuse(self, privileged: bool = False) -> PodTemplate:
+        """A copy whose primary container may mount FUSE filesystems.
+
+        Unprivileged (the default): it requests the ``smarter-devices/fuse`` device and gets
+        ``CAP_SYS_ADMIN``; ``privileged=True`` runs it privileged instead. Either way the pod is
+        annotated ``flyte.org/capability-fuse``. The pod spec becomes a dict.
+
+        Example:
+            >>> PodTemplate().allow_fuse().pod_spec["containers"][0]["securityContext"]
+            {'capabilities': {'add': ['SYS_ADMIN']}}
+        """
+
+        def grant(container: dict[str, Any]) -> None:
+            security = container.setdefault("securityContext", {})
+            if privileged:
+                security["privileged"] = True
+                return
+            for kind in ("requests", "limits"):
+                container.setdefault("resources", {}).setdefault(kind, {})["smarter-devices/fuse"] = "1"
+            _add_capability(security, "SYS_ADMIN")
+
+        return self._with_primary(grant, {"flyte.org/capability-fuse": "privileged" if privileged else "true"})
+
+    def allow_nested_sandboxing(self) -> PodTemplate:
+        """A copy whose primary container may create nested sandboxes (bubblewrap): ``CAP_SYS_ADMIN``,
+        no privilege escalation, and AppArmor unconfined for that container. The pod spec becomes a dict.
+
+        Example:
+            >>> PodTemplate().allow_nested_sandboxing().annotations
+            {'container.apparmor.security.beta.kubernetes.io/primary': 'unconfined'}
+        """
+
+        def grant(container: dict[str, Any]) -> None:
+            security = container.setdefault("securityContext", {})
+            _add_capability(security, "SYS_ADMIN")
+            security["allowPrivilegeEscalation"] = False
+
+        key = f"container.apparmor.security.beta.kubernetes.io/{self.primary_container_name}"
+        return self._with_primary(grant, {key: "unconfined"})
+
     def pod_spec_dict(self) -> dict[str, Any]:
         """The pod spec as a plain (camelCase, JSON-ready) dict, with the primary container present and
         the grace period applied.
@@ -135,6 +182,12 @@ class PodTemplate:
         return cls(
             pod_spec=pod_spec, primary_container_name=primary_container_name, labels=labels, annotations=annotations
         )
+
+
+def _add_capability(security: dict[str, Any], capability: str) -> None:
+    added = security.setdefault("capabilities", {}).setdefault("add", [])
+    if capability not in added:
+        added.append(capability)
 
 
 def _spec_to_dict(pod_spec: Any) -> dict[str, Any]:

@@ -101,6 +101,47 @@ class TaskTemplate(Generic[P, R]):
         """The task's typed inputs and outputs."""
         raise NotImplementedError
 
+    task_type_version: int = 0
+    """The version of the task type's plugin protocol."""
+    debuggable: bool = True
+    """Whether the task can be run in a debug session."""
+    produces_artifacts: bool = False
+    """Whether the task declares artifact outputs (never, here: no artifact service)."""
+    ref: bool = False
+    """Whether this is a reference to a task deployed elsewhere."""
+    task_resolver: Any = None
+    """The resolver that loads the task in a worker; ``None`` means the default (module + name)."""
+
+    @property
+    def parent_env_name(self) -> str | None:
+        """The name of the environment the task belongs to."""
+        env = self.parent_env() if self.parent_env is not None else None
+        return env.name if env is not None else None
+
+    @property
+    def source_file(self) -> str | None:
+        """The file the task's function is defined in, when known."""
+        import inspect
+
+        func = getattr(self, "func", None)
+        try:
+            return inspect.getsourcefile(func) if func is not None else None
+        except TypeError:
+            return None
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        """A JSON schema of the task's inputs (an ``object`` with one property per input)."""
+        return self.interface.json_schema
+
+    def sql(self, sctx: SerializationContext) -> str | None:
+        """The SQL statement of SQL task types (``None`` for others)."""
+        return None
+
+    def data_loading_config(self, sctx: SerializationContext) -> Any:
+        """How a raw container receives its inputs and returns its outputs (``None``: through ``a0``)."""
+        return None
+
     @property
     def native_interface(self) -> NativeInterface:
         """The task's typed inputs and outputs (Flyte 2's name for :attr:`interface`)."""

@@ -116,6 +116,33 @@ class TaskEnvironment(Environment):
         """The tasks of this environment, by full name."""
         return dict(self._tasks)
 
+    @classmethod
+    def from_task(
+        cls, name: str, *tasks: TaskTemplate[Any, Any], depends_on: list[Environment] | None = None
+    ) -> TaskEnvironment:
+        """An environment holding tasks that were made without one (by a plugin, for example).
+
+        The tasks must share one image (the same object, or none: then ``"auto"``).
+
+        Raises:
+            ValueError: a task already belongs to an environment, or the tasks' images differ.
+
+        Example:
+            >>> env = flyte.TaskEnvironment.from_task("plugin-tasks", query_task)  # doctest: +SKIP
+        """
+        owned = [task.name for task in tasks if task.parent_env is not None and task.parent_env() is not None]
+        if owned:
+            raise ValueError(f"Tasks {owned} already belong to an environment; a task has one environment")
+        images = {id(task.image): task.image for task in tasks}
+        if len(images) > 1:
+            raise ValueError(f"The tasks of environment {name!r} must share one image")
+        image = next(iter(images.values())) if images else None
+        env = cls(name=name, image=image if image is not None else "auto", depends_on=list(depends_on or []))
+        for task in tasks:
+            env._tasks[task.name] = task
+            object.__setattr__(task, "parent_env", weakref.ref(env))
+        return env
+
     def clone_with(self, name: str, **overrides: Any) -> TaskEnvironment:
         """A new environment with a new name and some settings changed (its tasks are not copied).
 

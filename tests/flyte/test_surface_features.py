@@ -5,6 +5,7 @@ run_python_script."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import subprocess
 import threading
@@ -204,8 +205,6 @@ class AuditedTask(type(doubled)):  # type: ignore[misc]
 
 
 def test_pre_and_post_run_around_each_execution_and_plugins_shape_the_template(tmp_path: Path) -> None:
-    import dataclasses
-
     from flyte._internal.serde._task import task_template_to_proto
 
     audited = AuditedTask(**{f.name: getattr(doubled, f.name) for f in dataclasses.fields(doubled)})
@@ -306,3 +305,46 @@ def test_run_python_script_runs_a_script_with_its_files_and_reports_failures(tmp
     with pytest.raises(FileNotFoundError):
         flyte.run_python_script(tmp_path / "absent.py")
     assert callable(flyte.run_python_script.aio)
+
+
+# --- more members: environments from tasks, task facts, interfaces, pod capabilities --------
+
+
+def test_environment_from_tasks_and_task_facts() -> None:
+    import weakref
+
+    loose = dataclasses.replace(doubled, name="loose.doubled", parent_env=None)
+    env2 = flyte.TaskEnvironment.from_task("from-tasks", loose)
+    assert env2.tasks == {"loose.doubled": loose} and loose.parent_env_name == "from-tasks"
+    assert env2.image == "auto"
+    with pytest.raises(ValueError, match="already belong"):
+        flyte.TaskEnvironment.from_task("again", doubled)
+    other = dataclasses.replace(doubled, name="other.doubled", parent_env=None, image="python:3.12")
+    third = dataclasses.replace(doubled, name="third.doubled", parent_env=None, image="python:3.11")
+    with pytest.raises(ValueError, match="one image"):
+        flyte.TaskEnvironment.from_task("mixed", other, third)
+    assert isinstance(loose.parent_env, weakref.ref)
+
+    assert doubled.parent_env_name == "surface-features"
+    assert doubled.source_file == __file__
+    assert doubled.json_schema == {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
+    assert (doubled.sql(SerializationContext(version="v")), doubled.task_type_version, doubled.ref) == (None, 0, False)
+    interface = doubled.native_interface
+    assert interface.get_input_types() == {"x": int} and interface.num_required_inputs() == 1
+
+
+def test_pod_capabilities_for_fuse_and_nested_sandboxes() -> None:
+    fuse = flyte.PodTemplate(primary_container_name="main").allow_fuse()
+    main = fuse.pod_spec["containers"][0]
+    assert main["resources"]["limits"]["smarter-devices/fuse"] == "1"
+    assert main["securityContext"]["capabilities"]["add"] == ["SYS_ADMIN"]
+    assert fuse.annotations == {"flyte.org/capability-fuse": "true"}
+    sandboxed = fuse.allow_nested_sandboxing()
+    security = sandboxed.pod_spec["containers"][0]["securityContext"]
+    assert security["capabilities"]["add"] == ["SYS_ADMIN"] and security["allowPrivilegeEscalation"] is False
+    assert sandboxed.annotations["container.apparmor.security.beta.kubernetes.io/main"] == "unconfined"
+    assert flyte.PodTemplate().allow_fuse(privileged=True).pod_spec["containers"][0]["securityContext"] == {
+        "privileged": True
+    }
+    with pytest.raises(NotImplementedError, match="Rust controller"):
+        flyte.Image.from_debian_base().with_local_rs_controller()

@@ -89,6 +89,8 @@ class NativeInterface:
     """Output name → Python type."""
     output_tuple: type | None = None
     """The returned ``NamedTuple`` class, if the function returns one."""
+    docstring: Any = dataclasses.field(default=None, compare=False, repr=False)
+    """The function's parsed docstring (a :class:`flyte.models.Docstring`), when built from one."""
 
     @classmethod
     def from_callable(cls, func: Callable[..., Any]) -> NativeInterface:
@@ -124,7 +126,10 @@ class NativeInterface:
             inputs[param.name] = (hints[param.name], param.default)
         # No return annotation means no outputs, as ``-> None`` does (Flyte 2 reads it that way).
         outputs, output_tuple = _output_types(hints.get("return"))
-        return cls(inputs=inputs, outputs=outputs, output_tuple=output_tuple)
+        from flyte.models import Docstring
+
+        docstring = Docstring(callable_=func) if inspect.getdoc(func) else None
+        return cls(inputs=inputs, outputs=outputs, output_tuple=output_tuple, docstring=docstring)
 
     @classmethod
     def from_types(
@@ -138,10 +143,38 @@ class NativeInterface:
         """
         return cls(inputs=dict(inputs), outputs=dict(outputs), output_tuple=output_tuple)
 
-    @property
     def required_inputs(self) -> list[str]:
         """The names of inputs without a default, in declaration order."""
         return [name for name, (_, default) in self.inputs.items() if default is _EMPTY]
+
+    def num_required_inputs(self) -> int:
+        """How many inputs have no default."""
+        return len(self.required_inputs())
+
+    def get_input_types(self) -> dict[str, Any]:
+        """Input name → Python type."""
+        return {name: t for name, (t, _) in self.inputs.items()}
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        """A JSON schema of the inputs: an ``object`` with a property per input, required ones listed.
+
+        Example:
+            >>> def f(x: int, tags: list[str] = []) -> None: ...
+            >>> NativeInterface.from_callable(f).json_schema["properties"]["tags"]
+            {'items': {'type': 'string'}, 'type': 'array'}
+        """
+        from pydantic import PydanticUserError, TypeAdapter
+
+        properties: dict[str, Any] = {}
+        for name, (t, _) in self.inputs.items():
+            try:
+                schema = TypeAdapter(t).json_schema()
+            except (PydanticUserError, TypeError, ValueError):
+                schema = {}  # a type pydantic cannot describe (a pickled object): any value
+            schema.pop("title", None)
+            properties[name] = schema
+        return {"type": "object", "properties": properties, "required": self.required_inputs()}
 
     def has_outputs(self) -> bool:
         """Whether the task returns anything."""

@@ -16,7 +16,15 @@ from flyte.types import TypeEngine, TypeTransformer, TypeTransformerFailedError
 
 
 def test_public_names_are_pinned() -> None:
-    assert flyte.types.__all__ == ["TypeEngine", "TypeTransformer", "TypeTransformerFailedError"]
+    assert flyte.types.__all__ == [
+        "FlytePickle",
+        "Renderable",
+        "TypeEngine",
+        "TypeTransformer",
+        "TypeTransformerFailedError",
+        "guess_interface",
+        "literal_string_repr",
+    ]
 
 
 class Celsius(float):

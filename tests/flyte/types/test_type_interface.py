@@ -32,7 +32,7 @@ def test_from_callable_records_inputs_defaults_and_tuple_outputs() -> None:
         "d": (list[int], [1, 2]),
     }
     assert iface.outputs == {"o0": int, "o1": str}
-    assert iface.required_inputs == ["b", "a"]
+    assert iface.required_inputs() == ["b", "a"] and iface.num_required_inputs() == 2
 
 
 def test_namedtuple_return_names_the_outputs_and_none_means_no_outputs() -> None:
