@@ -247,3 +247,15 @@ def test_log_options(wf: ModuleType, capsys: pytest.CaptureFixture[str]) -> None
     assert capsys.readouterr().out.splitlines() == plain[-1:]
     snapshots = list(run.watch(cache_data_on_done=True))
     assert snapshots[-1].phase.name == "SUCCEEDED"
+
+
+def test_secrets_take_flyte_2_positional_arguments(wf: ModuleType) -> None:
+    import uuid
+
+    name = f"api-{uuid.uuid4().hex[:8]}"
+    flyte.remote.Secret.create(name, "value", "regular")
+    assert flyte.remote.Secret.get(name).name == name
+    with pytest.raises(ValueError, match="cluster pools"):
+        flyte.remote.Secret.get(name, cluster_pool="gpu-pool")
+    flyte.remote.Secret.delete(name)
+    assert name not in [secret.name for secret in flyte.remote.Secret.listall(1000)]

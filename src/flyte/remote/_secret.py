@@ -73,8 +73,9 @@ class Secret(ToDict):
         cls,
         name: str,
         value: str | bytes,
-        *,
         type: SecretType = "regular",
+        cluster_pool: str | None = None,
+        *,
         project: str | None = None,
         domain: str | None = None,
     ) -> Secret:
@@ -82,9 +83,12 @@ class Secret(ToDict):
 
         Raises:
             flyte.errors.ControlPlaneError: it exists already (code ``ALREADY_EXISTS``).
+            ValueError: a ``cluster_pool`` (this control plane has none).
         """
         from connectrpc.errors import ConnectError
         from flyteidl2.secret import definition_pb2, payload_pb2
+
+        _no_cluster_pool(cluster_pool)
 
         secret_id = cls._id(name, project, domain)
         assert isinstance(secret_id, definition_pb2.SecretIdentifier)
@@ -107,7 +111,9 @@ class Secret(ToDict):
 
     @syncify_classmethod
     @classmethod
-    async def get(cls, name: str, *, project: str | None = None, domain: str | None = None) -> Secret:
+    async def get(
+        cls, name: str, cluster_pool: str | None = None, *, project: str | None = None, domain: str | None = None
+    ) -> Secret:
         """The secret ``name`` (without its value).
 
         Raises:
@@ -116,6 +122,7 @@ class Secret(ToDict):
         from connectrpc.errors import ConnectError
         from flyteidl2.secret import definition_pb2, payload_pb2
 
+        _no_cluster_pool(cluster_pool)
         secret_id = cls._id(name, project, domain)
         assert isinstance(secret_id, definition_pb2.SecretIdentifier)
         await _route(secret_id.project, secret_id.domain)
@@ -127,8 +134,11 @@ class Secret(ToDict):
 
     @syncify_classmethod
     @classmethod
-    async def listall(cls, *, limit: int = 100, project: str | None = None, domain: str | None = None) -> list[Secret]:
+    async def listall(
+        cls, limit: int = 100, cluster_pool: str | None = None, *, project: str | None = None, domain: str | None = None
+    ) -> list[Secret]:
         """Secrets of a project and domain (default: ``flyte.init``'s)."""
+        _no_cluster_pool(cluster_pool)
         from connectrpc.errors import ConnectError
         from flyteidl2.secret import payload_pb2
 
@@ -152,7 +162,9 @@ class Secret(ToDict):
 
     @syncify_classmethod
     @classmethod
-    async def delete(cls, name: str, *, project: str | None = None, domain: str | None = None) -> None:
+    async def delete(
+        cls, name: str, cluster_pool: str | None = None, *, project: str | None = None, domain: str | None = None
+    ) -> None:
         """Delete the secret ``name``.
 
         Raises:
@@ -161,6 +173,7 @@ class Secret(ToDict):
         from connectrpc.errors import ConnectError
         from flyteidl2.secret import definition_pb2, payload_pb2
 
+        _no_cluster_pool(cluster_pool)
         secret_id = cls._id(name, project, domain)
         assert isinstance(secret_id, definition_pb2.SecretIdentifier)
         await _route(secret_id.project, secret_id.domain)
@@ -168,3 +181,11 @@ class Secret(ToDict):
             await get_clients().secret_service.delete_secret(payload_pb2.DeleteSecretRequest(id=secret_id))
         except ConnectError as error:
             raise control_plane_error(error, f"secret {name!r} in {secret_id.project}/{secret_id.domain}") from error
+
+
+def _no_cluster_pool(cluster_pool: str | None) -> None:
+    if cluster_pool is not None:
+        raise ValueError(
+            f"cluster_pool={cluster_pool!r}: this control plane has no cluster pools; secrets belong to a project "
+            "and domain (leave cluster_pool out)"
+        )
