@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -20,12 +20,12 @@ def _free_port() -> int:
 
 
 def start_server(
-    root: Path, python: str, workers: int, env: Mapping[str, str] | None = None
+    root: Path, python: str, workers: int, env: Mapping[str, str] | None = None, args: Sequence[str] = ()
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Start a server with its data, home and log under ``root``; return it and its port once healthy.
 
     ``python`` is the interpreter whose ``a0`` runs the actions; ``env`` adds to the server's
-    environment.
+    environment; ``args`` are more options of ``flyte start server`` (e.g. ``--auth``).
     """
     port = _free_port()
     (root / "server-home").mkdir()
@@ -48,6 +48,7 @@ def start_server(
             str(workers),
             "--log-level",
             "warning",
+            *args,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

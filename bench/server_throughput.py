@@ -16,10 +16,12 @@ start-up. A warm-up run first lets the warm workers learn what to preload. CPU s
 are printed for the server and for its worker processes.
 
 Usage: python bench/server_throughput.py [--chain 100] [--fan-out 1000] [--total 20000] [--workers 32]
-                                        [--runtime ours|pypi|both] [--cold] [--repeat 3]
+                                        [--runtime ours|pypi|both] [--cold] [--repeat 3] [--auth]
 (a) and (b) are each run ``--repeat`` times and the median is printed with the range: on a shared
 2-core machine one run can be 20% off.
 (``--cold`` turns the warm workers off: every attempt is a new Python process.)
+``--auth`` runs our runtime twice, without and with ``flyte start server --auth`` (client: this
+SDK with an API key; tasks use their run's token), and measures the auth gate's CPU per request.
 """
 
 from __future__ import annotations
@@ -83,12 +85,15 @@ async def fan_out(n: int) -> float:
 """
 
 DRIVER = """
-import json, sys, time
+import json, os, sys, time
 import flyte
 import bench_wf
 
 endpoint, task, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-flyte.init(endpoint=endpoint, insecure=True, project="flytesnacks", domain="development")
+if os.environ.get("FLYTE_API_KEY"):
+    flyte.init_from_api_key(project="flytesnacks", domain="development")
+else:
+    flyte.init(endpoint=endpoint, insecure=True, project="flytesnacks", domain="development")
 started = time.perf_counter()
 run = flyte.run(getattr(bench_wf, task), n=n)
 run.wait(quiet=True)
@@ -125,10 +130,14 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _run(python: str, project: Path, port: int, task: str, n: int, home: Path) -> dict[str, float]:
+def _run(
+    python: str, project: Path, port: int, task: str, n: int, home: Path, api_key: str | None = None
+) -> dict[str, float]:
     home.mkdir()
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "FLYTE_API_KEY")}
     env["HOME"] = str(home)
+    if api_key:
+        env["FLYTE_API_KEY"] = api_key
     result = subprocess.run(
         [python, "driver.py", f"127.0.0.1:{port}", task, str(n)],
         cwd=project,
@@ -144,29 +153,36 @@ def _run(python: str, project: Path, port: int, task: str, n: int, home: Path) -
     return parsed
 
 
-def _measure(args: argparse.Namespace, client_python: str, worker_python: str, label: str) -> None:
+def _measure(
+    args: argparse.Namespace, client_python: str, worker_python: str, label: str, *, auth: bool = False
+) -> None:
     root = Path(tempfile.mkdtemp(prefix="flyte-server-bench-"))
     project = root / "project"
     project.mkdir()
     (project / "bench_wf.py").write_text(WORKFLOW)
     (project / "driver.py").write_text(DRIVER)
     server, port = _server.start_server(
-        root, worker_python, args.workers, env={"FLYTE_SERVER_WARM_WORKERS": "0" if args.cold else "1"}
+        root,
+        worker_python,
+        args.workers,
+        env={"FLYTE_SERVER_WARM_WORKERS": "0" if args.cold else "1"},
+        args=["--auth"] if auth else [],
     )
     data = root / "data"
+    api_key = (data / "admin-api-key").read_text().strip() if auth else None
     homes = iter(range(100000))
     rss: list[tuple[int, float]] = []
 
     def timed(task: str, n: int) -> dict[str, float]:
         server_cpu, worker_cpu = _cpu_seconds(server.pid), _worker_cpu_seconds(data)
-        result = _run(client_python, project, port, task, n, root / f"home-{next(homes)}")
+        result = _run(client_python, project, port, task, n, root / f"home-{next(homes)}", api_key)
         result["server_cpu"] = (_cpu_seconds(server.pid) - server_cpu) * 1000 / n
         result["worker_cpu"] = (_worker_cpu_seconds(data) - worker_cpu) * 1000 / n
         return result
 
     try:
-        _run(client_python, project, port, "chain", 10, root / f"home-{next(homes)}")  # warm-up
-        _run(client_python, project, port, "fan_out", 20, root / f"home-{next(homes)}")
+        _run(client_python, project, port, "chain", 10, root / f"home-{next(homes)}", api_key)  # warm-up
+        _run(client_python, project, port, "fan_out", 20, root / f"home-{next(homes)}", api_key)
         chain = _median_run([timed("chain", args.chain) for _ in range(args.repeat)])
         fan = _median_run([timed("fan_out", args.fan_out) for _ in range(args.repeat)])
         if args.total and label == "ours":
@@ -175,7 +191,7 @@ def _measure(args: argparse.Namespace, client_python: str, worker_python: str, l
             step = max(args.total // 4, args.fan_out)
             mark = step
             while done < args.total:
-                _run(client_python, project, port, "fan_out", args.fan_out, root / f"home-{next(homes)}")
+                _run(client_python, project, port, "fan_out", args.fan_out, root / f"home-{next(homes)}", api_key)
                 done += args.fan_out + 1
                 if done >= mark or done >= args.total:
                     rss.append((done, _rss_mb(server.pid)))
@@ -187,7 +203,9 @@ def _measure(args: argparse.Namespace, client_python: str, worker_python: str, l
         else:
             print(f"kept {root}")
     mode = "cold processes" if args.cold else "warm workers"
-    print(f"flyte start server ({mode}, --workers {args.workers}), client: PyPI flyte 2.12.1, runtime: {label}")
+    client = "this SDK" if client_python == sys.executable else "PyPI flyte 2.12.1"
+    security = ", --auth (API key, task tokens)" if auth else ""
+    print(f"flyte start server ({mode}, --workers {args.workers}{security}), client: {client}, runtime: {label}")
     runs = f"median of {args.repeat} runs" if args.repeat > 1 else "one run"
     per_action = [inner * 1000 / args.chain for inner in chain["all_inner"]]
     print(
@@ -204,6 +222,63 @@ def _measure(args: argparse.Namespace, client_python: str, worker_python: str, l
     if rss:
         trend = ", ".join(f"{mb:.0f} MB after {count:,}" for count, mb in rss)
         print(f"  (c) server RSS by finished actions: {trend}")
+
+
+def _gate_cost(requests: int = 200_000) -> None:
+    """CPU per request of the auth gate alone, in process: a known (cached) token, an RPC that needs ``write``."""
+    import asyncio
+    import time
+
+    from flyte_server.auth.gate import AuthGate, HostPolicy
+    from flyte_server.auth.principal import Principal
+    from flyte_server.auth.tokens import TokenAuthority
+
+    authority = TokenAuthority(os.urandom(32))
+    token, _ = authority.issue(Principal(subject="apikey:bench", role="user", key_id="bench"), ttl_s=3600)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+    async def key_exists(name: str) -> bool:
+        return True
+
+    gate = AuthGate(app, hosts=HostPolicy(), authority=authority, key_exists=key_exists)
+    scope = {
+        "type": "http",
+        "path": "/flyteidl2.workflow.QueueService/EnqueueAction",
+        "headers": [
+            (b"host", b"127.0.0.1:8090"),
+            (b"content-type", b"application/proto"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
+    }
+
+    async def baseline() -> None:
+        for _ in range(requests):
+            await app(dict(scope), None, None)
+
+    async def gated() -> None:
+        for _ in range(requests):
+            await gate(dict(scope), None, None)  # type: ignore[arg-type]
+
+    def cpu(run: Any) -> float:
+        started = time.process_time()
+        asyncio.run(run())
+        return time.process_time() - started
+
+    fresh = [
+        authority.issue(Principal(subject=f"apikey:k{i}", role="user", key_id=f"k{i}"), ttl_s=3600)[0]
+        for i in range(2000)
+    ]
+    first = time.process_time()
+    for each in fresh:
+        authority.verify(each)
+    uncached = (time.process_time() - first) / len(fresh) * 1e6
+    cost = (cpu(gated) - cpu(baseline)) / requests * 1e6
+    print(
+        f"  auth gate: {cost:.1f} µs CPU per request with a known token (target ≤ 200 µs); "
+        f"first use of a token (signature check): {uncached:.0f} µs"
+    )
 
 
 def _median_run(results: list[dict[str, float]]) -> dict[str, Any]:
@@ -224,7 +299,18 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="no warm workers: a new process per attempt")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--repeat", type=int, default=3, help="runs of (a) and (b); the median is printed")
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="our runtime without and with --auth (client: this SDK, which authenticates over plain HTTP), "
+        "plus the auth gate's CPU per request",
+    )
     args = parser.parse_args()
+    if args.auth:
+        _measure(args, sys.executable, sys.executable, "ours")
+        _measure(args, sys.executable, sys.executable, "ours", auth=True)
+        _gate_cost()
+        return
     python = reference_python()
     if python is None:
         raise SystemExit("no reference venv with flyte==2.12.1 (set FLYTE_REFERENCE_PYTHON)")
