@@ -1,9 +1,14 @@
-"""Issue-10 names in remote mode, on our runtime: flyte.durable is replay-safe across retries,
-checkpoints resume from the previous attempt, and the task context says where it runs."""
+"""Issue-10 names in remote mode: flyte.durable is replay-safe across retries, checkpoints resume
+from the previous attempt, and the task context says where it runs — with our SDK on our runtime,
+and the same programs with the PyPI client on both runtimes and our client on the PyPI runtime."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,3 +72,77 @@ def test_the_task_context_in_remote_mode(wf: ModuleType, ours: ServerProcess) ->
     assert fields["bundle"].endswith(".tar.gz")
     assert fields["input_path"].endswith("inputs.pb")
     assert fields["checkpoint"].endswith("_flytecheckpoints")
+
+
+def _pypi_run(server: ServerProcess, python: str, project: Path, home: Path, task: str, **inputs: object) -> dict:
+    request = {"endpoint": server.endpoint, "project": PROJECT, "domain": DOMAIN, "task": task, "inputs": inputs}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("PYTEST_")}
+    env["HOME"] = str(home)
+    done = subprocess.run(
+        [python, "pypi_driver.py", json.dumps(request)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    # PyPI flyte's HTTP client may abort while the process exits, after the result was printed.
+    assert done.returncode in (0, -signal.SIGABRT) and lines, f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    result: dict = json.loads(lines[-1].removeprefix("RESULT "))
+    return result
+
+
+@pytest.fixture
+def pypi_project(tmp_path: Path) -> Path:
+    project = tmp_path / "pypi-project"
+    shutil.copytree(PROGRAMS, project, ignore=shutil.ignore_patterns("__pycache__"))
+    return project
+
+
+@pytest.mark.parametrize("runtime", ["ours", "pypi"])
+def test_the_pypi_client_gets_the_same_outcomes(
+    runtime: str,
+    request: pytest.FixtureRequest,
+    reference_python: str,
+    pypi_project: Path,
+    tmp_path: Path,
+) -> None:
+    server: ServerProcess = request.getfixturevalue("ours" if runtime == "ours" else "server")
+    marker = tmp_path / "first-attempt"
+    durable = _pypi_run(
+        server,
+        reference_python,
+        pypi_project,
+        tmp_path / "h1",
+        "durable_across_retries",
+        sleep_s=3.0,
+        marker=str(marker),
+    )
+    assert durable["phase"] == "ActionPhase.SUCCEEDED", (durable, server.log_tail())
+    recorded, slept, now_ts, attempt = durable["values"][0]
+    first_time, first_now = (float(value) for value in marker.read_text().split())
+    assert attempt == 1.0 and slept < 2.0
+    assert (recorded, now_ts) == (first_time, first_now)
+
+    resumed = _pypi_run(server, reference_python, pypi_project, tmp_path / "h2", "resumes_from_checkpoint", steps=6)
+    assert resumed["phase"] == "ActionPhase.SUCCEEDED" and resumed["values"] == [[1, 3]], resumed
+
+
+def test_our_client_on_the_pypi_runtime(server: ServerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(PROGRAMS, project, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
+    module = load_module(project / "surface_wf.py")
+    marker = tmp_path / "first-attempt"
+    run = flyte.run(module.durable_across_retries, sleep_s=3.0, marker=str(marker))
+    run.wait()
+    assert run.phase == "SUCCEEDED", server.log_tail()
+    recorded, slept, now_ts, attempt = run.outputs().o0
+    assert attempt == 1.0 and slept < 2.0
+    assert (recorded, now_ts) == tuple(float(value) for value in marker.read_text().split())
+    resumed = flyte.run(module.resumes_from_checkpoint, steps=6)
+    resumed.wait()
+    assert resumed.phase == "SUCCEEDED" and resumed.outputs().o0 == [1, 3]
