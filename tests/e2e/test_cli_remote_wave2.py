@@ -239,3 +239,33 @@ def test_run_hello_on_the_control_plane(cli: Cli) -> None:
     result = cli("run", *SCOPE, "--wait", "hello", "--x_list", "[2, 4]")
     assert result.exit_code == 0, result.output
     assert result.stdout == "o0: 10.0\n"
+
+
+def test_filter_system_leaves_only_the_tasks_own_lines(cli: Cli, project_dir: Path) -> None:
+    (project_dir / "noisy_wf.py").write_text(
+        textwrap.dedent(
+            """
+            import flyte
+            env = flyte.TaskEnvironment(name="noisy")
+
+            @env.task
+            async def noisy() -> int:
+                print("USER-LINE one", flush=True)
+                print("  USER-LINE indented", flush=True)
+                raise ValueError("boom")
+            """
+        )
+    )
+    name = f"w2-{uuid.uuid4().hex[:8]}"
+    failed = cli("run", *SCOPE, "--wait", "--name", name, "noisy_wf.py", "noisy")
+    assert failed.exit_code == 1
+    every = cli("get", "logs", *SCOPE, name)
+    assert every.exit_code == 0, every.output
+    assert any(line.startswith("[flyte] ") for line in every.stdout.splitlines())
+    assert "Traceback (most recent call last):" in every.stdout
+    user = cli("get", "logs", *SCOPE, name, "--filter-system")
+    assert user.exit_code == 0
+    assert user.stdout.startswith("USER-LINE one\n  USER-LINE indented\n")
+    # Flyte's records and tracebacks are gone (PyPI flyte's runtime, in these workers, writes some
+    # records over several unindented lines; those continuation lines cannot be told from output).
+    assert "[flyte]" not in user.stdout and "Traceback" not in user.stdout and "File " not in user.stdout

@@ -13,6 +13,7 @@ which is what the root action's cache key is computed from.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -196,14 +197,38 @@ class DataProxyService(dataproxy_service_connect.DataProxyService):  # type: ign
         self, request: pb.TailLogsRequest, ctx: RequestContext[Any, Any]
     ) -> AsyncIterator[pb.TailLogsResponse]:
         key: ActionKey = action_key(request.action_id)
+        state = (int(payload_pb2.USER), False)
         async for lines in self.engine.queries.tail_log(key, request.attempt):
             for start in range(0, len(lines), _LOG_BATCH):
                 stamp = timestamp(now_us())
-                batch = [
-                    payload_pb2.LogLine(timestamp=stamp, message=line, originator=payload_pb2.USER)
-                    for line in lines[start : start + _LOG_BATCH]
-                ]
+                batch = []
+                for line in lines[start : start + _LOG_BATCH]:
+                    state = _originator(line, state)
+                    batch.append(payload_pb2.LogLine(timestamp=stamp, message=line, originator=state[0]))
                 yield pb.TailLogsResponse(logs=[pb.TailLogsResponse.Logs(lines=batch)])
+
+
+_CONTINUATIONS = ("Traceback (most recent call last):", "During handling of", "The above exception")
+_SYSTEM_RECORD = re.compile(r"(\[[^\]\s]*\]\[[^\]\s]*\] )?\[flyte\] ")
+"""A record of Flyte's runtime: ``[flyte] LEVEL ...`` (ours), ``[run][action] [flyte] LEVEL ...`` (PyPI flyte's)."""
+
+
+def _originator(line: str, previous: tuple[int, bool]) -> tuple[int, bool]:
+    """``(originator, inside a traceback)`` of a log line, given the previous line's.
+
+    SYSTEM for the records of Flyte's runtime and the traceback that follows one (through its
+    final ``ExceptionType: message`` line); USER for the task's own output.
+    """
+    originator, in_traceback = previous
+    if _SYSTEM_RECORD.match(line):
+        return int(payload_pb2.SYSTEM), False
+    if line.startswith(_CONTINUATIONS):
+        return originator, line.startswith("Traceback")
+    if not line.strip() or line[:1].isspace():
+        return originator, in_traceback
+    if in_traceback:  # the exception line that ends a traceback
+        return originator, False
+    return int(payload_pb2.USER), False
 
 
 def _bundle_of(template: Any) -> str:
