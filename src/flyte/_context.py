@@ -31,6 +31,13 @@ class CallCounter:
         return sequence
 
 
+@dataclass
+class AttemptStatus:
+    """Whether the attempt's task function has returned (or raised): what is cancelled after that is teardown."""
+
+    over: bool = False
+
+
 @dataclass(frozen=True)
 class ExecutionState:
     """Everything a task call needs to know about where it is being made."""
@@ -41,6 +48,7 @@ class ExecutionState:
     calls: CallCounter
     group: GroupData | None = None
     in_trace: bool = False
+    attempt: AttemptStatus = field(default_factory=AttemptStatus)
 
     def with_group(self, group: GroupData | None) -> ExecutionState:
         return replace(self, group=group)

@@ -188,3 +188,41 @@ async def tallied_fan_out(marker_dir: str, n: int) -> int:
         out.write("x")
     values = await asyncio.gather(*[tally(marker_dir, i) for i in range(n)])
     return sum(values)
+
+
+def _marks(marker_dir: str, name: str) -> int:
+    """Adds one mark to ``<name>.count``; how many there were before."""
+    path = pathlib.Path(marker_dir, f"{name}.count")
+    before = len(path.read_text()) if path.exists() else 0
+    with open(path, "a") as out:
+        out.write("x")
+    return before
+
+
+@env.task
+async def tally_nap(marker_dir: str, i: int, seconds: float) -> int:
+    _marks(marker_dir, str(i))
+    await asyncio.sleep(seconds)
+    return i
+
+
+@env.task(retries=1)
+async def fails_once_while_children_run(marker_dir: str, n: int, seconds: float) -> int:
+    """The first attempt fails while its children run; the retry must find them, not aborted ones."""
+    first = _marks(marker_dir, "root") == 0
+    calls = [asyncio.ensure_future(tally_nap(marker_dir, i, seconds)) for i in range(n)]
+    if first:
+        while len(list(pathlib.Path(marker_dir).glob("*.count"))) < n + 1:
+            await asyncio.sleep(0.05)
+        raise RuntimeError("the first attempt fails while its children run")
+    return sum(await asyncio.gather(*calls))
+
+
+impatient = flyte.TaskEnvironment(name="e2e_impatient", env_vars={"_F_CP_TIMEOUT_S": "1"}, depends_on=[env])
+
+
+@impatient.task
+async def impatient_fan_out(marker_dir: str, n: int, seconds: float) -> int:
+    """Each control-plane call times out after 1 s: a stalled server makes enqueues time out."""
+    _marks(marker_dir, "root")
+    return sum(await asyncio.gather(*[tally_nap(marker_dir, i, seconds) for i in range(n)]))

@@ -284,6 +284,9 @@ async def _execute(
     try:
         result = await task.execute(**kwargs)
     finally:
+        # Child calls still in flight are cancelled with the process (or left behind by a reused
+        # worker): the children go on, and a retry of this action finds them by name.
+        state.attempt.over = True
         reset_state(token)
     await _write_outputs(options, task, result)
 

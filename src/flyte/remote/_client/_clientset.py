@@ -294,7 +294,9 @@ class ClientSet:
         """Clients for the control plane a task process runs under (``_U_EP_OVERRIDE``).
 
         The endpoint is plain HTTP when its host contains ``localhost`` or ``docker`` or when
-        ``_U_INSECURE=true``. Request ids carry ``{project}-{domain}-{run}-{action}``.
+        ``_U_INSECURE=true``. Request ids carry ``{project}-{domain}-{run}-{action}``. A task keeps
+        retrying an unreachable control plane for ``_F_CP_RETRY_S`` seconds (default 300); one call
+        may take ``_F_CP_TIMEOUT_S`` seconds (default 30).
 
         Raises:
             flyte.errors.RuntimeSystemError: ``_U_EP_OVERRIDE`` is not set.
@@ -318,7 +320,10 @@ class ClientSet:
         prefix = "-".join(parts) if any(parts) else ""
         # A task outlives restarts of its control plane: keep trying while it is away.
         budget = _float_or(env.get("_F_CP_RETRY_S"), TASK_RETRY_BUDGET_S)
-        return cls.for_endpoint(endpoint, insecure=insecure, request_id_prefix=prefix, retry_budget_s=budget)
+        timeout = _float_or(env.get("_F_CP_TIMEOUT_S"), 30.0)
+        return cls.for_endpoint(
+            endpoint, insecure=insecure, request_id_prefix=prefix, retry_budget_s=budget, timeout_s=timeout
+        )
 
     # --- clients --------------------------------------------------------------------------
 

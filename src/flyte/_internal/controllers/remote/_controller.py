@@ -248,20 +248,27 @@ class RemoteController:
                     )
                 except asyncio.CancelledError:
                     # The server may have taken the child before the cancellation arrived: stop it.
-                    await self._abort(child, reason)
+                    await self._abort(state, child, reason)
                     raise
                 if cancel_requests() > cancels:
                     # Cancelled while the enqueue was in flight, and the transport finished it anyway.
-                    await self._abort(child, reason)
+                    await self._abort(state, child, reason)
                     raise asyncio.CancelledError()
         try:
             update = await informer.wait(child.name)
         except asyncio.CancelledError:
-            await self._abort(child, reason)
+            await self._abort(state, child, reason)
             raise
         return await self._outcome(task, child, update)
 
-    async def _abort(self, child: ActionID, reason: str) -> None:
+    async def _abort(self, state: ExecutionState, child: ActionID, reason: str) -> None:
+        """Abort a child the task's own code stopped waiting for.
+
+        Not while the attempt is being torn down after its task function ended: a retry of the
+        parent re-attaches to its children, and a parent that ends for good takes them with it.
+        """
+        if state.attempt.over:
+            return
         try:
             await asyncio.wait_for(asyncio.shield(self.service.abort(action_id_to_proto(child), reason)), 5.0)
         except (ConnectError, asyncio.TimeoutError) as error:

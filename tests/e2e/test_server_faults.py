@@ -1,0 +1,106 @@
+"""Faults that must neither lose nor repeat work: a parent that is retried while its children run,
+a server that stalls under a parent's enqueues, tasks that leave processes behind when stopped.
+
+Every child leaves one mark per execution (``<i>.count``), so "ran exactly once" is checked, not assumed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from flyteidl2.common import identifier_pb2
+from flyteidl2.workflow import run_service_pb2
+
+from .helpers import DOMAIN, PROJECT, ReferenceClient, ServerProcess, make_rpc
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _counts(markers: Path) -> dict[str, int]:
+    return {path.stem: len(path.read_text()) for path in markers.glob("*.count")}
+
+
+async def _attempts(server: ServerProcess, run: str) -> dict[str, int]:
+    rpc = make_rpc(server.base_url)
+    try:
+        run_id = identifier_pb2.RunIdentifier(project=PROJECT, domain=DOMAIN, name=run)
+        actions = await rpc.runs.list_actions(run_service_pb2.ListActionsRequest(run_id=run_id))
+    finally:
+        await rpc.close()
+    return {action.id.name: action.status.attempts for action in actions.actions}
+
+
+@pytest.fixture(params=["reused", "process"])
+def fault_server(request: pytest.FixtureRequest, tmp_path: Path) -> ServerProcess:
+    """Our runtime in reused workers, and one process per attempt (whose teardown cancels what is in flight)."""
+    extra = {"FLYTE_SERVER_REUSE_WORKERS": "0"} if request.param == "process" else {}
+    server = ServerProcess(data_dir=tmp_path / "data", worker_python=sys.executable, workers=16, extra_env=extra)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_a_retried_parent_reattaches_to_the_children_its_failed_attempt_started(
+    fault_server: ServerProcess, client: ReferenceClient, tmp_path: Path
+) -> None:
+    """The first attempt fails while its children run: they are not aborted, and the retry waits for them."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    n = 6
+    result = client(
+        fault_server,
+        {
+            "op": "run",
+            "task": "fails_once_while_children_run",
+            "inputs": {"marker_dir": str(markers), "n": n, "seconds": 3.0},
+        },
+        timeout=180,
+    )
+    assert result["phase"] == "ActionPhase.SUCCEEDED", (result, fault_server.log_tail())
+    assert result["values"] == [sum(range(n))]
+    counts = _counts(markers)
+    assert counts.pop("root") == 2, "the parent ran twice (it failed once)"
+    assert counts == {str(i): 1 for i in range(n)}, "every child ran exactly once"
+    attempts = await _attempts(fault_server, result["run"])
+    assert attempts.pop("a0") == 2
+    assert set(attempts.values()) == {1}
+
+
+async def test_enqueues_that_time_out_on_a_stalled_server_are_sent_again(
+    fault_server: ServerProcess, client: ReferenceClient, tmp_path: Path
+) -> None:
+    """The parent's calls time out after 1 s; the server is stopped (SIGSTOP) for 4 s mid fan-out.
+    The parent is neither failed nor retried, and no child runs twice."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    n = 40
+    started = client(
+        fault_server,
+        {
+            "op": "run",
+            "task": "impatient_fan_out",
+            "inputs": {"marker_dir": str(markers), "n": n, "seconds": 0.5},
+            "wait": False,
+        },
+    )
+    deadline = time.monotonic() + 60
+    while len(_counts(markers)) < 5:
+        assert time.monotonic() < deadline, "the fan-out did not start"
+        time.sleep(0.05)
+    assert fault_server.process is not None
+    os.kill(fault_server.process.pid, signal.SIGSTOP)
+    try:
+        time.sleep(4.0)
+    finally:
+        os.kill(fault_server.process.pid, signal.SIGCONT)
+    result = client(fault_server, {"op": "wait", "run": started["run"]}, timeout=180)
+    assert result["phase"] == "ActionPhase.SUCCEEDED", (result, fault_server.log_tail())
+    assert result["values"] == [sum(range(n))]
+    counts = _counts(markers)
+    assert counts == {"root": 1, **{str(i): 1 for i in range(n)}}
+    assert set((await _attempts(fault_server, started["run"])).values()) == {1}
