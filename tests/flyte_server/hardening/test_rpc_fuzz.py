@@ -5,12 +5,14 @@ NUL bytes, 64-bit extremes, path traversal, URLs, long text), sent as binary pro
 plain or gzip-compressed, and sometimes mutated after encoding (truncated, bytes flipped or
 inserted). Unary RPCs use Connect's unary protocol, streaming ones its envelope framing. The
 example count is modest and derandomized, so the whole fuzz stays well under two minutes.
+``FLYTE_FUZZ_DB=postgresql://...`` runs the same fuzz against a PostgreSQL database.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -268,7 +270,8 @@ def mutated(draw: st.DrawFn, data: bytes) -> bytes:
 @pytest.fixture(scope="module")
 def fuzz_server() -> Iterator[ServerSubprocess]:
     with tempfile.TemporaryDirectory() as root:
-        server = start_server_subprocess(Path(root) / "server", "--engine")
+        extra = ("--db", os.environ["FLYTE_FUZZ_DB"]) if os.environ.get("FLYTE_FUZZ_DB") else ()
+        server = start_server_subprocess(Path(root) / "server", "--engine", *extra)
         try:
             yield server
         finally:
