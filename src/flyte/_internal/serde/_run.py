@@ -82,6 +82,8 @@ def run_spec_to_proto(
             spec.ClearField(provenance)  # type: ignore[arg-type]  # names checked against the descriptor
         env = {pair.key: pair.value for pair in base.envs.values} | env
     spec.envs.CopyFrom(run_pb2.Envs(values=[literals_pb2.KeyValuePair(key=k, value=v) for k, v in env.items()]))
+    spec.labels.SetInParent()  # Flyte 2 always sends both messages, empty or not
+    spec.annotations.SetInParent()
     for key, value in config.labels.items():
         spec.labels.values[key] = value
     for key, value in config.annotations.items():
