@@ -181,3 +181,27 @@ async def test_a_failing_database_gives_internal_with_a_request_id_and_no_sql(
     await asyncio.sleep(0.1)
     logged = [record for record in caplog.records if getattr(record, "request_id", None) == request_id]
     assert logged and logged[0].exc_info is not None, "the server log has no traceback under the request id"
+
+
+async def test_a_failing_stream_ends_with_internal_and_no_sql(
+    tmp_path: Path, launch_server: Callable[..., RunningServer], empty_postgres_url: str
+) -> None:
+    server = launch_server(
+        ServerConfig(port=0, data_dir=tmp_path / "server", db=empty_postgres_url, workers=2), with_engine=True
+    )
+    connection = await asyncpg.connect(empty_postgres_url)
+    try:
+        await connection.execute("DROP TABLE actions CASCADE")
+    finally:
+        await connection.close()
+    async with RunServiceClient(server.url) as runs:
+        request = run_service_pb2.WatchRunsRequest(project_id=PROJECT)
+        with pytest.raises(ConnectError) as caught:
+            async for _ in runs.watch_runs(request):
+                pass
+    error = caught.value
+    assert error.code == Code.INTERNAL, f"{error.code}: {error.message}"
+    assert "request id" in error.message
+    assert not any(marker in error.message for marker in INTERNALS), error.message
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        assert (await http.get("/healthz")).status_code == 200
