@@ -96,6 +96,12 @@ async def test_rerun_errors_name_the_problem(wf: ModuleType) -> None:
         await flyte.rerun.aio(source.name, recover=True)
     with pytest.raises(ValueError, match="force_rerun_actions requires recover"):
         await flyte.rerun.aio(source.name, force_rerun_actions=["a1"])
+    with pytest.raises(flyte.errors.RuntimeDataValidationError, match="text"):
+        await flyte.rerun.aio(source.name, text=["not", "a", "string"])
+    with pytest.raises(ValueError, match="dry_run"):
+        await flyte.with_runcontext(dry_run=True).rerun.aio(source.name)
+    with pytest.raises(ValueError, match="name of a run"):
+        await flyte.rerun.aio("")
 
 
 def test_rerun_is_remote_only() -> None:
