@@ -4,7 +4,7 @@ Each program in ``programs/`` runs
 
 * ``local``: with our SDK in local mode, in this process;
 * ``ours``: with our SDK as the client against ``flyte start server`` whose workers run our ``a0``;
-* ``pypi``: with PyPI ``flyte`` 2.12.1 as the client (the reference venv: two driver subprocesses
+* ``pypi``: with PyPI ``flyte`` 2.12.1 as the client (the reference venv: three driver subprocesses
   share the programs, started with the module so they overlap the other runs) against a server
   whose workers run PyPI's ``a0``;
 
@@ -79,7 +79,7 @@ def ours_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
     process.stop()
 
 
-PYPI_DRIVERS = 2
+PYPI_DRIVERS = 3
 """PyPI driver processes running programs side by side (each mostly waits on the server)."""
 
 
