@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,7 @@ class ImageCache:
         return cls(image_lookup={str(k): str(v) for k, v in lookup.items()}, build_run_ids=dict(runs))
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class SerializationContext:
     """Everything besides the task that its :class:`~flyteidl2.task.task_definition_pb2.TaskSpec` needs.
 
@@ -121,6 +121,7 @@ class SerializationContext:
 
     version: str
     """The task version (deploy version, or the parent's version for nested calls)."""
+    _: KW_ONLY
     project: str = ""
     """Project of the task id."""
     domain: str = ""
