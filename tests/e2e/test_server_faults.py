@@ -104,3 +104,62 @@ async def test_enqueues_that_time_out_on_a_stalled_server_are_sent_again(
     counts = _counts(markers)
     assert counts == {"root": 1, **{str(i): 1 for i in range(n)}}
     assert set((await _attempts(fault_server, started["run"])).values()) == {1}
+
+
+def _spawned(markers: Path, n: int) -> list[int]:
+    deadline = time.monotonic() + 60
+    while len(list(markers.glob("*.pids"))) < n:
+        assert time.monotonic() < deadline, "the tasks did not start their processes"
+        time.sleep(0.05)
+    return [int(pid) for path in markers.glob("*.pids") for pid in path.read_text().split()]
+
+
+def _still_alive(pids: list[int], within: float = 20.0) -> list[int]:
+    """The pids among ``pids`` still running (not zombies) after waiting up to ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+            except OSError:
+                continue
+            if state not in ("Z", "X"):
+                alive.append(pid)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+async def test_abort_stops_every_process_the_tasks_started(
+    fault_server: ServerProcess, client: ReferenceClient, tmp_path: Path
+) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    n = 3
+    started = client(
+        fault_server,
+        {
+            "op": "run",
+            "task": "spawner_fan_out",
+            "inputs": {"marker_dir": str(markers), "n": n, "seconds": 120.0},
+            "wait": False,
+        },
+    )
+    pids = _spawned(markers, n)
+    assert len(pids) == 3 * n and _still_alive(pids, within=0) == pids, "the processes run"
+    client(fault_server, {"op": "abort", "run": started["run"]})
+    result = client(fault_server, {"op": "wait", "run": started["run"]})
+    assert result["phase"] == "ActionPhase.ABORTED"
+    assert not _still_alive(pids), "processes started by aborted tasks are still running"
+
+
+async def test_a_timeout_stops_every_process_the_task_started(
+    fault_server: ServerProcess, client: ReferenceClient, tmp_path: Path
+) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    result = client(fault_server, {"op": "run", "task": "spawner_timing_out", "inputs": {"marker_dir": str(markers)}})
+    assert result["phase"] == "ActionPhase.TIMED_OUT"
+    pids = _spawned(markers, 1)
+    assert not _still_alive(pids), "processes started by a timed-out task are still running"

@@ -226,3 +226,35 @@ async def impatient_fan_out(marker_dir: str, n: int, seconds: float) -> int:
     """Each control-plane call times out after 1 s: a stalled server makes enqueues time out."""
     _marks(marker_dir, "root")
     return sum(await asyncio.gather(*[tally_nap(marker_dir, i, seconds) for i in range(n)]))
+
+
+async def _spawn_and_wait(marker_dir: str, i: int, seconds: float) -> int:
+    """Starts three long sleeps (Popen, asyncio, and a grandchild of a shell), records their pids, naps."""
+    import subprocess
+
+    pids = [subprocess.Popen(["sleep", "300"]).pid]
+    process = await asyncio.create_subprocess_exec("sleep", "301")
+    pids.append(process.pid)
+    grandchild = pathlib.Path(marker_dir, f"{i}.grandchild")
+    subprocess.Popen(["sh", "-c", f"sleep 302 & echo $! > {grandchild}; wait"])
+    while not grandchild.exists() or not grandchild.read_text().strip():
+        await asyncio.sleep(0.02)
+    pids.append(int(grandchild.read_text()))
+    pathlib.Path(marker_dir, f"{i}.pids").write_text(" ".join(map(str, pids)))
+    await asyncio.sleep(seconds)
+    return i
+
+
+@env.task
+async def spawner(marker_dir: str, i: int, seconds: float) -> int:
+    return await _spawn_and_wait(marker_dir, i, seconds)
+
+
+@env.task
+async def spawner_fan_out(marker_dir: str, n: int, seconds: float) -> list[int]:
+    return list(await asyncio.gather(*[spawner(marker_dir, i, seconds) for i in range(n)]))
+
+
+@env.task(timeout=3)
+async def spawner_timing_out(marker_dir: str) -> int:
+    return await _spawn_and_wait(marker_dir, 0, 120.0)

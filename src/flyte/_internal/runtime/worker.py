@@ -24,6 +24,9 @@ per line:
 Output isolation: ``sys.stdout`` and ``sys.stderr`` are routed by a context variable to the log of
 the attempt whose task (or whose ``asyncio.to_thread`` helper) writes; threads the user starts
 without copying the context write to the worker's own log.
+
+Processes: what an attempt starts with :mod:`subprocess` (or ``asyncio``'s subprocess functions) is
+recorded and stopped with it on abort or timeout (:mod:`flyte._internal.runtime.subprocesses`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+
+from flyte._internal.runtime import subprocesses
 
 if TYPE_CHECKING:
     from flyte._internal.runtime.taskrunner import ActionOptions
@@ -194,6 +199,9 @@ class _Worker:
         _current_log.set(log)  # this task's own context: nothing to reset
         sink = InlineOutputs(inline_limit) if inline_limit > 0 else None
         inline_outputs.set(sink)
+        attempt_tag = "/".join((os.environ.get("RUN_NAME", ""), env.get("ACTION_NAME", ""), str(request_id)))
+        processes = subprocesses.AttemptProcesses(attempt_tag)
+        processes.activate()
         try:
             environ = collections.ChainMap(env, os.environ)
             options = options_from_args(argv[1:], environ)
@@ -220,6 +228,8 @@ class _Worker:
             code = exit_.code if isinstance(exit_.code, int) else 1
         except asyncio.CancelledError:
             code = -15
+            if processes.pids:  # abort or timeout: what the attempt started goes with it
+                await asyncio.to_thread(subprocesses.stop, processes)
             stuck = await _still_running(threads)
             if stuck:
                 print("a task thread did not stop after the cancellation; this worker retires", file=sys.stderr)
@@ -330,6 +340,7 @@ def serve(socket: str, worker_id: str, token: str) -> int:
     """Run attempts sent by the server on ``socket`` until told to stop; the process's exit status."""
     sys.stdout = _Router(sys.stdout)  # type: ignore[assignment]
     sys.stderr = _Router(sys.stderr)  # type: ignore[assignment]
+    subprocesses.install()
     worker = _Worker(Path.cwd())
     try:
         asyncio.run(worker.main(socket, worker_id, token))
