@@ -23,7 +23,9 @@ __all__ = ["TAG_VARIABLE", "AttemptProcesses", "install", "stop"]
 TAG_VARIABLE = "_F_ATTEMPT"
 """Environment variable naming the attempt (``run/action/attempt``) in every process it starts."""
 
-_current: contextvars.ContextVar[AttemptProcesses | None] = contextvars.ContextVar("flyte_attempt_processes", default=None)
+_current: contextvars.ContextVar[AttemptProcesses | None] = contextvars.ContextVar(
+    "flyte_attempt_processes", default=None
+)
 _installed = False
 
 
