@@ -207,6 +207,8 @@ def test_our_cli_with_flyte_api_key(plain_server: AuthServer, tmp_path: Path) ->
         key for key in json.loads(listed.stdout) if key["name"] == "cli-viewer"
     ).items()
 
+    whoami = _flyte("whoami", api_key=viewer, cwd=project)
+    assert whoami.returncode == 0 and "apikey:cli-viewer" in whoami.stdout, whoami.stdout + whoami.stderr
     projects = _flyte("get", "project", api_key=viewer, cwd=project)
     assert projects.returncode == 0 and "flytesnacks" in projects.stdout
     refused = _flyte("create", "api-key", "sneaky", "--role", "admin", api_key=viewer, cwd=project)

@@ -319,6 +319,7 @@ def test_auth_is_on_by_default_off_loopback(tmp_path: Path) -> None:
     exposed.start()
     try:
         assert (exposed.data_dir / "admin-api-key").exists()
+        assert "WARNING: serving without TLS" in exposed.log_path.read_text()
         with httpx.Client(base_url=f"http://127.0.0.1:{exposed.port}") as http:
             code = connect_call(http, "flyteidl2.project.ProjectService", "ListProjects", streaming=False, token=None)
         assert code == "unauthenticated"

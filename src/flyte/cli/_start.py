@@ -154,6 +154,12 @@ def server(
     auth = _auth_wanted(host, auth=auth or oidc_issuer is not None, insecure_no_auth=insecure_no_auth)
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
+    if auth and tls_cert is None and not _is_loopback(host):
+        click.echo(
+            "WARNING: serving without TLS: API keys and tokens cross the network in the clear; "
+            "use --tls-cert/--tls-key or a TLS-terminating proxy.",
+            err=True,
+        )
     configure_logging(log_level, log_format)
     config = ServerConfig(
         host=host,

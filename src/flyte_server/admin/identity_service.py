@@ -10,6 +10,8 @@ from flyteidl2.auth.identity_connect import IdentityServiceASGIApplication
 from flyteidl2.common import identifier_pb2
 from flyteidl2.common import identity_pb2 as common_identity_pb2
 
+from flyte_server.auth.principal import current_principal
+
 __all__ = ["LOCAL_NAME", "LOCAL_SUBJECT", "IdentityService", "identity_app", "local_identity"]
 
 LOCAL_SUBJECT = "local"
@@ -34,11 +36,16 @@ def local_identity() -> common_identity_pb2.EnrichedIdentity:
 
 
 class IdentityService(identity_connect.IdentityService):  # type: ignore[misc]  # the generated stubs are untyped
-    """``UserInfo`` always answers with the local user (what ``flyte whoami`` prints)."""
+    """``UserInfo``: the caller when auth is on, else the local user (what ``flyte whoami`` prints)."""
 
     async def user_info(
         self, request: identity_pb2.UserInfoRequest, ctx: RequestContext[Any, Any]
     ) -> identity_pb2.UserInfoResponse:
+        caller = current_principal()
+        if caller is not None:  # auth is on: the API key, task or OIDC subject that called
+            return identity_pb2.UserInfoResponse(
+                subject=caller.subject, name=caller.name, preferred_username=caller.name
+            )
         return identity_pb2.UserInfoResponse(
             subject=LOCAL_SUBJECT,
             name=LOCAL_NAME,
