@@ -141,6 +141,7 @@ def test_report_and_first_failure(wf: ModuleType) -> None:
     assert isinstance(first, flyte.remote.ActionDetails)
     assert first.name != "a0" and first.task_name == "remote_api.broken"
     assert "broken 7" in (first.error_message or "")
+    assert first.error_info is not None and first.error_info.code == "ValueError" and first.abort_info is None
     assert first.parent_name == "a0"
 
 

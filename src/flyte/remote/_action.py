@@ -757,6 +757,16 @@ class ActionDetails(Action):
             return self.error.message
         return self.abort_reason if self.phase == ActionPhase.ABORTED else None
 
+    @property
+    def error_info(self) -> ActionError | None:
+        """The action's error (code, message, kind), or ``None`` unless it failed."""
+        return self.error
+
+    @property
+    def abort_info(self) -> str | None:
+        """Why the action was aborted, or ``None`` unless it was."""
+        return self.abort_reason if self.phase == ActionPhase.ABORTED else None
+
     def get_phase_transitions(self, attempt: int | None = None) -> list[PhaseTransitionInfo]:
         """The phases an attempt (default: the latest) went through, in order, with their times."""
         chosen = [item for item in self.attempt_history if attempt is None or item.attempt == attempt]

@@ -179,6 +179,18 @@ class Settings(ToDict):
         body = yaml.safe_dump(self.local_overrides(), sort_keys=True, default_flow_style=False)
         return header + ("" if body.strip() == "{}" else body)
 
+    def to_yaml_sections(self) -> list[tuple[str, str]]:
+        """``[(title, yaml)]``: this scope's own overrides, then what it inherits from outer scopes."""
+        import yaml
+
+        local = self.local_overrides()
+        inherited = {item.key: item.value for item in self.effective_settings if item.key not in local}
+        sections = []
+        for title, values in (("Local overrides", local), ("Inherited settings", inherited)):
+            if values:
+                sections.append((title, yaml.safe_dump(values, sort_keys=True, default_flow_style=False)))
+        return sections
+
     @staticmethod
     def parse_yaml(yaml_content: str) -> dict[str, Any]:
         """Overrides from YAML text (as :meth:`to_yaml` writes it).
