@@ -5,6 +5,8 @@ programs' copy), with the reference venv's interpreter. Each program runs on its
 the other; a program that fails is a result, not a crash of the driver.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
@@ -18,7 +20,7 @@ from program_runner import run_program
 import flyte
 
 
-def main(endpoint, project, domain, names):
+def main(endpoint: str, project: str, domain: str, names: list[str]) -> None:
     if "+ours" in flyte.__version__:
         sys.exit(f"not the reference SDK: flyte {flyte.__version__} from {flyte.__file__}")
     flyte.init(endpoint=endpoint, insecure=True, project=project, domain=domain)
