@@ -27,7 +27,7 @@ import shutil
 import stat
 import struct
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -42,6 +42,7 @@ __all__ = [
     "harden_file",
     "inherited_environment",
     "make_owned_dirs",
+    "open_dir_chain",
     "open_worker_file",
     "prepare_worker_areas",
     "resolve_worker_identity",
@@ -241,24 +242,78 @@ def sqlite_file(database_url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
+_trusted_bases: set[Path] = set()
+"""Directories workers cannot write to (the data directory), from which :func:`make_owned_dirs` walks."""
+
+
 def make_owned_dirs(path: Path, owner: tuple[int, int] | None, mode: int = 0o755) -> None:
-    """``mkdir -p path``, handing every directory it creates to ``owner`` (none: the server's user)."""
-    missing: list[Path] = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        if current.parent == current:
-            break
-        current = current.parent
-    for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            directory.mkdir(mode=mode)
-            if owner is not None:
-                os.chown(directory, *owner)
-    if not missing and owner is not None:
-        st = path.stat()
+    """``mkdir -p path``, handing every directory it creates to ``owner`` (none: the server's user).
+
+    With an ``owner``, the part of ``path`` below a trusted base (see :func:`prepare_worker_areas`)
+    lies in directories the worker owns, so it is walked one directory descriptor at a time without
+    following symlinks: a symlink a task planted where a future attempt's directory goes (to
+    ``/etc``, say) fails the call instead of making the server create or chown things there.
+
+    Raises:
+        OSError: a component is a symlink or not a directory.
+    """
+    if owner is None:
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
+        return
+    absolute = Path(os.path.abspath(path))
+    base = max(
+        (b for b in _trusted_bases if absolute == b or b in absolute.parents), key=lambda b: len(b.parts), default=None
+    )
+    if base is None:
+        base = absolute.parent
+        base.mkdir(parents=True, exist_ok=True)
+    uid, gid = owner
+
+    def hand_over(parent_fd: int, name: str) -> None:
+        os.chown(name, uid, gid, dir_fd=parent_fd, follow_symlinks=False)
+
+    fd = open_dir_chain(base, absolute.relative_to(base).parts, on_create=hand_over, mode=mode)
+    try:
+        st = os.fstat(fd)
         if (st.st_uid, st.st_gid) != owner:
-            os.chown(path, *owner)
+            os.fchown(fd, uid, gid)
+    finally:
+        os.close(fd)
+
+
+def open_dir_chain(
+    base: Path,
+    parts: Iterable[str],
+    *,
+    on_create: Callable[[int, str], None] | None = None,
+    mode: int = 0o755,
+) -> int:
+    """A descriptor of ``base/parts...``, creating missing directories, never following a symlink below ``base``.
+
+    ``on_create(parent_fd, name)`` runs for each directory created. The caller closes the result.
+
+    Raises:
+        OSError: a component is a symlink (``ELOOP``) or not a directory (``ENOTDIR``).
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    fd = os.open(base, flags)
+    try:
+        for name in parts:
+            if name in ("", ".", "..") or os.sep in name:
+                raise PermissionError(errno.EACCES, "unsafe path component", name)
+            try:
+                os.mkdir(name, mode, dir_fd=fd)
+                if on_create is not None:
+                    on_create(fd, name)
+            except FileExistsError:
+                pass
+            child = os.open(name, flags | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def open_worker_file(path: Path, *, root: Path | None = None) -> BinaryIO:
@@ -305,6 +360,7 @@ def prepare_worker_areas(
     Raises:
         WorkerUserError: ``worker`` cannot run ``python``.
     """
+    _trusted_bases.add(Path(os.path.abspath(data_dir)))
     for directory in owned:
         make_owned_dirs(directory, worker.owner)
     targets = [data_dir, *reachable]

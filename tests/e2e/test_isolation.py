@@ -81,7 +81,7 @@ def test_a_task_finds_nothing_of_the_servers_key_database_or_environment(
     assert isolated.process is not None
     run = flyte.run(wf.probe, data_dir=str(isolated.data_dir), server_pid=isolated.process.pid, sentinel=SENTINEL)
     run.wait(quiet=True)
-    assert run.phase == "SUCCEEDED", run.phase
+    assert run.phase == "SUCCEEDED", f"{run.phase}\n{isolated.log_tail(40)}"
     found = json.loads(next(iter(run.outputs())))
 
     assert found["uid"] != 0, "the task ran as root"

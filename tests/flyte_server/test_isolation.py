@@ -11,6 +11,7 @@ import logging
 import os
 import pwd
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,35 @@ def test_secret_values_never_reach_the_debug_log(caplog: pytest.LogCaptureFixtur
     logged = " ".join(str(getattr(record, "request", "")) for record in caplog.records)
     assert "db-password" in logged, "the request is logged"
     assert "hunter2-value" not in logged and request.secret_spec.string_value == "hunter2-value"
+
+
+async def test_a_symlink_planted_in_the_store_does_not_redirect_the_servers_writes(tmp_path: Path) -> None:
+    outside = tmp_path / "etc"
+    outside.mkdir()
+    store = LocalBlobStore(tmp_path / "blobs", secret=b"k")
+    Path(store.native_url("p/d")).mkdir(parents=True)
+    Path(store.native_url("p/d/run-to-come")).symlink_to(outside)
+    with pytest.raises(OSError):
+        await store.put("p/d/run-to-come/inputs/inputs.pb", b"x")
+    assert list(outside.iterdir()) == [], "the server wrote through the link"
+    await store.put("p/d/real-run/inputs/inputs.pb", b"x")
+    assert await store.get("p/d/real-run/inputs/inputs.pb") == b"x"
+
+
+@root_only
+def test_a_symlink_planted_where_a_work_dir_goes_is_not_followed(tmp_path: Path) -> None:
+    from flyte_server.isolation import make_owned_dirs, prepare_worker_areas
+
+    worker = resolve_worker_identity(None)
+    assert worker is not None
+    data_dir, outside = tmp_path / "data", tmp_path / "outside"
+    data_dir.mkdir()
+    outside.mkdir()
+    prepare_worker_areas(worker, data_dir=data_dir, owned=[data_dir / "work"], reachable=[], python=sys.executable)
+    assert (data_dir / "work").stat().st_uid == worker.uid
+    (data_dir / "work" / "run-to-come").symlink_to(outside)
+    with pytest.raises(OSError):
+        make_owned_dirs(data_dir / "work" / "run-to-come" / "a1" / "1", worker.owner)
+    assert list(outside.iterdir()) == [] and outside.stat().st_uid != worker.uid
+    make_owned_dirs(data_dir / "work" / "real-run" / "a1" / "1", worker.owner)
+    assert (data_dir / "work" / "real-run" / "a1" / "1").stat().st_uid == worker.uid

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -24,7 +25,7 @@ import time
 import urllib.parse
 from pathlib import Path, PurePosixPath
 
-from flyte_server.isolation import open_worker_file
+from flyte_server.isolation import open_dir_chain, open_worker_file
 
 __all__ = ["SIGNED_PREFIX", "BlobPathError", "LocalBlobStore"]
 
@@ -109,41 +110,49 @@ class LocalBlobStore:
     async def content_md5(self, key: str) -> bytes | None:
         """The MD5 of the object under ``key``, ``None`` when there is none."""
         try:
-            return await asyncio.to_thread(_md5_of, self._path(key))
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return await asyncio.to_thread(_md5_of, self._path(key), self.root)
+        except OSError:
             return None
 
     def _write(self, path: Path, data: bytes, *, replace: bool) -> bool:
-        self._make_parents(path)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-        temporary.write_bytes(data)
+        # Directory by directory from the root, never through a symlink: tasks write into the store,
+        # and one could have put a link to /etc where the server is about to write.
+        parts = path.relative_to(self.root).parts
+        share = self.worker_gid is not None and parts[0] != "uploads"
+        directory = open_dir_chain(self.root, parts[:-1], on_create=self._share_new_dir if share else None)
+        name = parts[-1]
+        temporary = f".{name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
         try:
-            if replace:
-                os.replace(temporary, path)
-                return True
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            with os.fdopen(os.open(temporary, flags, 0o644, dir_fd=directory), "wb") as out:
+                out.write(data)
             try:
-                os.link(temporary, path)  # atomic, and fails when something is there
-                return True
-            except FileExistsError:
-                return _md5_of(path) == hashlib.md5(data).digest()
+                if replace:
+                    os.replace(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
+                    return True
+                try:
+                    # Atomic, and fails when something is there: the first upload wins.
+                    os.link(temporary, name, src_dir_fd=directory, dst_dir_fd=directory, follow_symlinks=False)
+                    return True
+                except FileExistsError:
+                    try:
+                        return _md5_of(path, self.root) == hashlib.md5(data).digest()
+                    except OSError:
+                        return False
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary, dir_fd=directory)
         finally:
-            temporary.unlink(missing_ok=True)
+            os.close(directory)
 
-    def _make_parents(self, path: Path) -> None:
-        missing: list[Path] = []
-        parent = path.parent
-        while not parent.is_dir() and parent != self.root:
-            missing.append(parent)
-            parent = parent.parent
-        for directory in reversed(missing):
-            try:
-                directory.mkdir()
-            except FileExistsError:
-                continue
-            if self.worker_gid is not None:
-                key = directory.relative_to(self.root).as_posix()
-                if key != "uploads" and not key.startswith("uploads/"):
-                    _share_dir(directory, self.worker_gid)
+    def _share_new_dir(self, parent_fd: int, name: str) -> None:
+        assert self.worker_gid is not None
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
+        try:
+            os.fchown(fd, -1, self.worker_gid)
+            os.fchmod(fd, _SHARED_DIR_MODE)
+        finally:
+            os.close(fd)
 
     async def get(self, key: str) -> bytes | None:
         path = self._path(key)
@@ -211,15 +220,18 @@ def _read_regular_file(path: Path, root: Path) -> bytes:
         return handle.read()
 
 
-def _md5_of(path: Path) -> bytes:
+def _md5_of(path: Path, root: Path) -> bytes:
     digest = hashlib.md5()
-    with open(path, "rb") as handle:
+    with open_worker_file(path, root=root) as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.digest()
 
 
+_SHARED_DIR_MODE = stat.S_ISVTX | stat.S_ISGID | 0o775
+
+
 def _share_dir(path: Path, gid: int) -> None:
     """Group ``gid`` may add entries (rwx); the sticky bit keeps it from removing other owners' files."""
     os.chown(path, -1, gid)
-    os.chmod(path, stat.S_ISVTX | stat.S_ISGID | 0o775)
+    os.chmod(path, _SHARED_DIR_MODE)
