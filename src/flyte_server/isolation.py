@@ -43,6 +43,7 @@ __all__ = [
     "inherited_environment",
     "make_owned_dirs",
     "open_dir_chain",
+    "open_for_append",
     "open_worker_file",
     "prepare_worker_areas",
     "resolve_worker_identity",
@@ -388,6 +389,28 @@ def prepare_worker_areas(
             f"the worker user {worker.name} cannot run {python} ({last}); make that Python environment readable "
             "for it, or run tasks as root with --worker-user root"
         )
+
+
+def open_for_append(path: Path) -> BinaryIO:
+    """Open (creating, ``0600``) a file in a directory a worker owns, for the server to append to.
+
+    A symlink there (to ``/etc/shadow``, say) is not followed and a FIFO does not block, so a task
+    cannot make the server, or the worker writing through the descriptor it hands over, write to
+    another file.
+
+    Raises:
+        OSError: the path is a symlink or not a regular file.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o600)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "ab")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 # -- POSIX ACLs, written as the kernel's extended attribute (no setfacl needed) ------------------

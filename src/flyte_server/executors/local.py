@@ -25,7 +25,7 @@ from flyte_server.executors.procs import (
 )
 from flyte_server.executors.reuse import WorkerPool
 from flyte_server.executors.zygote import Zygote, preload_file_for
-from flyte_server.isolation import WorkerIdentity, make_owned_dirs, user_options
+from flyte_server.isolation import WorkerIdentity, make_owned_dirs, open_for_append, user_options
 
 __all__ = ["LocalExecutor", "SubprocessWorker"]
 
@@ -156,7 +156,10 @@ class LocalExecutor:
 
     async def _spawn(self, spec: LaunchSpec) -> SubprocessWorker:
         await asyncio.to_thread(_make_dirs, spec, self.worker.owner if self.worker else None)
-        log = open(spec.log_path, "ab")
+        try:
+            log = open_for_append(spec.log_path)  # in the worker's directory: no symlinks followed
+        except OSError as error:
+            raise LaunchError(f"cannot open the log {spec.log_path}: {error.strerror or error}") from error
         try:
             process = await asyncio.create_subprocess_exec(
                 *spec.argv,

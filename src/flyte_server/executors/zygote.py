@@ -19,7 +19,7 @@ from typing import Any
 
 from flyte_server.executors import LaunchError, LaunchSpec
 from flyte_server.executors.procs import ExitTracking, ExternalProcess, process_start_ticks
-from flyte_server.isolation import WorkerIdentity, user_options
+from flyte_server.isolation import WorkerIdentity, open_for_append, open_worker_file, user_options
 
 __all__ = ["Zygote", "ZygoteWorker"]
 
@@ -91,7 +91,10 @@ class Zygote:
             LaunchError: it could not start or could not import the entry point.
         """
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
+        try:
+            log = open_for_append(self.log_path)  # in the workers' directory: no symlinks followed
+        except OSError as error:
+            raise LaunchError(f"cannot open the warm worker's log {self.log_path}: {error}") from error
         try:
             self._process = await asyncio.create_subprocess_exec(
                 self.python,
@@ -163,11 +166,14 @@ class Zygote:
 
     def _remember(self, modules: list[str]) -> None:
         try:
-            known = set(self.preload_file.read_text().split()) if self.preload_file.exists() else set()
+            known: set[str] = set()
+            if self.preload_file.exists():
+                with open_worker_file(self.preload_file) as existing:
+                    known = set(existing.read().decode(errors="replace").split())
             new = [name for name in modules if name not in known]
             if new:
-                with self.preload_file.open("a") as out:
-                    out.write("".join(f"{name}\n" for name in new))
+                with open_for_append(self.preload_file) as out:
+                    out.write("".join(f"{name}\n" for name in new).encode())
         except OSError as error:
             logger.warning("cannot record the warm worker's modules: %s", error)
 
