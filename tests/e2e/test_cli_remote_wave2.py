@@ -133,7 +133,7 @@ def test_rerun_with_the_same_and_with_changed_inputs(cli: Cli) -> None:
 
     helped = cli("rerun", *SCOPE, source, "--help")
     assert helped.exit_code == 0
-    assert f"Inputs of {source} (task a0)" in helped.stdout and "--scale INTEGER" in helped.stdout
+    assert f"Inputs of {source}, action a0:" in helped.stdout and "--scale INTEGER" in helped.stdout
 
     bad = cli("rerun", *SCOPE, source, "--n", "three")
     assert bad.exit_code == 2 and "Invalid value for '--n': 'three' is not a valid integer" in bad.stderr

@@ -98,7 +98,7 @@ class RerunCommand(click.Command):
             formatter = sub.make_formatter()
             rows = [record for param in inputs.get_params(sub) if (record := param.get_help_record(sub))]
             rows = [row for row in rows if "--help" not in row[0]]
-            with formatter.section(f"Inputs of {run_name} (task {action_name})"):
+            with formatter.section(f"Inputs of {run_name}, action {action_name}"):
                 formatter.write_dl(rows or [("(none)", "the task takes no inputs")])
             click.echo(formatter.getvalue().rstrip())
         ctx.exit(0)
