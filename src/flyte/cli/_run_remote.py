@@ -68,7 +68,9 @@ def _follow_logs(run: Any) -> None:
         for line in run.tail_logs():
             click.echo(line)
     except LogsNotYetAvailableError as error:
-        click.echo(f"(no logs: {error})", err=True)
+        run.sync()
+        if not run.done():  # an attempt that ended without printing leaves no log: nothing to say
+            click.echo(f"(no logs: {error})", err=True)
 
 
 def execute_remote(
