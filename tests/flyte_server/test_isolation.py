@@ -210,3 +210,20 @@ def test_a_symlink_planted_where_a_work_dir_goes_is_not_followed(tmp_path: Path)
     assert list(outside.iterdir()) == [] and outside.stat().st_uid != worker.uid
     make_owned_dirs(data_dir / "work" / "real-run" / "a1" / "1", worker.owner)
     assert (data_dir / "work" / "real-run" / "a1" / "1").stat().st_uid == worker.uid
+
+
+@root_only
+def test_an_unknown_worker_user_is_a_one_line_start_error(tmp_path: Path) -> None:
+    import subprocess
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "FLYTE_SERVER"))}
+    command = [sys.executable, "-m", "flyte", "start", "server", "--port", "0", "--data-dir", str(tmp_path / "d")]
+    result = subprocess.run(
+        [*command, "--worker-user", "no-such-user-here"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: --worker-user no-such-user-here: there is no such user"
