@@ -49,7 +49,7 @@ def _commands(command: click.Command, path: list[str], parent: click.Context | N
         "usage": formatter.getvalue().strip().removeprefix("Usage:").strip(),
         "help": (command.help or "").strip(),
         "short_help": command.get_short_help_str(limit=120),
-        "params": [_param(param, ctx) for param in command.get_params(ctx) if param.name != "help"],
+        "params": [_param(param, ctx) for param in command.get_params(ctx) if "--help" not in param.opts],
         "subcommands": [],
     }
     found = [record]
@@ -98,7 +98,7 @@ def _markdown(commands: list[dict[str, Any]]) -> str:
                 kind = (
                     "flag"
                     if param.get("is_flag")
-                    else "|".join(param["choices"])
+                    else ", ".join(param["choices"])
                     if "choices" in param
                     else param["type"]
                 )

@@ -119,7 +119,11 @@ def test_gen_docs_markdown_covers_every_command(flyte_cli: Cli) -> None:
     for heading in ("## `flyte`", "### `flyte rerun`", "#### `flyte get logs`", "#### `flyte run hello`"):
         assert f"\n#{heading}\n" in text or f"\n{heading}\n" in text, heading
     assert "| `--show-ts` | flag | Start each line with its timestamp (UTC). |" in text
-    assert "| `-of`, `--output-format` | table|json|table-simple|json-raw |" in text
+    assert "| `-of`, `--output-format` | table, json, table-simple, json-raw |" in text
+    assert "`--help`" not in text  # every command has it; the reference leaves it out
+    for line in text.splitlines():
+        if line.startswith("| `-"):  # an option row: exactly three cells
+            assert line.replace("\\|", "").count("|") == 4, line
 
 
 def test_gen_docs_json_is_one_record_per_command(flyte_cli: Cli) -> None:
