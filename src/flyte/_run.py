@@ -298,11 +298,10 @@ class Runner:
     ) -> Run:
         mode = self._mode()
         if mode == "local":
-            raise InitializationError(
-                "InvalidRunArgument",
-                "user",
-                "flyte.rerun needs a control plane (it re-runs a run stored there); call "
-                "flyte.init(endpoint='localhost:8090', insecure=True) or flyte.init_from_config() first",
+            # NotImplementedError, as Flyte 2 raises it for a local rerun.
+            raise NotImplementedError(
+                "rerun is only supported in remote mode: it re-runs a run stored on a control plane; call "
+                "flyte.init(endpoint='localhost:8090', insecure=True) or flyte.init_from_config() first"
             )
         self._require_endpoint(mode)
         if self.config.dry_run:
@@ -683,7 +682,7 @@ Args:
 Raises:
     flyte.errors.ActionNotFoundError: there is no such run or action.
     ValueError: an input name the task does not have, or ``force_rerun_actions`` without ``recover``.
-    flyte.errors.InitializationError: no control plane is configured.
+    NotImplementedError: no control plane is configured (local mode), as in Flyte 2.
 
 Example:
     >>> run = flyte.rerun("r3x9...")  # doctest: +SKIP

@@ -39,19 +39,7 @@ MODES = ("local", "ours", "pypi")
 
 # Programs (or ways) that need work not landed yet: (program, mode) -> reason. Strict xfails, so
 # each one is removed as soon as it passes.
-_NO_OUTPUTS = (
-    "Run.outputs() of a remote run whose task returns nothing: () with our SDK, (None,) with PyPI's "
-    "(and with ours locally)"
-)
-PENDING: dict[tuple[str, str], str] = {
-    ("returns_none", "ours"): _NO_OUTPUTS,
-    ("no_return_annotation", "ours"): _NO_OUTPUTS,
-    ("aio_api", "ours"): "flyte.remote.Run.listall.aio() returns a coroutine; Flyte 2's is an async iterator",
-    ("rerun", "local"): (
-        "flyte.rerun without a control plane raises InitializationError; Flyte 2 raises NotImplementedError "
-        "('rerun is only supported in remote mode')"
-    ),
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ async def test_rerun_errors_name_the_problem(wf: ModuleType) -> None:
 
 def test_rerun_is_remote_only() -> None:
     flyte.init()
-    with pytest.raises(flyte.errors.InitializationError, match="control plane"):
+    with pytest.raises(NotImplementedError, match="remote mode"):
         flyte.rerun("r1")
 
 

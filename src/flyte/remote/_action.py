@@ -38,6 +38,7 @@ from flyte.remote._common import (
     scope,
     to_datetime,
 )
+from flyte.remote._listing import syncify_listing
 
 if TYPE_CHECKING:
     from flyteidl2.common import identifier_pb2
@@ -319,7 +320,7 @@ class Action(ActionExtras, ToDict):
         project, domain = scope(project, domain)
         return cls._from_details(await fetch_details(project, domain, run_name, name))
 
-    @syncify_classmethod
+    @syncify_listing
     @classmethod
     async def listall(
         cls,
@@ -557,6 +558,8 @@ class Action(ActionExtras, ToDict):
         _, literals = await self._literals()
         types = await self._types("outputs")
         values = await _decode(literals, types, f"output of {self._describe()}")
+        if not values and not types:
+            return ActionOutputs((None,))  # a task that returns nothing: (None,), as locally and in Flyte 2
         ordered = sorted(values, key=lambda name: list(types).index(name) if name in types else len(types))
         return ActionOutputs(tuple(values[name] for name in ordered))
 

@@ -15,6 +15,7 @@ from flyte._internal.syncify import syncify_classmethod, syncify_method
 from flyte.errors import ActionNotFoundError
 from flyte.models import ActionPhase
 from flyte.remote._common import ToDict, control_plane_error, get_clients, phase_from_proto, scope
+from flyte.remote._listing import syncify_listing
 
 if TYPE_CHECKING:
     from flyteidl2.workflow import run_definition_pb2
@@ -77,7 +78,7 @@ class Condition(ToDict):
             expected_type=expected,
         )
 
-    @syncify_classmethod
+    @syncify_listing
     @classmethod
     async def listall(
         cls,

@@ -26,6 +26,7 @@ from flyte.remote._common import (
     phase_to_proto,
     scope,
 )
+from flyte.remote._listing import syncify_listing
 from flyte.remote._run_extras import RunDetailsExtras, RunExtras
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ class Run(RunExtras, BaseRun, ToDict):
         details = await _run_details(project, domain, name)
         return cls(Action._from_details(details.action), labels=dict(details.run_spec.labels.values))
 
-    @syncify_classmethod
+    @syncify_listing
     @classmethod
     async def listall(
         cls,

@@ -11,6 +11,7 @@ from typing import Literal
 
 from flyte._internal.syncify import syncify_classmethod
 from flyte.remote._common import ToDict, control_plane_error, dataproxy_for, get_clients, org, scope, to_datetime
+from flyte.remote._listing import syncify_listing
 
 __all__ = ["Secret", "SecretType", "SecretTypes"]
 
@@ -132,7 +133,7 @@ class Secret(ToDict):
             raise control_plane_error(error, f"secret {name!r} in {secret_id.project}/{secret_id.domain}") from error
         return cls._from_proto(response.secret)
 
-    @syncify_classmethod
+    @syncify_listing
     @classmethod
     async def listall(
         cls, limit: int = 100, cluster_pool: str | None = None, *, project: str | None = None, domain: str | None = None

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from flyte._internal.syncify import syncify_classmethod, syncify_method
+from flyte._internal.syncify import syncify_method
 from flyte.errors import RemoteTaskNotFoundError, RemoteTaskUsageError
 from flyte.remote._common import ToDict, control_plane_error, get_clients, org, scope, to_datetime
+from flyte.remote._listing import syncify_listing
 from flyte.remote._task_override import MAX_INLINE_IO_BYTES, TaskDetailsExtras
 
 if TYPE_CHECKING:
@@ -242,7 +243,7 @@ class Task(ToDict):
             f"Deployed task {self.name} cannot be called from a task yet; start it with flyte.run(task, ...)"
         )
 
-    @syncify_classmethod
+    @syncify_listing
     @classmethod
     async def listall(
         cls,

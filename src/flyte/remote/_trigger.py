@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from flyte._internal.syncify import syncify_classmethod, syncify_method
 from flyte.remote._common import ToDict, control_plane_error, dataproxy_for, get_clients, org, scope, to_datetime
+from flyte.remote._listing import syncify_listing
 
 if TYPE_CHECKING:
     from flyteidl2.common import identifier_pb2
@@ -148,7 +149,7 @@ class Trigger(ToDict):
         assert isinstance(details, TriggerDetails)
         return details
 
-    @syncify_classmethod
+    @syncify_listing
     @classmethod
     async def listall(
         cls,

@@ -63,6 +63,7 @@ async def env_value(key: str, fallback: str = "none") -> str:
 async def logs_at_levels(text: str) -> str:
     import logging
 
+    print(f"user-print {text}", flush=True)
     logging.getLogger("flyte.user").debug(f"user-debug {text}")
     logging.getLogger("flyte").info(f"flyte-info {text}")
     return text
