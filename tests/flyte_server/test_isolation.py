@@ -227,3 +227,15 @@ def test_an_unknown_worker_user_is_a_one_line_start_error(tmp_path: Path) -> Non
     )
     assert result.returncode == 1
     assert result.stderr.strip() == "Error: --worker-user no-such-user-here: there is no such user"
+
+
+async def test_a_symlink_loop_in_the_store_reads_as_nothing(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs", secret=b"k")
+    run_dir = Path(store.native_url("p/d/r1"))
+    run_dir.mkdir(parents=True)
+    (run_dir / "a").symlink_to(run_dir / "b")
+    (run_dir / "b").symlink_to(run_dir / "a")
+    assert await DataAccess(store).read(str(run_dir / "a" / "outputs.pb")) is None
+    assert store.key_of(str(run_dir / "a")) is None
+    with pytest.raises(ConnectError):
+        check_location(store, str(run_dir / "a" / "x"), prefix="p/d/r1", what="input_uri")

@@ -24,10 +24,11 @@ import stat
 import time
 import urllib.parse
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from flyte_server.isolation import open_dir_chain, open_worker_file
 
-__all__ = ["SIGNED_PREFIX", "BlobPathError", "LocalBlobStore"]
+__all__ = ["SIGNED_PREFIX", "BlobPathError", "LocalBlobStore", "LocalUpload"]
 
 SIGNED_PREFIX = "/__blob/"
 
@@ -91,10 +92,10 @@ class LocalBlobStore:
         if not raw.startswith("/") or "\x00" in raw:
             return None
         # Symlinks are resolved: a link (made by a task) that points out of the store is outside it.
-        path = Path(raw).resolve()
         try:
+            path = Path(raw).resolve()
             key = path.relative_to(self.root).as_posix()
-        except ValueError:
+        except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
             return None
         return key if key != "." else None
 
@@ -106,6 +107,28 @@ class LocalBlobStore:
     async def put_upload(self, key: str, data: bytes) -> bool:
         """Write ``data`` under ``key`` unless other content is there already; whether it is there now."""
         return await asyncio.to_thread(self._write, self._path(key), data, replace=False)
+
+    def begin_upload(self, key: str) -> LocalUpload:
+        """Start writing an upload under ``key`` in pieces (a temporary file beside it); see :class:`LocalUpload`.
+
+        Blocking (it creates directories): call it in a thread.
+        """
+        path = self._path(key)
+        parts = path.relative_to(self.root).parts
+        share = self.worker_gid is not None and parts[0] != "uploads"
+        directory = open_dir_chain(self.root, parts[:-1], on_create=self._share_new_dir if share else None)
+        try:
+            return LocalUpload(path, directory, self.root)
+        except BaseException:
+            os.close(directory)
+            raise
+
+    def open_object(self, key: str) -> BinaryIO | None:
+        """The object under ``key`` open for reading, ``None`` when there is none; the caller closes it."""
+        try:
+            return open_worker_file(self._path(key), root=self.root)
+        except OSError:
+            return None
 
     async def content_md5(self, key: str) -> bytes | None:
         """The MD5 of the object under ``key``, ``None`` when there is none."""
@@ -212,6 +235,72 @@ class LocalBlobStore:
     def worker_env(self) -> dict[str, str]:
         # fsspec's local filesystem does not create parent directories unless told to.
         return {"FSSPEC_FILE_AUTO_MKDIR": "true"}
+
+
+class LocalUpload:
+    """An upload streamed into a temporary file beside its key, then linked into place if nothing else is there.
+
+    Memory stays at one piece however large the object: :meth:`write` each piece as it arrives
+    (in a thread), check :attr:`md5`, then :meth:`commit` (the first upload wins, as with
+    ``put_upload``) or :meth:`discard`. Both close everything; calling :meth:`discard` after
+    :meth:`commit` is harmless.
+    """
+
+    def __init__(self, path: Path, directory: int, root: Path) -> None:
+        self._path = path
+        self._root = root
+        self._directory: int | None = directory
+        self._name = path.name
+        self._temporary = f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        self._out: BinaryIO | None = os.fdopen(os.open(self._temporary, flags, 0o644, dir_fd=directory), "wb")
+        self._digest = hashlib.md5()
+        self.size = 0
+        """Bytes written so far."""
+
+    @property
+    def md5(self) -> bytes:
+        """The MD5 digest of what was written so far."""
+        return self._digest.digest()
+
+    def write(self, data: bytes) -> None:
+        assert self._out is not None, "the upload is closed"
+        self._out.write(data)
+        self._digest.update(data)
+        self.size += len(data)
+
+    def commit(self) -> bool:
+        """Link the upload in under its key unless other content is there; whether the key holds this content now."""
+        assert self._out is not None and self._directory is not None, "the upload is closed"
+        self._out.close()
+        self._out = None
+        try:
+            os.link(
+                self._temporary,
+                self._name,
+                src_dir_fd=self._directory,
+                dst_dir_fd=self._directory,
+                follow_symlinks=False,
+            )
+            return True
+        except FileExistsError:
+            try:
+                return _md5_of(self._path, self._root) == self.md5
+            except OSError:
+                return False
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the temporary file and close what is open."""
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        if self._directory is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._temporary, dir_fd=self._directory)
+            os.close(self._directory)
+            self._directory = None
 
 
 def _read_regular_file(path: Path, root: Path) -> bytes:

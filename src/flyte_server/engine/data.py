@@ -69,7 +69,7 @@ class DataAccess:
         try:
             resolved = path.resolve()
             resolved.relative_to(root)
-        except (ValueError, OSError):
+        except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
             return None
         return resolved
 

@@ -31,7 +31,7 @@ def store_key(blobs: BlobStore, uri: str) -> str | None:
     try:
         key = blobs.key_of(uri)
         return validate_key(key) if key else None
-    except (BlobPathError, ValueError, OSError):
+    except (BlobPathError, ValueError, OSError, RuntimeError):
         return None
 
 
