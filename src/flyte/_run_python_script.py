@@ -7,7 +7,8 @@ output lines. The task is part of the ``flyte`` package, so any worker that has 
 installed can load it — no code bundle of the caller's is needed.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: the task travels as a pickle, and a pickled
+# function's string annotations could not be resolved where it is rebuilt.
 
 import pathlib
 from typing import TYPE_CHECKING, Any
@@ -86,7 +87,7 @@ async def run_python_script(
     memory: str = "16Gi",
     gpu: int = 0,
     gpu_type: str = "T4",
-    image: Image | list[str] | None = None,
+    image: "Image | list[str] | None" = None,
     timeout: int = 3600,
     extra_args: list[str] | None = None,
     queue: str | None = None,
@@ -102,7 +103,7 @@ async def run_python_script(
     runtime: Any = None,
     failure_policy: Any = None,
     ttl_seconds_after_finished: int | None = None,
-) -> Run:
+) -> "Run":
     """Run a Python script as a task (locally, or on the configured control plane).
 
     Args:
@@ -173,7 +174,9 @@ async def run_python_script(
     task = run_script.override(**options)
     uploaded_script: File[Any] = await File.from_local(script)
     uploaded_includes: list[File[Any]] = [await File.from_local(p) for p in includes]
-    context = flyte.with_runcontext(name=name) if name else flyte.with_runcontext()
+    # The task lives in the installed flyte package, not under the caller's code root: it travels
+    # as a pickle (of a reference to this module), which any worker with flyte installed can load.
+    context = flyte.with_runcontext(name=name, interactive_mode=True)
     run = await context.run.aio(task, script=uploaded_script, args=list(extra_args or []), include=uploaded_includes)
     if wait:
         await run.wait.aio()

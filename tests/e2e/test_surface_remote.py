@@ -146,3 +146,16 @@ def test_our_client_on_the_pypi_runtime(server: ServerProcess, tmp_path: Path, m
     resumed = flyte.run(module.resumes_from_checkpoint, steps=6)
     resumed.wait()
     assert resumed.phase == "SUCCEEDED" and resumed.outputs().o0 == [1, 3]
+
+
+def test_run_python_script_on_the_control_plane(wf: ModuleType, ours: ServerProcess, tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text("import sys\nprint('answer', int(sys.argv[1]) * 2)\n")
+    run = flyte.run_python_script(script, cpu=1, memory="1Gi", extra_args=["21"], wait=True)
+    assert run.phase == "SUCCEEDED", run.details().action.error
+    assert any("answer 42" in line for line in run.get_logs())
+    failing = tmp_path / "fails.py"
+    failing.write_text("raise SystemExit(4)\n")
+    failed = flyte.run_python_script(failing, cpu=1, memory="1Gi", wait=True)
+    assert failed.phase == "FAILED"
+    assert "status 4" in (failed.details().action.error.message or "")
