@@ -161,6 +161,7 @@ def server(
             err=True,
         )
     configure_logging(log_level, log_format)
+    _warn_about_secrets_in_argv(ctx)
     config = ServerConfig(
         host=host,
         port=port,
@@ -216,6 +217,24 @@ def _auth_wanted(host: str, *, auth: bool, insecure_no_auth: bool) -> bool:
         )
         return False
     return True
+
+
+def _warn_about_secrets_in_argv(ctx: click.Context) -> None:
+    """Secrets given as options are in ``/proc/<pid>/cmdline``, which every local user (and task) can read."""
+    from click.core import ParameterSource
+
+    for name, variable in (
+        ("secret_key", "FLYTE_SERVER_SECRET_KEY"),
+        ("s3_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+        ("worker_s3_secret_access_key", "FLYTE_WORKER_AWS_SECRET_ACCESS_KEY"),
+    ):
+        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+            option = "--" + name.replace("_", "-")
+            click.echo(
+                f"Warning: {option} on the command line is visible to every local user in the process list; "
+                f"set {variable} instead",
+                err=True,
+            )
 
 
 def _print_banner(info: ServerInfo) -> None:
