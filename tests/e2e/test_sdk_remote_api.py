@@ -261,3 +261,19 @@ def test_secrets_take_flyte_2_positional_arguments(wf: ModuleType) -> None:
         flyte.remote.Secret.get(name, cluster_pool="gpu-pool")
     flyte.remote.Secret.delete(name)
     assert name not in [secret.name for secret in flyte.remote.Secret.listall(1000)]
+
+
+def test_artifacts_on_a_control_plane_without_an_artifact_service(wf: ModuleType) -> None:
+    schema = flyte.remote.PartitionSchema(time_key="ds", granularity="DAY", keys=("region",))
+    assert json.loads(schema.to_json()) == {"time_key": "ds", "granularity": "DAY", "keys": ["region"], "declared": False}
+    for call in (
+        lambda: flyte.remote.Artifact.get("model"),
+        lambda: flyte.remote.Artifact.listall("model"),
+        lambda: flyte.remote.Artifact.create(3, name="model"),
+        lambda: flyte.remote.Artifact.get_schema("model"),
+    ):
+        with pytest.raises(flyte.errors.ControlPlaneError) as raised:
+            call()
+        assert "\n" not in str(raised.value)
+    with pytest.raises(ValueError, match="needs a name"):
+        flyte.remote.Artifact.create(3)

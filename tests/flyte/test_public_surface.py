@@ -48,10 +48,7 @@ EXCLUDED: dict[str, str] = {
 
 # flyte.remote belongs to another helper of issue 10 (part B); these were not there yet when this
 # test was written. Remove each entry once the name lands.
-PENDING_PART_B: dict[str, str] = {
-    "flyte.remote.Artifact": "issue 10 part B (flyte.remote)",
-    "flyte.remote.PartitionSchema": "issue 10 part B (flyte.remote)",
-}
+PENDING_PART_B: dict[str, str] = {}
 
 # Reference names that are not API: typing helpers and modules a module without ``__all__``
 # happens to import (flyte.models has none, so ``dir()`` shows its imports).

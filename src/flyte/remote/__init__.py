@@ -23,7 +23,9 @@ __all__ = [
     "ActionError",
     "ActionInputs",
     "ActionOutputs",
+    "Artifact",
     "Condition",
+    "PartitionSchema",
     "Project",
     "Run",
     "RunDetails",
@@ -48,7 +50,9 @@ _EXPORTS = {
     "ActionError": "flyte.remote._action",
     "ActionInputs": "flyte._run",
     "ActionOutputs": "flyte._run",
+    "Artifact": "flyte.remote._artifact",
     "Condition": "flyte.remote._condition",
+    "PartitionSchema": "flyte.remote._artifact",
     "Project": "flyte.remote._project",
     "Run": "flyte.remote._run",
     "RunDetails": "flyte.remote._run",
@@ -69,6 +73,7 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from flyte._run import ActionInputs, ActionOutputs
     from flyte.remote._action import Action, ActionAttempt, ActionDetails, ActionError
+    from flyte.remote._artifact import Artifact, PartitionSchema
     from flyte.remote._auth_metadata import auth_metadata
     from flyte.remote._common import TimeFilter
     from flyte.remote._condition import Condition
