@@ -269,3 +269,27 @@ def test_filter_system_leaves_only_the_tasks_own_lines(cli: Cli, project_dir: Pa
     # Flyte's records and tracebacks are gone (PyPI flyte's runtime, in these workers, writes some
     # records over several unindented lines; those continuation lines cannot be told from output).
     assert "[flyte]" not in user.stdout and "Traceback" not in user.stdout and "File " not in user.stdout
+
+
+def test_pypi_flytes_get_code_works_against_our_server(
+    cli: Cli, server: ServerProcess, reference_python: str, project_dir: Path, tmp_path: Path
+) -> None:
+    """PyPI flyte asks for a link by action attempt (CreateDownloadLink, CODE_BUNDLE); on this
+    machine it could also read the store directly, so ``test_get_code_lists_and_downloads_the_bundle``
+    (our client, the data proxy only) is the one that pins the server's answer."""
+    from reference import reference_env
+
+    name = _run(cli, "sdk_wf.py", "fan_out", "--n", "1")
+    dest = tmp_path / "pypi-code"
+    env = {**reference_env(), "HOME": str(tmp_path / "pypi-home")}
+    pypi_flyte = [str(Path(reference_python).parent / "flyte"), "--endpoint", server.endpoint, "--insecure"]
+    done = subprocess.run(
+        [*pypi_flyte, "get", "code", name, *SCOPE, "--dest", str(dest)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (dest / "sdk_wf.py").read_text() == (project_dir / "sdk_wf.py").read_text()
