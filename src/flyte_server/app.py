@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import hashlib
+import os
 import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -84,54 +85,91 @@ class Router:
                 if not store.verify("PUT", key, query, content_md5=declared_md5):
                     await _respond(send, 403, b"invalid or expired signature\n")
                     return
-                body = await _read_body(receive, MAX_UPLOAD_BYTES)
-                if body is None:
-                    await _respond(send, 413, b"object too large\n")
-                    return
-                if declared_md5 and base64.b64encode(hashlib.md5(body).digest()).decode() != declared_md5:
-                    await _respond(send, 400, b"Content-MD5 does not match the body\n")
-                    return
-                if not await store.put_upload(key, body):
-                    await _respond(send, 409, b"the object exists with other content\n")
-                    return
-                await _respond(send, 200, b"")
+                await _stream_upload(store, key, declared_md5, headers, receive, send)
             elif method == "GET":
                 if not store.verify("GET", key, query, content_md5=None):
                     await _respond(send, 403, b"invalid or expired signature\n")
                     return
-                data = await store.get(key)
-                if data is None:
-                    await _respond(send, 404, b"no such object\n")
-                    return
-                await _respond(send, 200, data, content_type=b"application/octet-stream")
+                await _stream_download(store, key, send)
             else:
                 await _respond(send, 405, b"method not allowed\n")
         except BlobPathError as error:
             await _respond(send, 400, f"{error}\n".encode())
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+_PIECE = 1024 * 1024
+"""Uploads are written, and downloads read, this many bytes at a time: memory stays flat whatever the size."""
 
 
-async def _respond(send: Send, status: int, body: bytes, *, content_type: bytes = b"text/plain") -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
-        }
-    )
+async def _stream_upload(
+    store: LocalBlobStore, key: str, declared_md5: str | None, headers: dict[str, str], receive: Receive, send: Send
+) -> None:
+    declared_size = headers.get("content-length", "")
+    if declared_size.isdigit() and int(declared_size) > MAX_UPLOAD_BYTES:
+        await _respond(send, 413, b"object too large\n", close=True)
+        return
+    upload = await asyncio.to_thread(store.begin_upload, key)
+    try:
+        pending = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            pending += message.get("body", b"")
+            more = bool(message.get("more_body", False))
+            if upload.size + len(pending) > MAX_UPLOAD_BYTES:
+                await _respond(send, 413, b"object too large\n", close=True)
+                return
+            if len(pending) >= _PIECE or not more:
+                await asyncio.to_thread(upload.write, bytes(pending))
+                pending.clear()
+            if not more:
+                break
+        if declared_md5 and base64.b64encode(upload.md5).decode() != declared_md5:
+            await _respond(send, 400, b"Content-MD5 does not match the body\n")
+            return
+        if not await asyncio.to_thread(upload.commit):
+            await _respond(send, 409, b"the object exists with other content\n")
+            return
+    finally:
+        await asyncio.to_thread(upload.discard)
+    await _respond(send, 200, b"")
+
+
+async def _stream_download(store: LocalBlobStore, key: str, send: Send) -> None:
+    handle = await asyncio.to_thread(store.open_object, key)
+    if handle is None:
+        await _respond(send, 404, b"no such object\n")
+        return
+    try:
+        size = os.fstat(handle.fileno()).st_size
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/octet-stream"), (b"content-length", str(size).encode())],
+            }
+        )
+        left = size
+        while left > 0:
+            piece = await asyncio.to_thread(handle.read, min(_PIECE, left))
+            if not piece:
+                break  # the file shrank under us: the client sees a short body and fails
+            left -= len(piece)
+            await send({"type": "http.response.body", "body": piece, "more_body": left > 0})
+        if left > 0 or size == 0:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        handle.close()
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, *, content_type: bytes = b"text/plain", close: bool = False
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if close:  # the request body was not read to its end: do not read the rest as a next request
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -6,12 +6,15 @@ read; before these limits, a 1 MB gzip bomb took it to 2.2 GB and a 500 MB body 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import socket
 import struct
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -287,3 +290,43 @@ def test_oversized_headers_are_refused(impatient_server: ServerSubprocess) -> No
     answer = raw_request(impatient_server.port, head)
     assert answer.startswith(b"HTTP/1.1 431") or answer == b"", answer[:100]
     assert httpx.get(impatient_server.url + "/healthz", timeout=10).status_code == 200
+
+
+def test_a_large_signed_upload_streams_to_disk(server_subprocess: Callable[..., ServerSubprocess]) -> None:
+    uploader = server_subprocess("--engine", name="uploads")
+    block = bytes(range(256)) * 4096  # 1 MiB
+    count = 300
+    digest = hashlib.md5()
+    for _ in range(count):
+        digest.update(block)
+    httpx.post(uploader.url + LIST_PROJECTS, json={}, timeout=30).raise_for_status()
+    idle = uploader.peak_rss_mb()
+    location = httpx.post(
+        uploader.url + "/flyteidl2.dataproxy.DataProxyService/CreateUploadLocation",
+        json={
+            "project": "flytesnacks",
+            "domain": "development",
+            "filename": "big.bin",
+            "contentMd5": base64.b64encode(digest.digest()).decode(),
+        },
+        timeout=30,
+    )
+    assert location.status_code == 200, location.text
+    signed = location.json()
+
+    def body() -> Iterator[bytes]:
+        for _ in range(count):
+            yield block
+
+    headers = {**signed.get("headers", {}), "content-length": str(count * len(block))}
+    put = httpx.put(signed["signedUrl"], content=body(), headers=headers, timeout=120)
+    assert put.status_code == 200, put.text
+    assert uploader.peak_rss_mb() < idle + 100, "the upload was held in memory"
+    stored = Path(signed["nativeUrl"].removeprefix("file://"))
+    assert stored.stat().st_size == count * len(block)
+    assert not list(stored.parent.glob(".*.tmp")), "the temporary file was left behind"
+
+    # Another body under the same URL is refused (its MD5 does not match) and changes nothing.
+    other = httpx.put(signed["signedUrl"], content=b"x" * 1000, headers=signed.get("headers", {}), timeout=30)
+    assert other.status_code == 400
+    assert stored.stat().st_size == count * len(block)
