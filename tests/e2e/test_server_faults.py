@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,88 @@ async def test_a_timeout_stops_every_process_the_task_started(
     assert result["phase"] == "ActionPhase.TIMED_OUT"
     pids = _spawned(markers, 1)
     assert not _still_alive(pids), "processes started by a timed-out task are still running"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Path:
+    """A 64 MiB tmpfs for the server's data (root only: mount)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode(errors='replace').strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def _fill(mount: Path) -> Path:
+    filler = mount / "filler"
+    with open(filler, "wb") as out:
+        chunk = b"\0" * (1 << 20)
+        try:
+            while True:
+                out.write(chunk)
+                out.flush()
+        except OSError:
+            pass
+    return filler
+
+
+async def test_a_full_disk_keeps_aborts_fails_what_cannot_be_kept_and_recovers(
+    small_disk: Path, client: ReferenceClient, tmp_path: Path
+) -> None:
+    server = ServerProcess(data_dir=small_disk, worker_python=sys.executable, workers=8)
+    server.start()
+    try:
+        markers = tmp_path / "markers"
+        markers.mkdir()
+        doomed = client(
+            server,
+            {
+                "op": "run",
+                "task": "marked_nap_fan_out",
+                "inputs": {"marker_dir": str(markers), "n": 2, "seconds": 60.0},
+                "wait": False,
+            },
+        )
+        big = client(
+            server,
+            {
+                "op": "run",
+                "task": "big_after_nap",
+                "inputs": {"marker_dir": str(markers), "seconds": 3.0, "size": 200_000},
+                "wait": False,
+            },
+        )
+        deadline = time.monotonic() + 60
+        while len(list(markers.glob("*.started"))) < 3:
+            assert time.monotonic() < deadline, "the runs did not start"
+            time.sleep(0.1)
+        filler = _fill(small_disk)
+
+        began = time.monotonic()
+        client(server, {"op": "abort", "run": doomed["run"]})
+        assert time.monotonic() - began < 30, "the abort waited for the disk"
+        time.sleep(12)  # the big output cannot be written; its attempts fail (and are retried)
+        with urllib.request.urlopen(f"{server.base_url}/healthz", timeout=10) as response:
+            assert response.status == 200
+        filler.unlink()
+
+        aborted = client(server, {"op": "wait", "run": doomed["run"]}, timeout=120)
+        assert aborted["phase"] == "ActionPhase.ABORTED", server.log_tail()
+        assert not list(markers.glob("*.finished")), "the aborted children were not stopped"
+        # Its attempts failed as system errors while the disk was full: retried, it either succeeded
+        # once there was space again, or ran out of retries with a clear error.
+        finished = client(server, {"op": "wait", "run": big["run"]}, timeout=120)
+        if finished["phase"] == "ActionPhase.SUCCEEDED":
+            assert finished["values"] == ["y" * 200_000]
+            assert (await _attempts(server, big["run"]))["a0"] >= 2
+        else:
+            assert finished["phase"] == "ActionPhase.FAILED", server.log_tail()
+            assert "no space left" in finished.get("error", "").lower(), finished
+        after = client(server, {"op": "run", "task": "square", "inputs": {"x": 7}}, timeout=120)
+        assert after["phase"] == "ActionPhase.SUCCEEDED" and after["values"] == [49]
+    finally:
+        server.stop()

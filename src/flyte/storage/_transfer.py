@@ -12,6 +12,7 @@ The blocking fsspec calls run on worker threads, so the async API never stalls t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import inspect
 import logging
@@ -392,12 +393,18 @@ async def put_stream(
     if not is_remote(destination):
         target = local_path(destination)
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-        with open(target, "wb") as handle:
-            if isinstance(data_iterable, (bytes, bytearray, memoryview)):
-                handle.write(data_iterable)
-            else:
-                async for chunk in data_iterable:
-                    handle.write(chunk)
+        try:
+            with open(target, "wb") as handle:
+                if isinstance(data_iterable, (bytes, bytearray, memoryview)):
+                    handle.write(data_iterable)
+                else:
+                    async for chunk in data_iterable:
+                        handle.write(chunk)
+        except BaseException:
+            # A partial file (a full disk, a cancelled stream) must not pass for the data.
+            with contextlib.suppress(OSError):
+                os.unlink(target)
+            raise
         return destination
     fs = get_underlying_filesystem(path=destination, **kwargs)
     if isinstance(data_iterable, (bytes, bytearray, memoryview)):

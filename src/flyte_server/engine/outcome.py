@@ -8,6 +8,7 @@ a crash, a signal, a non-zero exit, or a worker that vanished.
 
 from __future__ import annotations
 
+import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from flyte_server.engine.data import DataAccess
 from flyte_server.engine.model import ActionState, error_info
 from flyte_server.isolation import open_worker_file
 
-__all__ = ["Outcome", "classify", "log_tail"]
+__all__ = ["Outcome", "classify", "log_tail", "storage_full"]
 
 _LOG_TAIL_LINES = 20
 
@@ -101,7 +102,24 @@ async def classify(data: DataAccess, a: ActionState, *, exit_code: int | None, l
     tail = log_tail(log_path)
     if tail:
         message += f"; the end of its log ({log_path}):\n{tail}"
+    if "No space left on device" in tail or storage_full(log_path.parent):
+        message = (
+            "no space left on the device that holds the server's data: "
+            f"the attempt's outcome could not be kept ({message})"
+        )
+        return Outcome(succeeded=False, error=error_info("StorageFull", message, system=True), retry="system")
     return Outcome(succeeded=False, error=error_info("SystemFailure", message, system=True), retry="system")
+
+
+def storage_full(path: Path, reserve: int = 64 * 1024) -> bool:
+    """Whether the filesystem holding ``path`` (or its nearest existing parent) has less than ``reserve`` bytes free."""
+    for candidate in (path, *path.parents):
+        try:
+            stats = os.statvfs(candidate)
+        except OSError:
+            continue
+        return stats.f_bavail * stats.f_frsize < reserve
+    return False
 
 
 def _runs_runtime(template: object) -> bool:

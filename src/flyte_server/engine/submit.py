@@ -8,6 +8,8 @@ state is published once more so a waiting controller hears about it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import secrets
 import string
@@ -48,6 +50,8 @@ from flyte_server.store.projects import project_exists
 
 if TYPE_CHECKING:
     from flyte_server.engine import Engine
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["SubmitService", "check_name"]
 
@@ -550,12 +554,30 @@ class SubmitService:
         engine = self.engine
         a = engine.machine.actions.get(key)
         if a is not None:
-            await engine.machine.abort(a, reason or "aborted")
+            aborting = asyncio.ensure_future(engine.machine.abort(a, reason or "aborted"))
+            while not aborting.done():
+                await asyncio.wait({aborting}, timeout=_ABORT_CHECK_SECONDS)
+                if not aborting.done() and engine.machine.writer.stalled:
+                    # In effect now (its processes are stopped); the store takes it once it has space.
+                    engine.machine.spawn(_settle(aborting), name=f"abort-{key}")
+                    return
+            aborting.result()
             return
         async with engine.database.session() as session:
             row = await store.get_action(session, key)
         if row is None:
             raise ConnectError(Code.NOT_FOUND, f"action {key.name!r} of run {key.run!r} does not exist")
+
+
+_ABORT_CHECK_SECONDS = 1.0
+"""How often an abort that waits for its commit checks whether the store is full."""
+
+
+async def _settle(task: asyncio.Future[None]) -> None:
+    try:
+        await task
+    except Exception as error:  # nobody waits for it any more: say what became of it
+        logger.error("a queued abort could not be written: %s", error)
 
 
 def _parse_inputs(data: bytes) -> common_pb2.Inputs:

@@ -3,7 +3,9 @@
 Engine changes queue here; one task commits everything queued since the last commit in one
 transaction (a fan-out of a thousand children costs a handful of commits, not thousands), then
 publishes the changes' events in order. A failing batch is retried change by change, so one bad
-change cannot take the others down with it.
+change cannot take the others down with it. When the storage is full, nothing is failed: the batch
+waits (and everything queued after it), retried with backoff until it commits, so aborts and
+outcomes decided meanwhile are kept, in order, and the server recovers by itself once space returns.
 
 A change is either a function of the session (run in order) or plain :class:`Statements` (the
 engine's hot path: action and attempt rows). Statements of one batch are grouped into one
@@ -15,6 +17,7 @@ after every statement queued before it.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -92,6 +95,8 @@ async def _apply(op: WriteOp, session: AsyncSession) -> None:
 
 _MAX_BATCH = 500
 _TRANSIENT_RETRIES = 3
+_STOP_WAIT_WHEN_FULL = 10.0
+"""Seconds a stop waits for a full store before leaving its queued changes (the next start resumes)."""
 
 
 @dataclass
@@ -117,6 +122,9 @@ class StoreWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
+        self.stalled_since: float | None = None
+        self._stall_delay = 0.5
+        """Since when (loop time) commits wait for storage space; ``None`` while the store takes writes."""
         """How many transactions were committed (for benchmarks and tests)."""
 
     def start(self) -> None:
@@ -127,7 +135,12 @@ class StoreWriter:
         """Commit what is queued, then stop."""
         if self._task is None:
             return
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + _STOP_WAIT_WHEN_FULL
         while self._pending:
+            if self.stalled and loop.time() > give_up:
+                logger.error("stopping with %d changes the full store could not take", len(self._pending))
+                break
             self._wake.set()
             await asyncio.sleep(0.01)
         self._task.cancel()
@@ -185,18 +198,32 @@ class StoreWriter:
                         await grouped.execute(connection)
                 else:
                     await self._apply_batch(batch)
-            except (SQLAlchemyError, OSError):
-                failed = await self._one_by_one(batch)
+            except (SQLAlchemyError, OSError) as error:
+                if storage_full(error):
+                    self._pending = batch + self._pending
+                    await self._wait_for_space(error)
+                    continue
+                try:
+                    failed = await self._one_by_one(batch)
+                except (SQLAlchemyError, OSError) as full:  # only a full storage gets here
+                    self._pending = batch + self._pending
+                    await self._wait_for_space(full)
+                    continue
+            if self.stalled_since is not None:
+                waited = asyncio.get_running_loop().time() - self.stalled_since
+                logger.warning("the store takes writes again after %.0fs; queued changes are committed", waited)
+                self.stalled_since = None
+                self._stall_delay = 0.5
             self.commits += 1
             for index, item in enumerate(batch):
-                error = failed.get(index)
-                if error is None:
+                problem = failed.get(index)
+                if problem is None:
                     for event in item.events:
                         self._hub.publish(event)
                     if not item.future.done():
                         item.future.set_result(None)
                 elif not item.future.done():
-                    item.future.set_exception(error)
+                    item.future.set_exception(problem)
 
     async def _apply_batch(self, batch: list[_Pending]) -> None:
         """A batch with function changes: one session, statements grouped between them."""
@@ -226,7 +253,50 @@ class StoreWriter:
                     if transient and attempt + 1 < _TRANSIENT_RETRIES:
                         await asyncio.sleep(0.2 * (attempt + 1))
                         continue
+                    if storage_full(error):
+                        raise
                     logger.error("a store change failed: %s", error)
                     failed[index] = error
                     break
         return failed
+
+    @property
+    def stalled(self) -> bool:
+        """Whether commits are waiting for storage space (changes are kept, not failed)."""
+        return self.stalled_since is not None
+
+    async def _wait_for_space(self, error: BaseException) -> None:
+        loop = asyncio.get_running_loop()
+        if self.stalled_since is None:
+            self.stalled_since = loop.time()
+            self._stall_delay = 0.5
+            logger.error(
+                "the store is full (%s): %d changes wait, and are retried until there is space again",
+                _first_line(error),
+                len(self._pending),
+            )
+        await asyncio.sleep(self._stall_delay)
+        self._stall_delay = min(self._stall_delay * 2, 5.0)
+
+
+_FULL_MARKERS = ("database or disk is full", "no space left on device", "could not extend file", "disk full")
+
+
+def storage_full(error: BaseException) -> bool:
+    """Whether ``error`` says the database's storage is full (SQLite, PostgreSQL, or the OS)."""
+    seen: BaseException | None = error
+    for _ in range(6):  # the error and what it wraps
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if getattr(seen, "sqlstate", None) == "53100" or getattr(seen, "pgcode", None) == "53100":
+            return True
+        if any(marker in str(seen).lower() for marker in _FULL_MARKERS):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0][:200]

@@ -258,3 +258,11 @@ async def spawner_fan_out(marker_dir: str, n: int, seconds: float) -> list[int]:
 @env.task(timeout=3)
 async def spawner_timing_out(marker_dir: str) -> int:
     return await _spawn_and_wait(marker_dir, 0, 120.0)
+
+
+@env.task
+async def big_after_nap(marker_dir: str, seconds: float, size: int) -> str:
+    """Naps, then returns ``size`` characters: too large to travel inline, so outputs.pb is written."""
+    pathlib.Path(marker_dir, "big.started").write_text("x")
+    await asyncio.sleep(seconds)
+    return "y" * size

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import errno
 import functools
 import logging
 from dataclasses import dataclass, field
@@ -288,7 +289,15 @@ async def _execute(
         # worker): the children go on, and a retry of this action finds them by name.
         state.attempt.over = True
         reset_state(token)
-    await _write_outputs(options, task, result)
+    try:
+        await _write_outputs(options, task, result)
+    except OSError as error:  # the platform's storage failed, not the task: a system error (retried)
+        from flyte.errors import RuntimeSystemError
+
+        code = "StorageFull" if error.errno == errno.ENOSPC else "OutputsWriteFailed"
+        raise RuntimeSystemError(
+            code, f"The outputs could not be written to {options.outputs_path}: {error}"
+        ) from error
 
 
 async def run_action(options: ActionOptions, service: ActionService | None = None) -> bool:

@@ -235,8 +235,9 @@ class _Worker:
                 print("a task thread did not stop after the cancellation; this worker retires", file=sys.stderr)
             raise
         except BaseException:  # anything else is a crash of this attempt, not of the worker
-            traceback.print_exc()
             code = 1
+            with contextlib.suppress(OSError):  # a full disk must not keep the reply from the server
+                traceback.print_exc()
         finally:
             reply: dict[str, Any] = {"done": request_id, "code": code, "stuck": stuck}
             if sink is not None and sink.data is not None and succeeded and code == 0 and options is not None:
@@ -246,7 +247,8 @@ class _Worker:
                         self.unacknowledged[request_id] = (options, sink.data)
                 else:  # the server went away: leave the outcome where the next one looks for it
                     await _write_outputs_file(options, sink.data)
-            log.close()
+            with contextlib.suppress(OSError):
+                log.close()
             self.attempts.pop(request_id, None)
             self.reply(reply)
 
