@@ -85,6 +85,8 @@ class RunOptions:
     """How many actions may run at once."""
     images: tuple[str, ...] = ()
     """``--image name=uri`` mappings (used when building images for remote runs)."""
+    debug: bool = False
+    """Run the root task as a debug task (``flyte.with_runcontext(debug=True)``)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Options accepted for compatibility that local runs do not use."""
 
@@ -104,6 +106,7 @@ class RunOptions:
             labels=self.labels or None,
             queue=self.queue,
             max_action_concurrency=self.max_action_concurrency,
+            debug=self.debug,
             **extra,
         )
 
@@ -472,6 +475,18 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any], path: Path | 
 )
 @click.option("--pkl", is_flag=True, help="Ship the task as a pickle instead of a code bundle (remote runs).")
 @click.option("--service-account", help="Kubernetes service account of a remote run.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Run the root task as a debug task (PyPI flyte's runtime starts a VS Code server in it).",
+)
+@click.option(
+    "--tracked",
+    "--tracked-strict",
+    "tracked",
+    is_flag=True,
+    help="Run locally while reporting to the control plane (not supported by this implementation).",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -493,8 +508,13 @@ def run(
     copy_style: str,
     pkl: bool,
     service_account: str | None,
+    debug: bool,
+    tracked: bool,
 ) -> None:
+    if tracked:
+        fail("--tracked: tracked local runs (reported to the control plane) are not supported by this implementation")
     ctx.obj = RunOptions(
+        debug=debug,
         local=local,
         name=name,
         overwrite_cache=overwrite_cache,

@@ -201,3 +201,14 @@ def test_python_script_refuses_what_this_implementation_lacks_on_one_line(
     assert clustered.stderr.count("\n") == 1
     missing = flyte_cli(*REMOTE, "run", *SCOPE, "python-script", "nope.py")
     assert missing.exit_code == 2 and "'nope.py' does not exist" in missing.stderr
+
+
+def test_run_debug_runs_and_tracked_is_refused_on_one_line(flyte_cli: Cli) -> None:
+    debugged = flyte_cli("run", "--local", "--debug", "hello", "--x_list", "[3]")
+    assert debugged.exit_code == 0 and debugged.stdout == "o0: 9.0\n"
+    tracked = flyte_cli("run", "--tracked", "hello")
+    assert tracked.exit_code == 1
+    assert tracked.stderr == (
+        "Error: --tracked: tracked local runs (reported to the control plane) are not supported by this "
+        "implementation\n"
+    )
