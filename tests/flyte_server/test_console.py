@@ -498,3 +498,104 @@ def test_browser_asks_for_an_api_key_when_auth_is_on(
     assert '<form class="login" id="login">' in dom
     assert "This server requires authentication" in dom
     assert '<tr class="run"' not in dom
+
+
+class _DevTools:
+    """Headless Chromium driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``)."""
+
+    def __init__(self, chromium: str, profile: Path) -> None:
+        import fcntl
+
+        browser_reads, self._write_end = os.pipe()
+        self._read_end, browser_writes = os.pipe()
+        # bash redirects the two pipes to fds 3 and 4, where Chromium expects them.
+        inbound = fcntl.fcntl(browser_reads, fcntl.F_DUPFD, 10)
+        outbound = fcntl.fcntl(browser_writes, fcntl.F_DUPFD, 10)
+        os.close(browser_reads)
+        os.close(browser_writes)
+        command = (
+            f"exec {chromium} --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+            f"--user-data-dir={profile} --remote-debugging-pipe about:blank 3<&{inbound} 4>&{outbound}"
+        )
+        self.process = subprocess.Popen(
+            ["bash", "-c", command], pass_fds=(inbound, outbound), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        os.close(inbound)
+        os.close(outbound)
+        self._buffer = b""
+        self._ids = iter(range(1, 1 << 30))
+        target = self._send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self._session = self._send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+
+    def _send(self, method: str, params: dict[str, Any], session: str | None = None) -> dict[str, Any]:
+        number = next(self._ids)
+        message: dict[str, Any] = {"id": number, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        os.write(self._write_end, json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self._buffer:
+                chunk = os.read(self._read_end, 1 << 16)
+                assert chunk, "Chromium closed its DevTools pipe"
+                self._buffer += chunk
+            raw, self._buffer = self._buffer.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == number:
+                assert "error" not in reply, reply
+                return reply["result"]  # type: ignore[no-any-return]
+
+    def open(self, url: str) -> None:
+        self._send("Page.navigate", {"url": url}, self._session)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self._send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}, self._session
+        )
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.evaluate(f"Boolean({expression})"):
+            assert time.monotonic() < deadline, f"never true: {expression}\n{self.evaluate('document.body.innerText')}"
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        os.close(self._read_end)
+        os.close(self._write_end)
+
+
+def test_browser_logs_in_with_an_api_key(chromium: str, auth_console: tuple[str, str], tmp_path: Path) -> None:
+    url, api_key = auth_console
+    browser = _DevTools(chromium, tmp_path)
+    try:
+        browser.open(f"{url}/v2#/runs")
+        browser.wait_for("document.getElementById('login')")
+
+        def submit(key: str) -> None:
+            browser.evaluate(
+                f"document.getElementById('api-key').value = {json.dumps(key)};"
+                "document.getElementById('login').requestSubmit();"
+            )
+
+        submit("bm90IGEga2V5")  # base64 of "not a key"
+        browser.wait_for("document.getElementById('login-error').textContent.includes('not an API key')")
+        import base64
+
+        endpoint, client_id, _, org = base64.b64decode(api_key).decode().rsplit(":", 3)
+        submit(base64.b64encode(f"{endpoint}:{client_id}:wrong:{org}".encode()).decode())
+        browser.wait_for("document.getElementById('login-error').textContent.includes('wrong secret')")
+
+        submit(api_key)
+        browser.wait_for(f"document.body.innerText.includes('No runs in {PROJECT} / {DOMAIN} yet.')")
+        assert browser.evaluate("document.getElementById('login') === null")
+        assert browser.evaluate("sessionStorage.getItem('flyte-console-token') !== null")
+        assert not browser.evaluate(f"sessionStorage.getItem('flyte-console-token').includes({json.dumps(api_key)})")
+        assert browser.evaluate("document.getElementById('logout').hidden") is False
+
+        browser.evaluate("document.getElementById('logout').click()")
+        browser.wait_for("document.getElementById('login')")
+        assert browser.evaluate("sessionStorage.getItem('flyte-console-token') === null")
+    finally:
+        browser.close()

@@ -159,11 +159,13 @@ class TokenEndpoint:
         client_id, client_secret = _client_credentials(headers.get("authorization"), form)
         key = await self.keys.authenticate(client_id, client_secret) if client_id and client_secret else None
         if key is None:
+            # RFC 6749 §5.2: a challenge only for clients that used Basic (a browser would prompt for it).
+            used_basic = (headers.get("authorization") or "").lower().startswith("basic ")
             await _json(
                 send,
                 401,
                 {"error": "invalid_client", "error_description": "unknown client id or wrong secret"},
-                [(b"www-authenticate", b'Basic realm="flyte"')],
+                [(b"www-authenticate", b'Basic realm="flyte"')] if used_basic else [],
             )
             return
         token, _ = self.authority.issue(key.principal(), ttl_s=self.ttl_s)

@@ -95,6 +95,7 @@
   function showLogin(reason) {
     if (currentView) currentView.close();
     currentView = null;
+    if (loginForm && loginForm.isConnected) return; // already asking (other calls were refused too)
     sessionStorage.removeItem(TOKEN_STORAGE_KEY);
     document.getElementById("logout").hidden = true;
     if (!loginForm) {
