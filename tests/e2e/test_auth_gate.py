@@ -332,3 +332,18 @@ def test_auth_is_on_by_default_off_loopback(tmp_path: Path) -> None:
         assert not (insecure.data_dir / "admin-api-key").exists()
     finally:
         insecure.stop()
+
+
+def test_cors_stays_closed(server: AuthServer, tokens: dict[str, str]) -> None:
+    with server.client() as http:
+        preflight = http.options(
+            "/flyteidl2.project.ProjectService/ListProjects",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+        call = http.post(
+            "/flyteidl2.project.ProjectService/ListProjects",
+            json={},
+            headers={"Origin": "https://evil.example", "authorization": f"Bearer {tokens['viewer']}"},
+        )
+    for response in (preflight, call):
+        assert not any(name.lower().startswith("access-control-") for name in response.headers)
