@@ -197,7 +197,8 @@ def test_deploy_a_directory_recursively(cli: Cli, project_dir: Path) -> None:
     assert deployed == {f"top_{suffix}", f"deep_{suffix}"}
     assert deep.stderr.startswith(f"Skipped {Path('inner') / 'broken.py'} (Cannot load broken.py")
 
-    ran = cli("run", *SCOPE, "--wait", "deployed-task", f"deep_{suffix}.hi")
+    # -p/-d may also follow deployed-task, as in PyPI flyte.
+    ran = cli("run", "--wait", "deployed-task", *SCOPE, f"deep_{suffix}.hi")
     assert ran.exit_code == 0 and ran.stdout == "o0: deep\n"
 
 

@@ -150,8 +150,14 @@ class DeployedTaskCommand(click.Command):
         self._options_class = RunOptions
 
     def _run(self, **values: Any) -> None:
+        import dataclasses
+
         ctx = click.get_current_context()
         options = ctx.find_object(self._options_class) or self._options_class()
+        group = ctx.parent.params if ctx.parent is not None else {}
+        options = dataclasses.replace(
+            options, project=group.get("project") or options.project, domain=group.get("domain") or options.domain
+        )
         if options.local:
             fail("--local cannot run a deployed task; it runs on the control plane")
         inputs = {key: value for key, value in values.items() if value is not None}
@@ -169,13 +175,19 @@ class DeployedTaskGroup(click.Group):
             invoke_without_command=True,
             subcommand_metavar="NAME[:VERSION] [INPUTS]...",
             callback=self._list,
+            params=[
+                click.Option(["-p", "--project"], help="Project of the task and the run; overrides flyte run -p."),
+                click.Option(["-d", "--domain"], help="Domain of the task and the run; overrides flyte run -d."),
+            ],
         )
 
     def _init(self, ctx: click.Context) -> None:
         from flyte.cli._run import RunOptions
 
         options = ctx.find_object(RunOptions) or RunOptions()
-        init_remote(get_cli_config(ctx), project=options.project, domain=options.domain)
+        project = ctx.params.get("project") or options.project
+        domain = ctx.params.get("domain") or options.domain
+        init_remote(get_cli_config(ctx), project=project, domain=domain)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return []
@@ -193,7 +205,7 @@ class DeployedTaskGroup(click.Group):
             details = reference.fetch()
         return DeployedTaskCommand(cmd_name, details)
 
-    def _list(self) -> None:
+    def _list(self, project: str | None = None, domain: str | None = None) -> None:
         import flyte.remote
 
         ctx = click.get_current_context()
