@@ -79,14 +79,23 @@ def set_interactive_context(task_context: TaskContext | None) -> None:
     _interactive_context = task_context
 
 
-def ctx() -> TaskContext | None:
-    """The context of the task that is running now, or ``None`` outside a task (unless a context
-    was loaded with ``flyte.load_interactive_ctx``).
+def ctx() -> TaskContext:
+    """The context of the task that is running now.
+
+    Outside a task it is ``flyte.models.NULL_TASK_CONTEXT``, as in Flyte 2: falsy, with every field
+    ``None`` (so ``if flyte.ctx():`` asks "am I in a task?", and ``flyte.ctx().action`` reads
+    ``None`` rather than failing) — unless a context was loaded with ``flyte.load_interactive_ctx``.
 
     Example:
         >>> import flyte
-        >>> flyte.ctx() is None
-        True
+        >>> bool(flyte.ctx()), flyte.ctx().action
+        (False, None)
     """
     state = _current.get()
-    return state.task_context if state is not None else _interactive_context
+    if state is not None:
+        return state.task_context
+    if _interactive_context is not None:
+        return _interactive_context
+    from flyte.models import NULL_TASK_CONTEXT  # flyte.models imports this module
+
+    return NULL_TASK_CONTEXT

@@ -25,7 +25,7 @@ def get_custom_context() -> dict[str, str]:
         {}
     """
     task_context = ctx()
-    base = task_context.custom_context if task_context is not None else {}
+    base = task_context.custom_context if task_context else {}
     overrides = _overrides.get()
     return {**base, **overrides} if overrides else dict(base)
 

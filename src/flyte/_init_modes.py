@@ -243,6 +243,6 @@ def is_control_plane_available() -> bool:
     from flyte._context import ctx
 
     task_context = ctx()
-    if task_context is not None:
+    if task_context:
         return task_context.is_in_cluster()
     return bool(get_init_config().endpoint)

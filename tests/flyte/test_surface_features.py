@@ -112,7 +112,7 @@ async def timeline_task() -> str:
     timeline.row(label="epoch 2", error=ValueError("diverged"))
     await flyte.report.log.aio("<p>async log</p>")
     await flyte.report.flush.aio()
-    return flyte.ctx().output_path  # type: ignore[union-attr]
+    return flyte.ctx().output_path
 
 
 def test_timeline_rows_and_async_logging_reach_the_report(tmp_path: Path) -> None:
@@ -132,7 +132,7 @@ def test_timeline_rows_and_async_logging_reach_the_report(tmp_path: Path) -> Non
 async def context_snapshot() -> str:
     from flyte._interactive import write_interactive_ctx
 
-    return str(write_interactive_ctx(flyte.ctx(), Path(flyte.ctx().run_base_dir) / "ctx.json"))  # type: ignore[arg-type]
+    return str(write_interactive_ctx(flyte.ctx(), Path(flyte.ctx().run_base_dir) / "ctx.json"))
 
 
 def test_a_task_context_written_by_a_run_loads_in_a_repl(tmp_path: Path) -> None:
@@ -146,7 +146,7 @@ def test_a_task_context_written_by_a_run_loads_in_a_repl(tmp_path: Path) -> None
         assert loaded.task_name.endswith("context_snapshot")
     finally:
         set_interactive_context(None)
-    assert flyte.ctx() is None
+    assert not flyte.ctx()
     with pytest.raises(FileNotFoundError):
         flyte.load_interactive_ctx(tmp_path / "none.json")
     (tmp_path / "bad.json").write_text(json.dumps({"action": {}}))

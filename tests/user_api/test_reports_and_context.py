@@ -79,7 +79,7 @@ def test_custom_context_flows_to_children() -> None:
 
 
 def test_ctx_is_none_outside_a_task() -> None:
-    assert flyte.ctx() is None
+    assert not flyte.ctx() and flyte.ctx().action is None
 
 
 def test_environment_validation() -> None:

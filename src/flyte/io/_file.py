@@ -226,7 +226,7 @@ class File(BaseModel, Generic[T], SerializableType):
         from flyte._context import ctx
 
         task_context = ctx()
-        scope = task_context.action.name if task_context is not None else "local"
+        scope = task_context.action.name if task_context else "local"
         return cls(path=storage.join(raw_data_prefix().rstrip("/"), "named", scope, name))
 
     @contextlib.asynccontextmanager

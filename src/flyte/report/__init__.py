@@ -95,7 +95,7 @@ class Report:
 def current_report() -> Report | None:
     """The report of the running task, or ``None`` outside a task."""
     task_context = ctx()
-    return task_context.report if task_context is not None else None
+    return task_context.report if task_context else None
 
 
 def get_tab(name: str) -> Tab:
@@ -124,5 +124,5 @@ def replace(content: str, do_flush: bool = False) -> None:
 def flush() -> None:
     """Write the running task's report to its output directory now (also ``await flush.aio()``)."""
     task_context = ctx()
-    if task_context is not None:
+    if task_context:
         task_context.report.write_to(task_context.output_path)

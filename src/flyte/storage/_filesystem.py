@@ -187,7 +187,7 @@ def raw_data_prefix() -> str:
     from flyte._context import ctx
 
     task_context = ctx()
-    if task_context is not None and task_context.raw_data_path.path:
+    if task_context and task_context.raw_data_path.path:
         return task_context.raw_data_path.path
     configured = os.environ.get("FLYTE_RAW_DATA_PATH")
     if configured:
@@ -226,7 +226,7 @@ def needs_offload(path: str | Path) -> bool:
     from flyte._context import ctx
 
     task_context = ctx()
-    if task_context is None or not task_context.is_in_cluster():
+    if not task_context or not task_context.is_in_cluster():
         return False
     resolved = os.path.abspath(local_path(path))
     for base in (prefix, task_context.run_base_dir):
