@@ -121,6 +121,7 @@ def test_run_and_action_members(wf: ModuleType, tmp_path: Path) -> None:
     assert action_details.runtime > timedelta(0) and action_details.error_message is None
     assert action_details.logs_available() in (True, False) and not action_details.is_running
     assert json.loads(action_details.to_json())["phase"] == "SUCCEEDED"
+    assert action_details.code_bundle == bundle
     phases = [item.phase.name for item in action_details.get_phase_transitions()]
     assert "RUNNING" in phases and action_details.running_time > timedelta(0)
     assert sum(action_details.phase_durations.values(), timedelta(0)) <= action_details.runtime + timedelta(seconds=5)

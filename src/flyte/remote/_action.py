@@ -26,7 +26,7 @@ from flyte.errors import (
     TaskTimeoutError,
 )
 from flyte.models import ActionPhase
-from flyte.remote._action_extras import ActionExtras, details_from
+from flyte.remote._action_extras import ActionExtras, code_bundle_of, details_from
 from flyte.remote._common import (
     TimeFilter,
     ToDict,
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from flyteidl2.core import interface_pb2, literals_pb2
     from flyteidl2.workflow import run_definition_pb2
 
+    from flyte._internal.serde import CodeBundle
     from flyte.types._interface import NativeInterface
 
 __all__ = ["Action", "ActionAttempt", "ActionDetails", "ActionError", "PhaseTransitionInfo", "WaitFor"]
@@ -190,6 +191,7 @@ class Action(ActionExtras, ToDict):
     _data: tuple[dict[str, literals_pb2.Literal], dict[str, literals_pb2.Literal]] | None = field(
         default=None, repr=False, compare=False
     )
+    _code_bundle: CodeBundle | None = field(default=None, repr=False, compare=False)
 
     # --- conversion -----------------------------------------------------------------------
 
@@ -249,8 +251,10 @@ class Action(ActionExtras, ToDict):
         )
         which = details.WhichOneof("spec")
         interface = None
+        bundle = None
         if which == "task":
             interface = details.task.task_template.interface
+            bundle = code_bundle_of(details.task)
         elif which == "trace":
             interface = details.trace.interface
         return replace(
@@ -259,15 +263,18 @@ class Action(ActionExtras, ToDict):
             abort_reason=(details.abort_info.reason or "aborted") if details.HasField("abort_info") else None,
             attempt_history=attempts,
             _typed_interface=interface,
+            _code_bundle=bundle,
         )
 
     def _merge(self, newer: Action) -> None:
         """Take the state of a fresher snapshot, keeping what only this object knows."""
         native, data = self._native_interface, self._data
         typed = newer._typed_interface if newer._typed_interface is not None else self._typed_interface
+        bundle = newer._code_bundle if newer._code_bundle is not None else self._code_bundle
         for item in newer.__dataclass_fields__:
             setattr(self, item, getattr(newer, item))
         self._native_interface, self._data, self._typed_interface = native, data, typed
+        self._code_bundle = bundle
 
     def _proto_id(self) -> identifier_pb2.ActionIdentifier:
         return action_id(self.project, self.domain, self.run_name, self.name)
@@ -759,6 +766,11 @@ class ActionDetails(Action):
         if self.error is not None:
             return self.error.message
         return self.abort_reason if self.phase == ActionPhase.ABORTED else None
+
+    @property
+    def code_bundle(self) -> CodeBundle | None:
+        """Where the code this action ran is (``tgz`` or ``pkl`` URI), or ``None`` for code in the image."""
+        return self._code_bundle
 
     @property
     def error_info(self) -> ActionError | None:
