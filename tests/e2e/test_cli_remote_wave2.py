@@ -294,3 +294,24 @@ def test_pypi_flytes_get_code_works_against_our_server(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (dest / "sdk_wf.py").read_text() == (project_dir / "sdk_wf.py").read_text()
+
+
+def test_image_pull_secrets_from_docker_logins_and_cluster_pools(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "docker.json"
+    config.write_text(json.dumps({"auths": {"ghcr.io": {"auth": "bWU6dG9rZW4="}, "docker.io": {"auth": "eDp5"}}}))
+    name = f"pull-{uuid.uuid4().hex[:6]}"
+    created = cli(
+        "create", "secret", *SCOPE, name, "--from-docker-config", "--docker-config-path", str(config),
+        "--registries", "ghcr.io",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    shown = json.loads(cli("-of", "json", "get", "secret", *SCOPE, name).stdout)
+    assert shown["type"] == "image_pull"
+
+    given = cli("create", "secret", *SCOPE, f"{name}-b", "--registry", "ghcr.io", "--username", "me", "--password", "t")
+    assert given.exit_code == 0, given.output
+
+    pooled = cli("get", "secret", *SCOPE, name, "--cluster-pool", "gpu")
+    assert pooled.exit_code == 1
+    assert pooled.stderr.startswith("Error: cluster_pool='gpu': this control plane has no cluster pools")
+    assert cli("delete", "secret", *SCOPE, name).exit_code == 0

@@ -166,6 +166,21 @@ def create_project(
     show_default=True,
     help="The kind of secret.",
 )
+@click.option(
+    "--from-docker-config",
+    is_flag=True,
+    help="An image pull secret from your Docker logins (~/.docker/config.json, or $DOCKER_CONFIG).",
+)
+@click.option(
+    "--docker-config-path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The Docker config file to read (with --from-docker-config).",
+)
+@click.option("--registries", help="Comma-separated registries to take from the Docker config (default: all).")
+@click.option("--registry", help="An image pull secret for this registry (e.g. ghcr.io), with --username.")
+@click.option("--username", help="User name at --registry.")
+@click.option("--password", help="Password or token at --registry; prompted for when not given.")
+@click.option("--cluster-pool", help="A cluster pool to scope the secret to (this control plane has none).")
 @click.option("-p", "--project", help="Project of the secret; overrides the config file.")
 @click.option("-d", "--domain", help="Domain of the secret; overrides the config file.")
 @click.pass_context
@@ -175,30 +190,88 @@ def create_secret(
     value: str | None,
     from_file: Path | None,
     secret_type: str,
+    from_docker_config: bool,
+    docker_config_path: Path | None,
+    registries: str | None,
+    registry: str | None,
+    username: str | None,
+    password: str | None,
+    cluster_pool: str | None,
     project: str | None,
     domain: str | None,
 ) -> None:
     """Create the secret NAME; tasks read it with flyte.Secret(key=NAME).
 
+    An image pull secret (--type image_pull) holds registry credentials: from your Docker logins
+    (--from-docker-config [--registries ghcr.io,docker.io]) or given (--registry, --username,
+    --password).
+
     \b
         flyte create secret db-password --value s3cr3t
         flyte create secret tls-key --from-file key.pem
+        flyte create secret pull --type image_pull --registry ghcr.io --username me
+        flyte create secret pull --type image_pull --from-docker-config --registries ghcr.io
     """
     import flyte.remote
+    from flyte.cli import _pull_secret
 
-    if value is not None and from_file is not None:
-        raise click.UsageError("--value and --from-file cannot be used together", ctx)
+    sources = [
+        option
+        for option, given in (
+            ("--value", value is not None),
+            ("--from-file", from_file is not None),
+            ("--from-docker-config", from_docker_config),
+            ("--registry", registry is not None),
+        )
+        if given
+    ]
+    if len(sources) > 1:
+        raise click.UsageError(f"{' and '.join(sources)} cannot be used together", ctx)
+    for option, given, needed, needed_name in (
+        ("--docker-config-path", docker_config_path is not None, from_docker_config, "--from-docker-config"),
+        ("--registries", registries is not None, from_docker_config, "--from-docker-config"),
+        ("--username", username is not None, registry is not None, "--registry"),
+        ("--password", password is not None, registry is not None, "--registry"),
+    ):
+        if given and not needed:
+            raise click.UsageError(f"{option} needs {needed_name}", ctx)
+    pull = from_docker_config or registry is not None
+    if pull and secret_type != "image_pull":
+        if ctx.get_parameter_source("secret_type") == click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError(
+                "--from-docker-config and --registry make image pull secrets (--type image_pull)", ctx
+            )
+        secret_type = "image_pull"
+    if registry is not None and not username:
+        raise click.UsageError("--registry needs --username", ctx)
     secret: str | bytes
     if from_file is not None:
         secret = from_file.read_bytes()
     elif value is not None:
         secret = value
+    elif from_docker_config:
+        wanted = [item.strip() for item in (registries or "").split(",") if item.strip()]
+        secret = _pull_secret.from_docker_config(docker_config_path, wanted or None)
+    elif registry is not None and username:
+        password = (
+            password
+            if password is not None
+            else click.prompt(f"Password for {username} at {registry}", hide_input=True)
+        )
+        secret = _pull_secret.from_credentials(registry, username, password)
+    elif secret_type == "image_pull":
+        registry = click.prompt("Registry (e.g. ghcr.io)")
+        username = click.prompt(f"User name at {registry}")
+        password = click.prompt(f"Password for {username} at {registry}", hide_input=True)
+        secret = _pull_secret.from_credentials(registry, username, password)
     else:
         secret = click.prompt("Secret value", hide_input=True)
     cli = get_cli_config(ctx)
     init_remote(cli, project=project, domain=domain)
     with remote_errors(cli):
-        flyte.remote.Secret.create(name, secret, type="image_pull" if secret_type == "image_pull" else "regular")
+        flyte.remote.Secret.create(
+            name, secret, type="image_pull" if secret_type == "image_pull" else "regular", cluster_pool=cluster_pool
+        )
     click.echo(f"Created secret {name}")
 
 

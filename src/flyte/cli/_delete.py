@@ -43,17 +43,20 @@ def local_cache(ctx: click.Context) -> None:
 
 @delete.command("secret")
 @click.argument("name")
+@click.option("--cluster-pool", help="The cluster pool the secret is scoped to (this control plane has none).")
 @click.option("-p", "--project", help="Project of the secret; overrides the config file.")
 @click.option("-d", "--domain", help="Domain of the secret; overrides the config file.")
 @click.pass_context
-def delete_secret(ctx: click.Context, name: str, project: str | None, domain: str | None) -> None:
+def delete_secret(
+    ctx: click.Context, name: str, cluster_pool: str | None, project: str | None, domain: str | None
+) -> None:
     """Delete the secret NAME."""
     import flyte.remote
 
     cli = get_cli_config(ctx)
     init_remote(cli, project=project, domain=domain)
     with remote_errors(cli):
-        flyte.remote.Secret.delete(name)
+        flyte.remote.Secret.delete(name, cluster_pool=cluster_pool)
     click.echo(f"Deleted secret {name}")
 
 

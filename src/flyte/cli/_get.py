@@ -510,16 +510,19 @@ def get_trigger(
 
 @get.command("secret")
 @click.argument("name", required=False)
+@click.option("--cluster-pool", help="The cluster pool the secrets are scoped to (this control plane has none).")
 @_scope_options
 @click.pass_context
-def get_secret(ctx: click.Context, name: str | None, project: str | None, domain: str | None) -> None:
+def get_secret(
+    ctx: click.Context, name: str | None, cluster_pool: str | None, project: str | None, domain: str | None
+) -> None:
     """List secrets (never their values), or show the secret NAME."""
     import flyte.remote
 
     cli = _connect(ctx, project, domain)
     with remote_errors(cli):
         if name is None:
-            secrets = flyte.remote.Secret.listall()
+            secrets = flyte.remote.Secret.listall(cluster_pool=cluster_pool)
             rows = [{"name": s.name, "type": s.type, "created": s.created_at} for s in secrets]
             emit_rows(
                 cli,
@@ -529,5 +532,5 @@ def get_secret(ctx: click.Context, name: str | None, project: str | None, domain
                 [s.to_dict() for s in secrets],
             )
             return
-        secret = flyte.remote.Secret.get(name)
+        secret = flyte.remote.Secret.get(name, cluster_pool=cluster_pool)
     emit_one(cli, f"Secret {name}", secret.to_dict(), secret.to_dict())

@@ -212,3 +212,40 @@ def test_run_debug_runs_and_tracked_is_refused_on_one_line(flyte_cli: Cli) -> No
         "Error: --tracked: tracked local runs (reported to the control plane) are not supported by this "
         "implementation\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--value", "v", "--registry", "ghcr.io"), "--value and --registry cannot be used together"),
+        (("--from-docker-config", "--registry", "ghcr.io"), "--from-docker-config and --registry cannot be used"),
+        (("--registries", "ghcr.io", "--value", "v"), "--registries needs --from-docker-config"),
+        (("--username", "me", "--value", "v"), "--username needs --registry"),
+        (("--registry", "ghcr.io"), "--registry needs --username"),
+        (("--type", "regular", "--registry", "ghcr.io", "--username", "u"), "make image pull secrets"),
+    ],
+)
+def test_image_pull_secret_usage_errors(flyte_cli: Cli, args: tuple[str, ...], message: str) -> None:
+    result = flyte_cli(*REMOTE, "create", "secret", *SCOPE, "pull", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+
+
+def test_docker_config_logins_become_the_pull_secret(isolated: Path) -> None:
+    import base64
+
+    from click import ClickException
+
+    from flyte.cli._pull_secret import from_credentials, from_docker_config
+
+    config = isolated / "config.json"
+    auth = base64.b64encode(b"me:token").decode()
+    config.write_text(json.dumps({"auths": {"ghcr.io": {"auth": auth}, "docker.io": {"auth": "eDp5"}, "quay.io": {}}}))
+    assert json.loads(from_docker_config(config, ["ghcr.io"])) == {"auths": {"ghcr.io": {"auth": auth}}}
+    with pytest.raises(ClickException, match=r"no login for gcr\.io"):
+        from_docker_config(config, ["gcr.io"])
+    with pytest.raises(ClickException, match=r"quay\.io are kept by a credential helper"):
+        from_docker_config(config, None)
+    with pytest.raises(ClickException, match="Cannot read the Docker config"):
+        from_docker_config(isolated / "missing.json", None)
+    assert json.loads(from_credentials("ghcr.io", "me", "token"))["auths"]["ghcr.io"]["auth"] == auth

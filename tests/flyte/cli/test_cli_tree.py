@@ -68,6 +68,17 @@ REQUIRED_OPTIONS = {
     ],
     "flyte get code": ["--dest", "-o", "--no-extract", "--attempt", "-a"],
     "flyte gen docs": ["--type"],
+    "flyte create secret": [
+        "--from-docker-config",
+        "--docker-config-path",
+        "--registries",
+        "--registry",
+        "--username",
+        "--password",
+        "--cluster-pool",
+    ],
+    "flyte run": ["--debug", "--tracked", "--tracked-strict"],
+    "flyte run deployed-task": ["-p", "--project", "-d", "--domain"],
 }
 
 WALKER = textwrap.dedent(
@@ -92,8 +103,8 @@ WALKER = textwrap.dedent(
                     found[" ".join([*path, name])] = []
                 elif " ".join([*path, name]) != "flyte run deployed-task":
                     walk(sub, [*path, name], ctx)
-                else:
-                    found["flyte run deployed-task"] = []
+                else:  # its subcommands are the deployed tasks: listing them needs a control plane
+                    found["flyte run deployed-task"] = sorted(o for p in sub.params for o in [*p.opts, *p.secondary_opts])
 
     walk(root, ["flyte"], None)
     print(json.dumps(found))
