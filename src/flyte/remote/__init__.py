@@ -46,7 +46,7 @@ __all__ = [
 _EXPORTS = {
     "Action": "flyte.remote._action",
     "ActionAttempt": "flyte.remote._action",
-    "ActionDetails": "flyte.remote._action",
+    "ActionDetails": "flyte.remote._action_details",
     "ActionError": "flyte.remote._action",
     "ActionInputs": "flyte._run",
     "ActionOutputs": "flyte._run",
@@ -72,7 +72,8 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from flyte._run import ActionInputs, ActionOutputs
-    from flyte.remote._action import Action, ActionAttempt, ActionDetails, ActionError
+    from flyte.remote._action import Action, ActionAttempt, ActionError
+    from flyte.remote._action_details import ActionDetails
     from flyte.remote._artifact import Artifact, PartitionSchema
     from flyte.remote._auth_metadata import auth_metadata
     from flyte.remote._common import TimeFilter

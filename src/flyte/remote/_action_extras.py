@@ -233,7 +233,7 @@ def details_from(action: Action) -> Any:
     """An :class:`ActionDetails` with ``action``'s fields (``Action.details()`` returns one)."""
     from dataclasses import fields
 
-    from flyte.remote._action import ActionDetails
+    from flyte.remote._action_details import ActionDetails
 
     values = {item.name: getattr(action, item.name) for item in fields(action)}
     return ActionDetails(**values)

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
     from flyte._internal.serde import CodeBundle
     from flyte.models import ActionID
-    from flyte.remote._action import Action, ActionDetails
+    from flyte.remote._action import Action
+    from flyte.remote._action_details import ActionDetails
 
 __all__ = ["RunDetailsExtras", "RunExtras"]
 
