@@ -104,7 +104,8 @@ WALKER = textwrap.dedent(
                 elif " ".join([*path, name]) != "flyte run deployed-task":
                     walk(sub, [*path, name], ctx)
                 else:  # its subcommands are the deployed tasks: listing them needs a control plane
-                    found["flyte run deployed-task"] = sorted(o for p in sub.params for o in [*p.opts, *p.secondary_opts])
+                    options = [o for p in sub.params for o in [*p.opts, *p.secondary_opts]]
+                    found["flyte run deployed-task"] = sorted(options)
 
     walk(root, ["flyte"], None)
     print(json.dumps(found))
