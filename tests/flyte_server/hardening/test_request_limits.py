@@ -230,7 +230,7 @@ def test_plain_grpc_is_refused_clearly(server: ServerSubprocess) -> None:
 
 @pytest.fixture
 def impatient_server(server_subprocess: Callable[..., ServerSubprocess]) -> ServerSubprocess:
-    return server_subprocess("--header-timeout", "2", "--body-timeout", "2", "--max-connections", "100")
+    return server_subprocess("--header-timeout", "5", "--body-timeout", "5", "--max-connections", "100")
 
 
 def _stalled_clients(port: int, count: int, *, with_body: bool) -> list[socket.socket]:
