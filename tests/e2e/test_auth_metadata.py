@@ -23,7 +23,9 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer
     process.stop()
 
 
-def test_calls_carry_the_block_metadata(auth_server: AuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_calls_carry_the_block_metadata(
+    auth_server: AuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("FLYTE_API_KEY", raising=False)
     _, client_id, secret = credentials_of(auth_server.admin_api_key)

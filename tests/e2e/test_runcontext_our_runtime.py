@@ -23,7 +23,9 @@ PROGRAMS = Path(__file__).parent / "remote_programs"
 @pytest.fixture(scope="module")
 def ours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A fresh server whose workers run our ``a0`` (so the first attempt sets the worker's logging)."""
-    process = ServerProcess(data_dir=tmp_path_factory.mktemp("runcontext-ours") / "server", worker_python=sys.executable)
+    process = ServerProcess(
+        data_dir=tmp_path_factory.mktemp("runcontext-ours") / "server", worker_python=sys.executable
+    )
     process.start()
     yield process
     process.stop()

@@ -266,7 +266,12 @@ def test_secrets_take_flyte_2_positional_arguments(wf: ModuleType) -> None:
 
 def test_artifacts_on_a_control_plane_without_an_artifact_service(wf: ModuleType) -> None:
     schema = flyte.remote.PartitionSchema(time_key="ds", granularity="DAY", keys=("region",))
-    assert json.loads(schema.to_json()) == {"time_key": "ds", "granularity": "DAY", "keys": ["region"], "declared": False}
+    assert json.loads(schema.to_json()) == {
+        "time_key": "ds",
+        "granularity": "DAY",
+        "keys": ["region"],
+        "declared": False,
+    }
     for call in (
         lambda: flyte.remote.Artifact.get("model"),
         lambda: flyte.remote.Artifact.listall("model"),
@@ -278,3 +283,36 @@ def test_artifacts_on_a_control_plane_without_an_artifact_service(wf: ModuleType
         assert "\n" not in str(raised.value)
     with pytest.raises(ValueError, match="needs a name"):
         flyte.remote.Artifact.create(3)
+
+
+def test_pypi_upload_file_and_dir_against_our_dataproxy(
+    wf: ModuleType, server: ServerProcess, reference_python: str, tmp_path: Path
+) -> None:
+    """PyPI flyte's own upload_file / upload_dir against our server; our client reads the result."""
+    import os
+    import subprocess
+
+    data = tmp_path / "pypi.txt"
+    data.write_text("uploaded by PyPI flyte")
+    folder = tmp_path / "pypi-folder"
+    folder.mkdir()
+    (folder / "one.txt").write_text("1")
+    script = (
+        "import json, sys, pathlib, flyte, flyte.remote\n"
+        "c = json.loads(sys.argv[1])\n"
+        "flyte.init(endpoint=c['endpoint'], insecure=True, project=c['project'], domain=c['domain'])\n"
+        "_, uri = flyte.remote.upload_file(pathlib.Path(c['file']))\n"
+        "folder = flyte.remote.upload_dir(pathlib.Path(c['dir']))\n"
+        "print('RESULT ' + json.dumps({'uri': uri, 'folder': folder}), flush=True)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH" and not key.startswith("PYTEST_")}
+    env["HOME"] = str(tmp_path / "pypi-home")
+    command = {"endpoint": server.endpoint, "project": PROJECT, "domain": DOMAIN, "file": str(data), "dir": str(folder)}
+    result = subprocess.run(
+        [reference_python, "-c", script, json.dumps(command)], capture_output=True, text=True, timeout=180, env=env
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"{result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    parsed = json.loads(lines[-1].removeprefix("RESULT "))
+    assert flyte.run(wf.read_file, file=flyte.io.File(path=parsed["uri"])).outputs().o0 == "uploaded by PyPI flyte"
+    assert flyte.run(wf.read_dir, folder=flyte.io.Dir(path=parsed["folder"])).outputs().o0 == ["one.txt=1"]

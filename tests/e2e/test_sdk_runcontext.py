@@ -59,9 +59,7 @@ async def _run_spec(rpc: Rpc, name: str) -> run_pb2.RunSpec:
 
 
 async def test_rerun_starts_a_new_run_with_the_same_inputs_and_overrides(wf: ModuleType, rpc: Rpc) -> None:
-    source = await flyte.with_runcontext(labels={"team": "a"}, env_vars={"MARK": "1"}).run.aio(
-        wf.fan_out, n=3, scale=2
-    )
+    source = await flyte.with_runcontext(labels={"team": "a"}, env_vars={"MARK": "1"}).run.aio(wf.fan_out, n=3, scale=2)
     assert (await source.outputs.aio()).o0 == [0, 2, 8]
 
     again = await flyte.rerun.aio(source.name)
@@ -90,7 +88,7 @@ async def test_rerun_errors_name_the_problem(wf: ModuleType) -> None:
         await flyte.rerun.aio("no-such-run")
     source = await flyte.run.aio(wf.shout, text="hi")
     await source.wait.aio(quiet=True)
-    with pytest.raises(ValueError, match="Unknown input.*nope.*text"):
+    with pytest.raises(ValueError, match=r"Unknown input.*nope.*text"):
         await flyte.rerun.aio(source.name, nope=1)
     with pytest.raises(NotImplementedError, match="recover"):
         await flyte.rerun.aio(source.name, recover=True)
