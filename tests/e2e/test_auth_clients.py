@@ -232,3 +232,19 @@ def test_cli_without_credentials_is_told_to_log_in(plain_server: AuthServer, tmp
     )
     assert result.returncode == 1
     assert "FLYTE_API_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_our_sdk_with_client_secret_config(plain_server: AuthServer, tmp_path: Path) -> None:
+    _, client_id, secret = credentials_of(plain_server.admin_api_key)
+    (tmp_path / "client-secret").write_text(secret)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "admin:\n"
+        f"  endpoint: dns:///localhost:{plain_server.port}\n"
+        "  insecure: true\n"
+        "  authType: ClientSecret\n"
+        f"  clientId: {client_id}\n"
+        f"  clientSecretLocation: {tmp_path / 'client-secret'}\n"
+    )
+    result = _run_program(sys.executable, tmp_path, {"mode": "config", "config": str(config)})
+    assert str(result["phase"]).endswith("SUCCEEDED") and result["outputs"] == [11]
