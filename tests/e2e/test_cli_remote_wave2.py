@@ -76,6 +76,9 @@ def test_get_run_filters_by_time_and_label(cli: Cli) -> None:
     later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
     assert not ({labelled, other} & names("--created-after", later))
     assert {labelled, other} <= names("--updated-before", later)
+    assert {labelled, other} <= names("--only-mine")
+    assert not ({labelled, other} & names("--paused-only"))  # no run waits on a condition
+    assert not ({labelled, other} & names("--in-phase", "paused"))
 
 
 def test_get_io_and_logs_options(cli: Cli) -> None:

@@ -17,7 +17,18 @@ from flyte.cli._moment import MomentType
 
 __all__ = ["get"]
 
-_PHASES = ["queued", "waiting_for_resources", "initializing", "running", "succeeded", "failed", "aborted", "timed_out"]
+_PHASES = [
+    "queued",
+    "waiting_for_resources",
+    "initializing",
+    "running",
+    "paused",
+    "succeeded",
+    "failed",
+    "aborted",
+    "timed_out",
+    "recovered",
+]
 
 
 def _scope_options(command: Any) -> Any:
@@ -78,6 +89,10 @@ def _run_row(run: Any) -> dict[str, Any]:
     help="Only runs with this label; repeat for several (all must match).",
 )
 @click.option("--with-label-key", "with_label_keys", multiple=True, help="Only runs with a label of this key.")
+@click.option("--only-mine", is_flag=True, help="Only runs you started (as flyte whoami names you).")
+@click.option(
+    "--paused-only", is_flag=True, help="Only running runs with an action paused on a condition (waiting for input)."
+)
 @_scope_options
 @click.pass_context
 def get_run(
@@ -93,6 +108,8 @@ def get_run(
     updated_before: dt.datetime | None,
     with_labels: tuple[str, ...],
     with_label_keys: tuple[str, ...],
+    only_mine: bool,
+    paused_only: bool,
     project: str | None,
     domain: str | None,
 ) -> None:
@@ -121,6 +138,8 @@ def get_run(
                 updated_before=updated_before,
                 with_labels=labels or None,
                 with_label_keys=list(with_label_keys) or None,
+                created_by_subject=str(flyte.remote.User.get().subject) if only_mine else None,
+                paused_actions_only=paused_only,
                 limit=limit,
             )
             columns = [

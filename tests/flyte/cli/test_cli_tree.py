@@ -49,6 +49,8 @@ REQUIRED_OPTIONS = {
         "--updated-before",
         "--with-label",
         "--with-label-key",
+        "--only-mine",
+        "--paused-only",
     ],
     "flyte get logs": ["--lines", "-l", "--show-ts", "--filter-system", "--pretty", "--attempt"],
     "flyte get io": ["--inputs-only", "-i", "--outputs-only", "-o"],
