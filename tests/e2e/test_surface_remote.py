@@ -69,7 +69,7 @@ def test_the_task_context_in_remote_mode(wf: ModuleType, ours: ServerProcess) ->
     assert run.phase == "SUCCEEDED", ours.log_tail()
     fields = run.outputs().o0
     assert fields["in_cluster"] == "True"
-    assert fields["bundle"].endswith(".tar.gz")
+    assert fields["bundle"].endswith(".tar.gz") and fields["bundle_here"] == "True"
     assert fields["input_path"].endswith("inputs.pb")
     assert fields["checkpoint"].endswith("_flytecheckpoints")
 

@@ -52,6 +52,9 @@ async def context_fields() -> dict[str, str]:
     return {
         "in_cluster": str(flyte.is_control_plane_available()),
         "bundle": str(tctx.code_bundle.tgz if tctx.code_bundle else None),
+        "bundle_here": str(
+            bool(tctx.code_bundle and tctx.code_bundle.downloaded_path and tctx.code_bundle.downloaded_path.is_dir())
+        ),
         "input_path": str(tctx.input_path),
         "checkpoint": str(tctx.checkpoint_paths.checkpoint_path if tctx.checkpoint_paths else None),
     }

@@ -22,7 +22,7 @@ from flyte._internal.runtime import storage
 if TYPE_CHECKING:
     from flyte._internal.controllers import Controller
     from flyte._internal.controllers.remote import ActionService
-    from flyte._internal.serde import ImageCache, SerializationContext
+    from flyte._internal.serde import CodeBundle, ImageCache, SerializationContext
     from flyte._task import AsyncFunctionTaskTemplate, TaskTemplate
     from flyte.models import TaskContext
     from flyte.report import Report
@@ -223,6 +223,14 @@ def _serialization(options: ActionOptions) -> SerializationContext:
     )
 
 
+def _downloaded_bundle(options: ActionOptions) -> CodeBundle | None:
+    """The attempt's code bundle, with where it was extracted (for ``flyte.ctx().code_bundle``)."""
+    bundle = _serialization(options).code_bundle
+    if bundle is None or bundle.tgz is None:
+        return bundle
+    return bundle.with_downloaded_path(Path(options.extracted_at or options.dest).resolve())
+
+
 def _task_context(
     options: ActionOptions, task: AsyncFunctionTaskTemplate[Any, Any], report: Report, custom_context: dict[str, str]
 ) -> TaskContext:
@@ -252,7 +260,7 @@ def _task_context(
         checkpoint_paths=(
             CheckpointPaths(options.prev_checkpoint, options.checkpoint_path) if options.checkpoint_path else None
         ),
-        code_bundle=_serialization(options).code_bundle,
+        code_bundle=_downloaded_bundle(options),
         compiled_image_cache=_image_cache(options.image_cache) if options.image_cache else None,
         interactive_mode=options.pkl is not None,
     )
