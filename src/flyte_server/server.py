@@ -353,6 +353,8 @@ def build_app(
             # Task processes use the plain loopback listener; signed URLs keep the public address.
             launcher.endpoint = worker_url.split("://", 1)[1]
             launcher.base_env["_U_EP_OVERRIDE"] = launcher.endpoint
+        if launcher is not None:
+            auth.worker_endpoint = launcher.endpoint
 
     def triggers_changed() -> None:
         if scheduler is not None:

@@ -248,3 +248,14 @@ def test_our_sdk_with_client_secret_config(plain_server: AuthServer, tmp_path: P
     )
     result = _run_program(sys.executable, tmp_path, {"mode": "config", "config": str(config)})
     assert str(result["phase"]).endswith("SUCCEEDED") and result["outputs"] == [11]
+
+
+def test_tasks_of_pypi_flytes_runtime_use_their_run_credential(reference_python: str, tmp_path: Path) -> None:
+    # The reference runtime runs the tasks: its nested call (main -> double) must authenticate too.
+    server = AuthServer(data_dir=tmp_path / "server", args=["--auth", "--worker-python", reference_python])
+    server.start()
+    try:
+        result = _run_program(sys.executable, tmp_path, {"mode": "env"}, {"FLYTE_API_KEY": server.admin_api_key})
+        assert str(result["phase"]).endswith("SUCCEEDED") and result["outputs"] == [11]
+    finally:
+        server.stop()

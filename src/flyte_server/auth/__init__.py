@@ -24,7 +24,7 @@ from flyte_server.auth.keys import ApiKeyStore, encode_api_key
 from flyte_server.auth.principal import Principal, current_principal
 from flyte_server.auth.tokens import OidcVerifier, TokenAuthority
 
-__all__ = ["ADMIN_KEY_FILE", "TASK_TOKEN_ENV", "AuthSetup", "Principal", "current_principal"]
+__all__ = ["ADMIN_KEY_FILE", "TASK_TOKEN_ENV", "WORKER_CONFIG_FILE", "AuthSetup", "Principal", "current_principal"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ ADMIN_KEY_FILE = "admin-api-key"
 """The file in the data directory that holds the first admin API key."""
 TASK_TOKEN_ENV = "FLYTE_INTERNAL_AUTH_TOKEN"
 """The variable that carries a run's credential into its task processes."""
+WORKER_CONFIG_FILE = "worker-auth.yaml"
+"""The config file in the data directory that tells PyPI flyte's runtime how to send that credential."""
 _TASK_TOKEN_TTL_S = 7 * 24 * 3600
 
 
@@ -51,6 +53,8 @@ class AuthSetup:
     oidc_audience: str | None = None
     new_admin_key: str | None = field(default=None, init=False)
     """The admin API key created at this start (shown once), if one was."""
+    worker_endpoint: str | None = field(default=None, init=False)
+    """``host:port`` where task processes reach the server (set by ``build_app``)."""
 
     def __post_init__(self) -> None:
         self.authority = TokenAuthority(self.signing_key) if self.enabled else None
@@ -93,6 +97,7 @@ class AuthSetup:
         await self.keys.ensure_table()
         if not self.enabled:
             return
+        self._write_worker_config()
         if await self.keys.any_admin():
             return
         name = "admin"
@@ -110,6 +115,27 @@ class AuthSetup:
         self.new_admin_key = api_key
         logger.info("created the first admin API key", extra={"key": key.name, "file": str(path)})
 
+    @property
+    def worker_config(self) -> Path:
+        """The config file PyPI flyte's runtime reads inside a task (no secret in it)."""
+        return self.data_dir / WORKER_CONFIG_FILE
+
+    def _write_worker_config(self) -> None:
+        # PyPI flyte's runtime sends credentials only on connections it does not call insecure,
+        # and reads a mounted config file when $FLYTECTL_CONFIG names one: an http:// endpoint
+        # with insecure: false, and a command that prints the task's token.
+        if self.worker_endpoint is None:
+            return
+        text = (
+            "admin:\n"
+            f"  endpoint: http://{self.worker_endpoint}\n"
+            "  insecure: false\n"
+            "  authType: ExternalCommand\n"
+            f'  command: ["printenv", "{TASK_TOKEN_ENV}"]\n'
+        )
+        self.worker_config.write_text(text)
+        os.chmod(self.worker_config, 0o644)
+
     def task_environment(self, project: str, domain: str, run: str, started_us: int) -> dict[str, str]:
         """The credential of a run's task processes: a token for its project and domain.
 
@@ -121,4 +147,8 @@ class AuthSetup:
             subject=f"task:{project}/{domain}/{run}", role="task", projects=frozenset({project}), domain=domain
         )
         token, _ = self.authority.issue(principal, ttl_s=_TASK_TOKEN_TTL_S, now=started_us / 1e6)
-        return {TASK_TOKEN_ENV: token}
+        environment = {TASK_TOKEN_ENV: token}
+        if self.worker_endpoint is not None:
+            environment["FLYTECTL_CONFIG"] = str(self.worker_config)
+            environment["_U_EP_OVERRIDE"] = f"http://{self.worker_endpoint}"
+        return environment
