@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from flyte._context import current_state
+from flyte._context import current_state, reset_state, set_state
 from flyte.errors import SyncTaskCallInAsyncContextError, TraceDoesNotAllowNestedTasksError
 
 if TYPE_CHECKING:
@@ -155,11 +155,12 @@ class TaskTemplate(Generic[P, R]):
         raise NotImplementedError(f"Task {self.name} of type {self.task_type!r} cannot be called outside a run")
 
     async def pre(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Called before each execution of the task's code (a plugin's set-up hook); returns ``{}``."""
+        """Called before each execution of the task's code (a plugin's set-up hook); what it returns
+        is added to ``flyte.ctx().data`` while the code runs. Returns ``{}``."""
         return {}
 
     async def post(self, return_vals: Any) -> Any:
-        """Called with the task's result after each execution; what it returns becomes the result."""
+        """Called with the task's result after each execution (a plugin's tear-down hook)."""
         return return_vals
 
     def custom_config(self, sctx: SerializationContext) -> dict[str, Any]:
@@ -290,15 +291,29 @@ class AsyncFunctionTaskTemplate(TaskTemplate[P, R]):
 
     async def execute(self, *args: Any, **kwargs: Any) -> R:
         """Run the user's function in the current context (sync functions on a worker thread),
-        between :meth:`pre` and :meth:`post`."""
-        await self.pre(*args, **kwargs)
-        if self.is_async:
-            result = await self.func(*args, **kwargs)  # type: ignore[misc]
-        else:
-            from flyte._internal.threads import run_in_daemon_thread
+        between :meth:`pre` and :meth:`post`.
 
-            result = await run_in_daemon_thread(self.func, *args, **kwargs)
-        return await self.post(result)  # type: ignore[no-any-return]
+        What ``pre`` returns is added to ``flyte.ctx().data`` while the function runs (how a plugin
+        hands the task what it set up); ``post`` sees the result, which is returned unchanged.
+        """
+        extra = await self.pre(*args, **kwargs)
+        state = current_state()
+        token = None
+        if extra and state is not None:
+            task_context = replace(state.task_context, data={**state.task_context.data, **extra})
+            token = set_state(replace(state, task_context=task_context))
+        try:
+            if self.is_async:
+                result: R = await self.func(*args, **kwargs)  # type: ignore[misc]
+            else:
+                from flyte._internal.threads import run_in_daemon_thread
+
+                result = await run_in_daemon_thread(self.func, *args, **kwargs)
+        finally:
+            if token is not None:
+                reset_state(token)
+        await self.post(result)
+        return result
 
 
 async def _call_plain(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -182,7 +182,7 @@ _events: list[str] = []
 
 @env.task
 async def doubled(x: int) -> int:
-    _events.append(f"run {x}")
+    _events.append(f"run {x} with {(flyte.ctx().data or {}).get('cluster')}")
     return x * 2
 
 
@@ -191,11 +191,11 @@ class AuditedTask(type(doubled)):  # type: ignore[misc]
 
     async def pre(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         _events.append(f"pre {kwargs}")
-        return {}
+        return {"cluster": "ray://head:10001"}
 
     async def post(self, return_vals: Any) -> Any:
         _events.append(f"post {return_vals}")
-        return return_vals + 1
+        return "ignored"
 
     def custom_config(self, sctx: SerializationContext) -> dict[str, Any]:
         return {"cluster": {"workers": 2}}
@@ -210,8 +210,10 @@ def test_pre_and_post_run_around_each_execution_and_plugins_shape_the_template(t
     audited = AuditedTask(**{f.name: getattr(doubled, f.name) for f in dataclasses.fields(doubled)})
     flyte.init(local_cache_dir=tmp_path / "cache")
     _events.clear()
-    assert flyte.run(audited, x=4).outputs().o0 == 9
-    assert _events == ["pre {'x': 4}", "run 4", "post 8"]
+    assert flyte.run(audited, x=4).outputs().o0 == 8
+    assert _events == ["pre {'x': 4}", "run 4 with ray://head:10001", "post 8"]
+    _events.clear()
+    assert flyte.run(doubled, x=1).outputs().o0 == 2 and _events == ["run 1 with None"]
     assert asyncio.run(doubled.forward(3)) == 6  # straight to the function
 
     template = task_template_to_proto(audited, SerializationContext(version="v9"))
