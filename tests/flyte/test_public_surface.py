@@ -46,10 +46,6 @@ EXCLUDED: dict[str, str] = {
     "flyte.remote.Condition": "issue 16 (conditions)",
 }
 
-# flyte.remote belongs to another helper of issue 10 (part B); these were not there yet when this
-# test was written. Remove each entry once the name lands.
-PENDING_PART_B: dict[str, str] = {}
-
 # Reference names that are not API: typing helpers and modules a module without ``__all__``
 # happens to import (flyte.models has none, so ``dir()`` shows its imports).
 _NOISE = {"annotations", "TYPE_CHECKING", "logger", "Literal"}
@@ -108,8 +104,7 @@ def test_every_public_name_of_the_reference_exists(
     reference_names: dict[str, dict[str, dict[str, bool]]], module_name: str
 ) -> None:
     module = _ours(module_name)
-    skipped = EXCLUDED.keys() | PENDING_PART_B.keys()
-    wanted = [name for name in reference_names[module_name] if f"{module_name}.{name}" not in skipped]
+    wanted = [name for name in reference_names[module_name] if f"{module_name}.{name}" not in EXCLUDED]
     missing = [name for name in wanted if not hasattr(module, name)]
     assert missing == [], f"{module_name} lacks {missing}"
     assert len(wanted) > 0
