@@ -318,3 +318,23 @@ def test_image_pull_secrets_from_docker_logins_and_cluster_pools(cli: Cli, tmp_p
     assert pooled.exit_code == 1
     assert pooled.stderr.startswith("Error: cluster_pool='gpu': this control plane has no cluster pools")
     assert cli("delete", "secret", *SCOPE, name).exit_code == 0
+
+
+def test_a_deployed_task_runs_in_another_project(cli: Cli) -> None:
+    deployed = cli("deploy", *SCOPE, "sdk_wf.py", "sdk_e2e")
+    assert deployed.exit_code == 0, deployed.output
+    other = f"p{uuid.uuid4().hex[:8]}"
+    assert cli("create", "project", other).exit_code == 0
+    name = f"w2-{uuid.uuid4().hex[:8]}"
+    ran = cli(
+        "run", *SCOPE, "--run-project", other, "--wait", "--name", name,
+        "deployed-task", "sdk_e2e.fan_out", "--n", "2",
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert ran.stdout == "o0: [0, 1]\n"
+    assert cli("get", "run", "-p", other, "-d", DOMAIN, name).exit_code == 0
+    assert cli("get", "run", *SCOPE, name).exit_code == 3
+
+    misplaced = cli("run", *SCOPE, "--run-project", other, "sdk_wf.py", "fan_out", "--n", "1")
+    assert misplaced.exit_code == 2
+    assert "--run-project and --run-domain apply to deployed-task runs only" in misplaced.stderr

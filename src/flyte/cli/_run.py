@@ -87,6 +87,10 @@ class RunOptions:
     """``--image name=uri`` mappings (used when building images for remote runs)."""
     debug: bool = False
     """Run the root task as a debug task (``flyte.with_runcontext(debug=True)``)."""
+    run_project: str | None = None
+    """``deployed-task`` only: start the run in this project (the task is looked up in ``project``)."""
+    run_domain: str | None = None
+    """``deployed-task`` only: start the run in this domain."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Options accepted for compatibility that local runs do not use."""
 
@@ -395,6 +399,8 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any], path: Path | 
 
     cli = get_cli_config(ctx)
     options = ctx.find_object(RunOptions) or RunOptions()
+    if options.run_project or options.run_domain:
+        raise click.UsageError("--run-project and --run-domain apply to deployed-task runs only", ctx)
     if not options.local and cli.init_kwargs(project=options.project, domain=options.domain).get("endpoint"):
         from flyte.cli._run_remote import execute_remote
 
@@ -480,6 +486,8 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any], path: Path | 
     is_flag=True,
     help="Run the root task as a debug task (PyPI flyte's runtime starts a VS Code server in it).",
 )
+@click.option("--run-project", help="deployed-task only: start the run in this project (the task's stays -p).")
+@click.option("--run-domain", help="deployed-task only: start the run in this domain (the task's stays -d).")
 @click.option(
     "--tracked",
     "--tracked-strict",
@@ -509,12 +517,16 @@ def run(
     pkl: bool,
     service_account: str | None,
     debug: bool,
+    run_project: str | None,
+    run_domain: str | None,
     tracked: bool,
 ) -> None:
     if tracked:
         fail("--tracked: tracked local runs (reported to the control plane) are not supported by this implementation")
     ctx.obj = RunOptions(
         debug=debug,
+        run_project=run_project,
+        run_domain=run_domain,
         local=local,
         name=name,
         overwrite_cache=overwrite_cache,

@@ -160,6 +160,14 @@ class DeployedTaskCommand(click.Command):
         )
         if options.local:
             fail("--local cannot run a deployed task; it runs on the control plane")
+        # The task was looked up in -p/-d; --run-project/--run-domain say where the run starts.
+        options = dataclasses.replace(
+            options,
+            project=options.run_project or options.project,
+            domain=options.run_domain or options.domain,
+            run_project=None,
+            run_domain=None,
+        )
         inputs = {key: value for key, value in values.items() if value is not None}
         execute_remote(ctx, self.details, inputs, options, None)
 

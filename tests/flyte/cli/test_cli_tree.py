@@ -79,7 +79,7 @@ REQUIRED_OPTIONS = {
         "--password",
         "--cluster-pool",
     ],
-    "flyte run": ["--debug", "--tracked", "--tracked-strict"],
+    "flyte run": ["--debug", "--tracked", "--tracked-strict", "--run-project", "--run-domain"],
     "flyte run deployed-task": ["-p", "--project", "-d", "--domain"],
 }
 
