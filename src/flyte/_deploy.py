@@ -335,6 +335,8 @@ async def _deploy(
     )
     init = get_init_config()
     root = bundles.code_root(init.root_dir)
+    # flyte.init(sync_local_sys_paths=False): workers get no sys.path entries of the local session.
+    sync = init.extra.get("sync_local_sys_paths", True)
     deployments = []
     for plan in plans:
         tasks = _tasks_of(plan)
@@ -348,7 +350,7 @@ async def _deploy(
             code_bundle=code,
             image_cache=images,
             root_dir=root,
-            sys_path=bundles.sys_path_entries(root) if code is not None and code.tgz is not None else None,
+            sys_path=bundles.sys_path_entries(root) if sync and code is not None and code.tgz is not None else None,
         )
         deployed = await _all_or_cancel([_deploy_task(task, context, dry_run) for task in tasks])
         by_name = {task.name: task for task in deployed}

@@ -338,3 +338,33 @@ def test_a_deployed_task_runs_in_another_project(cli: Cli) -> None:
     misplaced = cli("run", *SCOPE, "--run-project", other, "sdk_wf.py", "fan_out", "--n", "1")
     assert misplaced.exit_code == 2
     assert "--run-project and --run-domain apply to deployed-task runs only" in misplaced.stderr
+
+
+def test_no_sync_local_sys_paths_leaves_the_workers_without_the_sessions_folders(cli: Cli, project_dir: Path) -> None:
+    """A file in a folder that is not a package is imported with that folder on sys.path; the
+    workers get the same entry unless --no-sync-local-sys-paths says not to."""
+    folder = project_dir / "nested" / f"app_{uuid.uuid4().hex[:6]}"
+    folder.mkdir(parents=True)
+    suffix = folder.name
+    (folder / f"helper_{suffix}.py").write_text("def double(x: int) -> int:\n    return 2 * x\n")
+    (folder / f"wf_{suffix}.py").write_text(
+        textwrap.dedent(
+            f"""
+            import flyte
+            from helper_{suffix} import double
+
+            env = flyte.TaskEnvironment(name="nested_{suffix}")
+
+            @env.task
+            async def main(x: int) -> int:
+                return double(x)
+            """
+        )
+    )
+    path = str(folder.relative_to(project_dir) / f"wf_{suffix}.py")
+    synced = cli("run", *SCOPE, "--wait", path, "main", "--x", "21")
+    assert synced.exit_code == 0, synced.output
+    assert synced.stdout == "o0: 42\n"
+    unsynced = cli("run", *SCOPE, "--wait", "--no-sync-local-sys-paths", path, "main", "--x", "21")
+    assert unsynced.exit_code == 1
+    assert "ModuleNotFoundError" in unsynced.stderr or "No module named" in unsynced.stderr

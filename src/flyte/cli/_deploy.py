@@ -74,6 +74,12 @@ def _image_refs(ctx: click.Context, values: tuple[str, ...]) -> dict[str, str]:
     help="With a DIR: skip (and name on stderr) the files that fail to load, and deploy the rest.",
 )
 @click.option(
+    "--no-sync-local-sys-paths",
+    "no_sync_local_sys_paths",
+    is_flag=True,
+    help="Do not give the workers this session's sys.path entries under the code root.",
+)
+@click.option(
     "--image",
     "images",
     multiple=True,
@@ -94,6 +100,7 @@ def deploy(
     recursive: bool,
     deploy_all: bool,
     ignore_load_errors: bool,
+    no_sync_local_sys_paths: bool,
     images: tuple[str, ...],
 ) -> None:
     """Deploy the environment ENV of FILE (every environment of FILE when ENV is left out), or
@@ -156,7 +163,14 @@ def deploy(
     code_root = root if path.is_dir() else code_root_for(path, root_dir)
     if image_refs:
         image_refs = {**(cli.init_kwargs(project=project, domain=domain).get("images") or {}), **image_refs}
-    init_remote(cli, project=project, domain=domain, root_dir=code_root, images=image_refs or None)
+    init_remote(
+        cli,
+        project=project,
+        domain=domain,
+        root_dir=code_root,
+        images=image_refs or None,
+        sync_local_sys_paths=not no_sync_local_sys_paths,
+    )
     with remote_errors(cli):
         deployments = flyte.deploy(*chosen, dry_run=dry_run, version=version, copy_style=copy_style)
     rows = [

@@ -486,6 +486,12 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any], path: Path | 
     is_flag=True,
     help="Run the root task as a debug task (PyPI flyte's runtime starts a VS Code server in it).",
 )
+@click.option(
+    "--no-sync-local-sys-paths",
+    "no_sync_local_sys_paths",
+    is_flag=True,
+    help="Do not give the workers this session's sys.path entries under the code root (remote runs).",
+)
 @click.option("--run-project", help="deployed-task only: start the run in this project (the task's stays -p).")
 @click.option("--run-domain", help="deployed-task only: start the run in this domain (the task's stays -d).")
 @click.option(
@@ -517,6 +523,7 @@ def run(
     pkl: bool,
     service_account: str | None,
     debug: bool,
+    no_sync_local_sys_paths: bool,
     run_project: str | None,
     run_domain: str | None,
     tracked: bool,
@@ -542,5 +549,10 @@ def run(
         queue=queue,
         max_action_concurrency=max_action_concurrency,
         images=images,
-        extra={"copy_style": copy_style, "service_account": service_account, "pkl": pkl},
+        extra={
+            "copy_style": copy_style,
+            "service_account": service_account,
+            "pkl": pkl,
+            "sync_local_sys_paths": not no_sync_local_sys_paths,
+        },
     )

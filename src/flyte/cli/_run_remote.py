@@ -84,8 +84,14 @@ def execute_remote(
     from flyte.cli._common import stderr_console
 
     cli = get_cli_config(ctx)
-    init_remote(cli, project=options.project, domain=options.domain, root_dir=code_root_for(path, options.root_dir))
     extra = dict(options.extra)
+    init_remote(
+        cli,
+        project=options.project,
+        domain=options.domain,
+        root_dir=code_root_for(path, options.root_dir),
+        sync_local_sys_paths=extra.get("sync_local_sys_paths", True),
+    )
     runner = options.runner(
         "remote",
         copy_style=extra.get("copy_style") or "loaded_modules",

@@ -65,7 +65,8 @@ async def _local_spec(
         code = _copy_bundle(built, code, config.copy_bundle_to)
     root = bundles.code_root(get_init_config().root_dir)
     version = config.version or (code.computed_version if code is not None else "none")
-    sys_path = bundles.sys_path_entries(root) if code is not None and code.tgz is not None else None
+    sync = get_init_config().extra.get("sync_local_sys_paths", True)  # flyte.init(sync_local_sys_paths=False)
+    sys_path = bundles.sys_path_entries(root) if sync and code is not None and code.tgz is not None else None
     context = SerializationContext(
         version=version,
         project=project,

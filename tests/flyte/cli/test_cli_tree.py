@@ -54,7 +54,15 @@ REQUIRED_OPTIONS = {
     ],
     "flyte get logs": ["--lines", "-l", "--show-ts", "--filter-system", "--pretty", "--attempt"],
     "flyte get io": ["--inputs-only", "-i", "--outputs-only", "-o"],
-    "flyte deploy": ["--all", "--recursive", "-r", "--image", "--ignore-load-errors", "-i"],
+    "flyte deploy": [
+        "--all",
+        "--recursive",
+        "-r",
+        "--image",
+        "--ignore-load-errors",
+        "-i",
+        "--no-sync-local-sys-paths",
+    ],
     "flyte create project": ["--id", "--name", "--description", "--label", "-l"],
     "flyte get project": ["--archived"],
     "flyte update project": ["--name", "--description", "--label", "-l", "--archive", "--unarchive"],
@@ -79,7 +87,14 @@ REQUIRED_OPTIONS = {
         "--password",
         "--cluster-pool",
     ],
-    "flyte run": ["--debug", "--tracked", "--tracked-strict", "--run-project", "--run-domain"],
+    "flyte run": [
+        "--debug",
+        "--tracked",
+        "--tracked-strict",
+        "--run-project",
+        "--run-domain",
+        "--no-sync-local-sys-paths",
+    ],
     "flyte run deployed-task": ["-p", "--project", "-d", "--domain"],
 }
 
