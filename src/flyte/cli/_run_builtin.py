@@ -107,6 +107,11 @@ def hello(ctx: click.Context, x_list: str) -> None:
 @click.option("--clustered", is_flag=True, help="Run on several nodes with torchrun; needs a backend that has it.")
 @click.option("--replicas", type=click.IntRange(min=1), help="With --clustered: the number of nodes.")
 @click.option("--nproc-per-node", type=click.IntRange(min=1), help="With --clustered: processes per node.")
+@click.option("--rdzv-backend", help="With --clustered: torchrun's rendezvous backend (e.g. c10d).")
+@click.option("--torchrun-max-restarts", type=click.IntRange(min=0), help="With --clustered: torchrun restarts.")
+@click.option("--cluster-max-restarts", type=click.IntRange(min=0), help="With --clustered: restarts of the cluster.")
+@click.option("--restart-on-host-maintenance", is_flag=True, help="With --clustered: restart after host maintenance.")
+@click.option("--ttl-seconds-after-finished", type=click.IntRange(min=0), help="With --clustered: keep it this long.")
 @click.option("--output-dir", help="Folder the script writes results to, uploaded when it ends; needs backend support.")
 @click.pass_context
 def python_script(
@@ -126,6 +131,11 @@ def python_script(
     clustered: bool,
     replicas: int | None,
     nproc_per_node: int | None,
+    rdzv_backend: str | None,
+    torchrun_max_restarts: int | None,
+    cluster_max_restarts: int | None,
+    restart_on_host_maintenance: bool,
+    ttl_seconds_after_finished: int | None,
     output_dir: str | None,
 ) -> None:
     """Run the Python script SCRIPT as a task on the control plane.
@@ -143,6 +153,18 @@ def python_script(
 
     if image and packages:
         raise click.UsageError("--image and --packages cannot be used together", ctx)
+    cluster_only = {
+        "--replicas": replicas is not None,
+        "--nproc-per-node": nproc_per_node is not None,
+        "--rdzv-backend": rdzv_backend is not None,
+        "--torchrun-max-restarts": torchrun_max_restarts is not None,
+        "--cluster-max-restarts": cluster_max_restarts is not None,
+        "--restart-on-host-maintenance": restart_on_host_maintenance,
+        "--ttl-seconds-after-finished": ttl_seconds_after_finished is not None,
+    }
+    if not clustered and any(cluster_only.values()):
+        given = ", ".join(option for option, set_ in cluster_only.items() if set_)
+        raise click.UsageError(f"{given}: only with --clustered", ctx)
     options = ctx.find_object(RunOptions) or RunOptions()
     if options.local:
         fail("python-script runs on a control plane; --local cannot be used with it")
@@ -178,6 +200,7 @@ def python_script(
                 clustered=clustered,
                 replicas=replicas,
                 nproc_per_node=nproc_per_node,
+                ttl_seconds_after_finished=ttl_seconds_after_finished,
                 **extra,
             )
     except NotImplementedError as error:

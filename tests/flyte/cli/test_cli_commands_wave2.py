@@ -199,6 +199,10 @@ def test_python_script_refuses_what_this_implementation_lacks_on_one_line(
     assert clustered.exit_code == 1
     assert clustered.stderr.startswith("Error: run_python_script: clustered not supported")
     assert clustered.stderr.count("\n") == 1
+    cluster_only = flyte_cli(
+        *REMOTE, "run", *SCOPE, "python-script", str(script), "--replicas", "2", "--rdzv-backend", "c10d"
+    )
+    assert cluster_only.exit_code == 2 and "--replicas, --rdzv-backend: only with --clustered" in cluster_only.stderr
     missing = flyte_cli(*REMOTE, "run", *SCOPE, "python-script", "nope.py")
     assert missing.exit_code == 2 and "'nope.py' does not exist" in missing.stderr
 
