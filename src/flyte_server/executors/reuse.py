@@ -37,7 +37,7 @@ from typing import Any
 from flyte_server.executors import LaunchError, LaunchSpec
 from flyte_server.executors.procs import ExitTracking, kill_group, process_start_ticks, scan_working_dirs
 from flyte_server.executors.zygote import Zygote, ZygoteWorker
-from flyte_server.isolation import make_owned_dirs
+from flyte_server.isolation import make_owned_dirs, open_worker_file
 
 __all__ = ["InProcessAttempt", "WorkerPool", "reuse_key"]
 
@@ -242,7 +242,9 @@ class WorkerPool:
             pid = live.get(worker_dir.resolve())
             ticks = process_start_ticks(pid) if pid else None
             try:
-                lines = (worker_dir / JOURNAL).read_text().splitlines()
+                # The worker writes its journal: no symlink (to /dev/zero, say), FIFO or device is read.
+                with open_worker_file(worker_dir / JOURNAL) as journal:
+                    lines = journal.read().decode(errors="replace").splitlines()
             except OSError:
                 lines = []
             for line in lines:
