@@ -84,7 +84,9 @@ def start() -> None:
     help="Key for signed URLs and secret encryption; give every replica the same one.  [default: a key file in the "
     "data dir]",
 )
-@click.option("--auth", is_flag=True, help="Require an API key / OAuth2 token on every call (on by default off loopback).")
+@click.option(
+    "--auth", is_flag=True, help="Require an API key / OAuth2 token on every call (on by default off loopback)."
+)
 @click.option(
     "--insecure-no-auth",
     is_flag=True,
@@ -97,9 +99,13 @@ def start() -> None:
     metavar="NAME",
     help="A Host name the server answers to besides the loopback ones (repeatable; '*': any).",
 )
-@click.option("--oidc-issuer", metavar="URL", help="Also trust access tokens of this OpenID Connect issuer (turns on --auth).")
+@click.option(
+    "--oidc-issuer", metavar="URL", help="Also trust access tokens of this OpenID Connect issuer (turns on --auth)."
+)
 @click.option("--oidc-audience", metavar="AUD", help="The audience the OIDC issuer's tokens must name.")
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PEM certificate: serve HTTPS.")
+@click.option(
+    "--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PEM certificate: serve HTTPS."
+)
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PEM key of --tls-cert.")
 @click.option(
     "--log-level", type=click.Choice(_LOG_LEVELS), default="info", show_default=True, help="Server log level."
