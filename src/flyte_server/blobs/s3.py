@@ -163,9 +163,7 @@ class S3BlobStore:
 
     async def put_upload(self, key: str, data: bytes) -> bool:
         try:
-            await self._require_client().put_object(
-                Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
-            )
+            await self._require_client().put_object(Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*")
         except ClientError as e:
             if _error_code(e) not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 raise

@@ -29,6 +29,7 @@ SecretResolver = Callable[[str, str, Sequence[security_pb2.Secret]], Awaitable[d
 
 _TEMPLATE = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 
+
 class PrepareError(RuntimeError):
     """The attempt cannot be launched as specified (no command, a missing secret); not retried."""
 
