@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def restored_flyte_log_levels() -> Iterator[None]:
+    """A test that changes the SDK's loggers (``flyte -v``, ``log_level=``) leaves them as it found them.
+
+    Run specs carry the submitting process's levels, so a leaked level changes what later tests send.
+    """
+    loggers = [logging.getLogger(name) for name in ("flyte", "flyte.user")]
+    levels = [logger.level for logger in loggers]
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

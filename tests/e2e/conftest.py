@@ -7,10 +7,13 @@
 * ``client`` runs the PyPI SDK as a black box (a driver script in the reference venv, a fresh
   HOME per process so its code-bundle cache never points at another server's blobs).
 * ``rpc`` gives Connect clients of the services for raw calls from the test process.
+* ``project_dir`` is a copy of ``remote_programs/`` (outside any git checkout, so our SDK bundles
+  just those files) for tests that drive the server with our SDK in the test process.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -45,3 +48,10 @@ async def rpc(server: ServerProcess) -> AsyncIterator[Rpc]:
     clients = make_rpc(server.base_url)
     yield clients
     await clients.close()
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("remote-programs") / "project"
+    shutil.copytree(Path(__file__).parent / "remote_programs", target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target

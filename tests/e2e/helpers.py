@@ -15,8 +15,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import pytest
 from flyteidl2.common import identifier_pb2, phase_pb2
 from flyteidl2.dataproxy import dataproxy_service_pb2
 from flyteidl2.dataproxy.dataproxy_service_connect import DataProxyServiceClient
@@ -281,3 +283,16 @@ async def run_deployed_and_wait(
     assert phases[-1] == phase_pb2.ACTION_PHASE_SUCCEEDED, phases
     data = await rpc.data.get_action_data(dataproxy_service_pb2.GetActionDataRequest(action_id=created.run.action.id))
     return data.outputs
+
+
+def load_program_against(
+    server: ServerProcess, project_dir: Path, file_name: str, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> ModuleType:
+    """A module of ``remote_programs/``, with ``flyte.init`` pointing at ``server`` (a fresh HOME: no bundle cache)."""
+    import flyte
+    from flyte.cli._loader import load_module
+
+    monkeypatch.chdir(project_dir)
+    monkeypatch.setenv("HOME", str(home))
+    flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
+    return load_module(project_dir / file_name)

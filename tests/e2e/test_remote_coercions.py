@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,30 +15,15 @@ from click.testing import CliRunner
 
 import flyte
 import flyte.remote
-from flyte.cli._loader import load_module
 from flyte.cli.main import flyte_group
 from flyte.io import DataFrame
 
-from .helpers import DOMAIN, PROJECT, ServerProcess
-
-PROGRAMS = Path(__file__).parent / "remote_programs"
-
-
-@pytest.fixture(scope="module")
-def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("coercions-remote") / "project"
-    shutil.copytree(PROGRAMS, target, ignore=shutil.ignore_patterns("__pycache__"))
-    return target
+from .helpers import DOMAIN, PROJECT, ServerProcess, load_program_against
 
 
 @pytest.fixture
-def wf(
-    server: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ModuleType]:
-    monkeypatch.chdir(project_dir)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
-    yield load_module(project_dir / "coercion_wf.py")
+def wf(server: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    return load_program_against(server, project_dir, "coercion_wf.py", tmp_path / "home", monkeypatch)
 
 
 def test_run_inputs_read_a_dataclass_input_back_with_and_without_its_class(
@@ -140,13 +124,8 @@ def ours(e2e_root: Path) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def frames_wf(
-    ours: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ModuleType]:
-    monkeypatch.chdir(project_dir)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    flyte.init(endpoint=ours.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
-    yield load_module(project_dir / "coercion_wf.py")
+def frames_wf(ours: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    return load_program_against(ours, project_dir, "coercion_wf.py", tmp_path / "home", monkeypatch)
 
 
 def test_frames_cross_between_handles_and_pandas_and_preserve_original_types_picks_the_reader_type(

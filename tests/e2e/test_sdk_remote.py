@@ -9,9 +9,7 @@ errors a user sees when something is missing or unreachable.
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -20,29 +18,14 @@ import pytest
 import flyte
 import flyte.errors
 import flyte.remote
-from flyte.cli._loader import load_module
 
-from .helpers import DOMAIN, PROJECT, ServerProcess, free_port
-
-PROGRAMS = Path(__file__).parent / "remote_programs"
-
-
-@pytest.fixture(scope="module")
-def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("sdk-remote") / "project"
-    shutil.copytree(PROGRAMS, target, ignore=shutil.ignore_patterns("__pycache__"))
-    return target
+from .helpers import DOMAIN, PROJECT, ServerProcess, free_port, load_program_against
 
 
 @pytest.fixture
-def wf(
-    server: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ModuleType]:
+def wf(server: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The workflows module, with flyte.init pointing at the session server (fresh HOME: no bundle cache)."""
-    monkeypatch.chdir(project_dir)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
-    yield load_module(project_dir / "sdk_wf.py")
+    return load_program_against(server, project_dir, "sdk_wf.py", tmp_path / "home", monkeypatch)
 
 
 def test_run_wait_outputs_inputs_details_and_listing(wf: ModuleType) -> None:

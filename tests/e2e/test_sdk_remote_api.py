@@ -6,8 +6,6 @@ data, report and code members of runs and actions, trigger details, ``to_json``.
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
@@ -18,28 +16,13 @@ import flyte
 import flyte.errors
 import flyte.io
 import flyte.remote
-from flyte.cli._loader import load_module
 
-from .helpers import DOMAIN, PROJECT, ServerProcess
-
-PROGRAMS = Path(__file__).parent / "remote_programs"
-
-
-@pytest.fixture(scope="module")
-def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("sdk-remote-api") / "project"
-    shutil.copytree(PROGRAMS, target, ignore=shutil.ignore_patterns("__pycache__"))
-    return target
+from .helpers import DOMAIN, PROJECT, ServerProcess, load_program_against
 
 
 @pytest.fixture
-def wf(
-    server: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ModuleType]:
-    monkeypatch.chdir(project_dir)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
-    yield load_module(project_dir / "remote_api_wf.py")
+def wf(server: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    return load_program_against(server, project_dir, "remote_api_wf.py", tmp_path / "home", monkeypatch)
 
 
 def test_upload_file_and_dir_feed_a_run(wf: ModuleType, tmp_path: Path) -> None:

@@ -8,9 +8,7 @@ the log, debug, cache-scope and start-time options reach the stored run spec.
 from __future__ import annotations
 
 import logging
-import shutil
 import tarfile
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
@@ -23,28 +21,13 @@ from flyteidl2.workflow import run_service_pb2
 import flyte
 import flyte.errors
 import flyte.remote
-from flyte.cli._loader import load_module
 
-from .helpers import DOMAIN, PROJECT, Rpc, ServerProcess
-
-PROGRAMS = Path(__file__).parent / "remote_programs"
-
-
-@pytest.fixture(scope="module")
-def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("sdk-runcontext") / "project"
-    shutil.copytree(PROGRAMS, target, ignore=shutil.ignore_patterns("__pycache__"))
-    return target
+from .helpers import DOMAIN, PROJECT, Rpc, ServerProcess, load_program_against
 
 
 @pytest.fixture
-def wf(
-    server: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ModuleType]:
-    monkeypatch.chdir(project_dir)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
-    yield load_module(project_dir / "sdk_wf.py")
+def wf(server: ServerProcess, project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    return load_program_against(server, project_dir, "sdk_wf.py", tmp_path / "home", monkeypatch)
 
 
 async def _run_spec(rpc: Rpc, name: str) -> run_pb2.RunSpec:
