@@ -8,19 +8,17 @@ checked where they are parsed (:func:`parse_bounded_int`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
-from connectrpc.request import RequestContext
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from flyte_server.validation import RequestCheck
+
 __all__ = ["INT64_MAX", "RequestTextInterceptor", "nul_field", "parse_bounded_int"]
 
-REQ = TypeVar("REQ")
-RES = TypeVar("RES")
 
 INT64_MAX = 2**63 - 1
 """The largest integer either database stores in an integer column."""
@@ -112,7 +110,7 @@ def _nul_in_map(field: FieldDescriptor, mapping: Any, path: str) -> str | None:
     return None
 
 
-class RequestTextInterceptor:
+class RequestTextInterceptor(RequestCheck):
     """A connectrpc interceptor that answers ``INVALID_ARGUMENT`` for a request with a NUL in any string.
 
     Example:
@@ -130,22 +128,3 @@ class RequestTextInterceptor:
             raise ConnectError(
                 Code.INVALID_ARGUMENT, f"invalid {request.DESCRIPTOR.name}: {path} contains a NUL character"
             )
-
-    async def intercept_unary(
-        self,
-        call_next: Callable[[REQ, RequestContext[Any, Any]], Awaitable[RES]],
-        request: REQ,
-        ctx: RequestContext[Any, Any],
-    ) -> RES:
-        self._check(request)
-        return await call_next(request, ctx)
-
-    async def intercept_server_stream(
-        self,
-        call_next: Callable[[REQ, RequestContext[Any, Any]], AsyncIterator[RES]],
-        request: REQ,
-        ctx: RequestContext[Any, Any],
-    ) -> AsyncIterator[RES]:
-        self._check(request)
-        async for response in call_next(request, ctx):
-            yield response

@@ -153,7 +153,36 @@ def _redact(message: Message) -> None:
                 setattr(message, field.name, b"<redacted>")
 
 
-class ValidationInterceptor:
+class RequestCheck:
+    """A connectrpc server interceptor that checks each request (``_check`` raises ``ConnectError``).
+
+    It covers unary and server-streaming methods, the only kinds Flyte clients call.
+    """
+
+    def _check(self, request: Any) -> None:
+        raise NotImplementedError
+
+    async def intercept_unary(
+        self,
+        call_next: Callable[[REQ, RequestContext[Any, Any]], Awaitable[RES]],
+        request: REQ,
+        ctx: RequestContext[Any, Any],
+    ) -> RES:
+        self._check(request)
+        return await call_next(request, ctx)
+
+    async def intercept_server_stream(
+        self,
+        call_next: Callable[[REQ, RequestContext[Any, Any]], AsyncIterator[RES]],
+        request: REQ,
+        ctx: RequestContext[Any, Any],
+    ) -> AsyncIterator[RES]:
+        self._check(request)
+        async for response in call_next(request, ctx):
+            yield response
+
+
+class ValidationInterceptor(RequestCheck):
     """A connectrpc server interceptor that rejects invalid requests with ``INVALID_ARGUMENT``.
 
     Give it to every Connect ASGI application (``interceptors=[ValidationInterceptor()]``); it
@@ -176,25 +205,6 @@ class ValidationInterceptor:
         problem = validation_error(request, self._validator)
         if problem is not None:
             raise ConnectError(Code.INVALID_ARGUMENT, problem)
-
-    async def intercept_unary(
-        self,
-        call_next: Callable[[REQ, RequestContext[Any, Any]], Awaitable[RES]],
-        request: REQ,
-        ctx: RequestContext[Any, Any],
-    ) -> RES:
-        self._check(request)
-        return await call_next(request, ctx)
-
-    async def intercept_server_stream(
-        self,
-        call_next: Callable[[REQ, RequestContext[Any, Any]], AsyncIterator[RES]],
-        request: REQ,
-        ctx: RequestContext[Any, Any],
-    ) -> AsyncIterator[RES]:
-        self._check(request)
-        async for response in call_next(request, ctx):
-            yield response
 
 
 class StrictCodec:
