@@ -256,6 +256,19 @@ class Image:
             extra_args=extra_args,
             secret_mounts=normalize_secrets(secret_mounts),
         )
+        return cls._script_image(layer, version, name, registry, registry_secret, platform)
+
+    @classmethod
+    def _script_image(
+        cls,
+        layer: Layer,
+        version: tuple[int, int],
+        name: str,
+        registry: str | None,
+        registry_secret: str | Secret | None,
+        platform: tuple[Architecture, ...] | None,
+    ) -> Image:
+        """An image of one script layer on the slim Debian Python image of ``version``."""
         return cls._make(
             base_image=f"python:{version[0]}.{version[1]}-slim-bookworm",
             registry=registry,
@@ -301,16 +314,7 @@ class Image:
             extra_args=extra_args,
             secret_mounts=normalize_secrets(secret_mounts),
         )
-        return cls._make(
-            base_image=f"python:{version[0]}.{version[1]}-slim-bookworm",
-            registry=registry,
-            name=name,
-            platform=platform or _ALL_PLATFORMS,
-            python_version=version,
-            extendable=True,
-            layers=(layer,),
-            registry_secret=_to_secret(registry_secret),
-        )
+        return cls._script_image(layer, version, name, registry, registry_secret, platform)
 
     @classmethod
     def from_ref_name(cls, name: str = "default") -> Image:

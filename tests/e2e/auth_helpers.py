@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from .helpers import free_port
+from .helpers import file_tail, free_port
 
 
 @dataclass
@@ -89,10 +89,7 @@ class AuthServer:
         raise RuntimeError(f"the server did not get ready in {timeout}s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return file_tail(self.log_path, lines)
 
     def stop(self) -> None:
         if self.process is None:

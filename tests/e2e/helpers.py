@@ -40,6 +40,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def file_tail(path: Path, lines: int = 60) -> str:
+    """The last ``lines`` lines of a server's log ("" when there is none yet)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
 @dataclass
 class ServerProcess:
     """``flyte start server`` in a subprocess; start, stop, kill -9 and start again on the same data."""
@@ -116,10 +124,7 @@ class ServerProcess:
         raise RuntimeError(f"the server did not get ready in {timeout}s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return file_tail(self.log_path, lines)
 
     def kill9(self) -> None:
         """Kill the server process (only it: its workers live on) without any chance to clean up."""
