@@ -39,3 +39,51 @@ def reference_python() -> str:
     from reference import find_reference_python
 
     return find_reference_python()
+
+
+# ---- Heavy-suite infrastructure (tests/infra): one instance per session, skipped with a reason ----
+
+
+@pytest.fixture(scope="session")
+def loopback_netns() -> Iterator[str]:
+    """A network namespace with only ``lo`` up (Ray binds loopback only there); removed after the session."""
+    from infra.netns import delete_netns, ensure_netns, netns_unavailable_reason
+
+    reason = netns_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    import os
+
+    name = ensure_netns(f"flyte-test-{os.getpid()}")
+    yield name
+    delete_netns(name)
+
+
+@pytest.fixture(scope="session")
+def podman_ready() -> None:
+    """podman can run containers here (skips with the reason otherwise); sets ``CONTAINERS_CONF``."""
+    import os
+
+    from infra.podman import CONTAINERS_CONF, podman_unavailable_reason
+
+    os.environ.setdefault("CONTAINERS_CONF", str(CONTAINERS_CONF))
+    reason = podman_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def debian_base(podman_ready: None) -> str:
+    """A Debian bookworm image with python3 3.11, built once per machine (debootstrap + podman import)."""
+    from infra.podman import debian_base_image
+
+    return debian_base_image()
+
+
+@pytest.fixture(scope="session")
+def image_registry(podman_ready: None) -> Iterator[str]:
+    """A local image registry on a loopback port for the session: ``127.0.0.1:PORT`` (plain HTTP)."""
+    from infra.podman import local_registry
+
+    with local_registry() as address:
+        yield address
