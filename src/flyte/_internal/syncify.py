@@ -68,6 +68,12 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        loop_running = False
+    else:
+        loop_running = True
+    if not loop_running:
+        # Outside the except block, so that errors of the coroutine do not chain onto
+        # "RuntimeError: no running event loop".
         return asyncio.run(coroutine)
     outcome: dict[str, Any] = {}
     context = contextvars.copy_context()

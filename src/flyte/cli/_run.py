@@ -418,12 +418,24 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any], path: Path | 
         else:
             run = runner.run(task, **inputs)
     except BaseRuntimeError as e:
+        _print_user_traceback(e, cli.verbose)
         fail(f"{e.code}: {e}", error=e, verbose=cli.verbose)
     except Exception as e:
         # Errors that never reached the task (a bad input value, a misconfigured task):
         # reported on one line like task failures, with the traceback under -v.
         fail(f"{type(e).__name__}: {e}", error=e, verbose=cli.verbose)
     _print_result(cli, task, run, time.monotonic() - started)
+
+
+def _print_user_traceback(error: BaseException, verbose: int) -> None:
+    """A task failure's traceback trimmed to the user's frames (``-v`` prints the whole one instead)."""
+    if verbose > 0:
+        return
+    from flyte._internal.tracebacks import user_traceback
+
+    text = user_traceback(error)
+    if text:
+        click.echo(text, err=True)
 
 
 @click.group(

@@ -366,10 +366,15 @@ def main() -> None:
             "reuse": zygote.reuse,
         }
     )
+    request: dict[str, Any] | None = None
     try:
         zygote.serve()
     except _BecomeChild as child:
-        _become_child(zygote, child.request)
+        request = child.request
+    if request is not None:
+        # Outside the except block: the task's own exceptions must not chain onto _BecomeChild
+        # ("During handling of the above exception...") in its log.
+        _become_child(zygote, request)
         return
     # The server went away: exit without the interpreter's shutdown (deferred threads never ran here).
     os._exit(0)

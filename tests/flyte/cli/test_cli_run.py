@@ -186,7 +186,9 @@ def test_task_failure_exits_1_with_code_and_message(flyte_cli: Cli, tasks_file: 
     result = flyte_cli("run", "--local", tasks_file.name, "fail", "--x", "3")
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr.strip() == "Error: ValueError: bad 3"
+    # The user's traceback (their frames only), then the one-line error.
+    assert result.stderr.startswith("Traceback (most recent call last):\n")
+    assert result.stderr.strip().endswith("ValueError: bad 3\nError: ValueError: bad 3")
 
 
 def test_verbose_task_failure_shows_the_traceback(flyte_cli: Cli, tasks_file: Path) -> None:

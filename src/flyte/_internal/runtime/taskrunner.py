@@ -335,7 +335,7 @@ async def run_action(options: ActionOptions, service: ActionService | None = Non
             task = await _load_task(options)
             await _execute(options, task, controller, report)
         except Exception as error:
-            logger.error("Task %s failed: %s: %s", options.action_name, type(error).__name__, error, exc_info=True)
+            _log_failure(options.action_name, error)
             await write_error(options, error)
             return False
         finally:
@@ -349,6 +349,17 @@ async def run_action(options: ActionOptions, service: ActionService | None = Non
             await controller.close()
         if clients is not None:
             await clients.close()
+
+
+def _log_failure(action_name: str, error: BaseException) -> None:
+    """Log a task failure with its traceback trimmed to the user's code (the whole one at debug level)."""
+    from flyte._internal.tracebacks import user_traceback
+
+    trimmed = None if logger.isEnabledFor(logging.DEBUG) else user_traceback(error)
+    if trimmed is None:
+        logger.error("Task %s failed: %s: %s", action_name, type(error).__name__, error, exc_info=True)
+    else:
+        logger.error("Task %s failed: %s: %s\n%s", action_name, type(error).__name__, error, trimmed)
 
 
 def parse_run_start_time(value: str | None) -> datetime:
