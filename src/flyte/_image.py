@@ -14,8 +14,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -254,7 +252,7 @@ class Image:
             extra_index_urls=_url_tuple(extra_index_urls),
             pre=pre,
             extra_args=extra_args,
-            secret_mounts=normalize_secrets(secret_mounts),
+            secret_mounts=_build_secrets(secret_mounts),
         )
         return cls._script_image(layer, version, name, registry, registry_secret, platform)
 
@@ -312,7 +310,7 @@ class Image:
             script=path,
             environment=environment,
             extra_args=extra_args,
-            secret_mounts=normalize_secrets(secret_mounts),
+            secret_mounts=_build_secrets(secret_mounts),
         )
         return cls._script_image(layer, version, name, registry, registry_secret, platform)
 
@@ -389,7 +387,7 @@ class Image:
                 extra_index_urls=_url_tuple(extra_index_urls),
                 pre=pre,
                 extra_args=extra_args,
-                secret_mounts=normalize_secrets(secret_mounts),
+                secret_mounts=_build_secrets(secret_mounts),
             )
         )
 
@@ -418,7 +416,7 @@ class Image:
                 extra_index_urls=_url_tuple(extra_index_urls),
                 pre=pre,
                 extra_args=extra_args,
-                secret_mounts=normalize_secrets(secret_mounts),
+                secret_mounts=_build_secrets(secret_mounts),
             )
         )
 
@@ -450,7 +448,7 @@ class Image:
                 extra_index_urls=_url_tuple(extra_index_urls),
                 pre=pre,
                 extra_args=extra_args,
-                secret_mounts=normalize_secrets(secret_mounts),
+                secret_mounts=_build_secrets(secret_mounts),
             )
         )
 
@@ -492,7 +490,7 @@ class Image:
                 pixi_lock=lock if lock.is_file() else None,
                 environment=environment,
                 extra_args=extra_args,
-                secret_mounts=normalize_secrets(secret_mounts),
+                secret_mounts=_build_secrets(secret_mounts),
                 project_install_mode=project_install_mode,
             )
         )
@@ -540,7 +538,7 @@ class Image:
                 pyproject=pyproject,
                 poetry_lock=Path(poetry_lock) if poetry_lock is not None else pyproject.parent / "poetry.lock",
                 extra_args=extra_args,
-                secret_mounts=normalize_secrets(secret_mounts),
+                secret_mounts=_build_secrets(secret_mounts),
                 project_install_mode=project_install_mode,
             )
         )
@@ -554,7 +552,7 @@ class Image:
         """
         return self._add_layer(
             AptPackages(
-                packages=_str_tuple(packages, field_name="packages"), secret_mounts=normalize_secrets(secret_mounts)
+                packages=_str_tuple(packages, field_name="packages"), secret_mounts=_build_secrets(secret_mounts)
             )
         )
 
@@ -566,7 +564,7 @@ class Image:
             ('mkdir /data',)
         """
         items = (commands,) if isinstance(commands, str) else _str_tuple(commands, field_name="commands")
-        return self._add_layer(Commands(commands=items, secret_mounts=normalize_secrets(secret_mounts)))
+        return self._add_layer(Commands(commands=items, secret_mounts=_build_secrets(secret_mounts)))
 
     def with_env_vars(self, env_vars: dict[str, str]) -> Image:
         """Add a layer that sets environment variables (values are turned into strings).
@@ -659,14 +657,15 @@ class Image:
 
     @cached_property
     def identifier(self) -> str:
-        """A 32-hex-digit content hash of the spec; the same on every machine for the same spec.
+        """A 32-hex-digit content hash of the spec; the same as PyPI flyte's tag for the same spec.
 
         Example:
             >>> len(Image.from_debian_base().with_pip_packages("x").identifier)
             32
         """
-        text = json.dumps(self.fingerprint(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        from flyte._image_tag import image_tag
+
+        return image_tag(self)
 
     @property
     def needs_build(self) -> bool:
@@ -746,6 +745,20 @@ def _check_python_version(value: Any) -> tuple[int, int]:
     if version[0] != 3:
         raise ValueError(f"python_version must be a Python 3 version, got {value!r}")
     return version[0], version[1]
+
+
+def _build_secrets(request: SecretRequest | None) -> tuple[Secret, ...]:
+    """``normalize_secrets``, remembering which secrets were named by a plain string.
+
+    Flyte 2 puts a secret named by a string into the image tag as that string, and a
+    :class:`Secret` as its ``repr``; the mark keeps our tags equal to its tags.
+    """
+    secrets = normalize_secrets(request)
+    named = [request] if isinstance(request, str) else [s for s in (request or ()) if isinstance(s, str)]
+    for secret in secrets:
+        if secret.key in named and secret.group is None and secret.mount is None:
+            object.__setattr__(secret, "_given_as", secret.key)
+    return secrets
 
 
 def _to_secret(value: str | Secret | None) -> Secret | None:
