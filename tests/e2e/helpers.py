@@ -57,6 +57,10 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     workers: int = 8
     extra_env: dict[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)
+    """More ``flyte start server`` options (``--storage s3://...``, ``--executor ray``)."""
+    command_prefix: list[str] = field(default_factory=list)
+    """What the server's command line runs under (``ip netns exec NAME``)."""
     worker_user: str | None = field(default_factory=lambda: os.environ.get("FLYTE_E2E_WORKER_USER", "root") or None)
     """``--worker-user``: tasks run as the test's user (they write markers into its directories); ``None``: the
     server's default (an unprivileged ``flyte-worker`` when the tests run as root). ``FLYTE_E2E_WORKER_USER=``
@@ -86,6 +90,7 @@ class ServerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
+                *self.command_prefix,
                 sys.executable,
                 "-m",
                 "flyte",
@@ -102,6 +107,7 @@ class ServerProcess:
                 "--log-level",
                 "info",
                 *(["--worker-user", self.worker_user] if self.worker_user is not None else []),
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
