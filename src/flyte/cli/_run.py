@@ -9,6 +9,7 @@ The command is three nested click levels, so that each level has its own ``--hel
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -294,11 +295,13 @@ class TaskCommand(click.Command):
         except (TypeError, NameError) as e:
             raise click.ClickException(f"Cannot read the inputs of task {name!r}: {e}") from e
         summary = _summary(doc)
+        self.input_names = set(inputs)
         super().__init__(
             name=name,
-            params=input_options(inputs, parse_docstring_args(doc)),
+            params=[*input_options(inputs, parse_docstring_args(doc)), *trailing_run_options(self.input_names)],
             callback=self._run,
             help=(summary + "\n\n" if summary else "") + f"Signature: {_signature(task)}",
+            epilog=TRAILING_OPTIONS_EPILOG,
             short_help=summary.split("\n")[0] if summary else None,
             no_args_is_help=False,
         )
@@ -306,6 +309,7 @@ class TaskCommand(click.Command):
 
     def _run(self, **values: Any) -> None:
         ctx = click.get_current_context()
+        values = apply_trailing_run_options(ctx, values)
         inputs = {key: value for key, value in values.items() if value is not None}
         path = getattr(ctx.parent.command, "path", None) if ctx.parent is not None else None
         execute(ctx, self.task, inputs, path=path)
@@ -540,31 +544,104 @@ def run(
     run_domain: str | None,
     tracked: bool,
 ) -> None:
-    if tracked:
+    ctx.obj = _options_from(ctx.params)
+
+
+def _options_from(params: dict[str, Any]) -> RunOptions:
+    """The :class:`RunOptions` of ``flyte run``'s option values (by parameter name)."""
+    if params.get("tracked"):
         fail("--tracked: tracked local runs (reported to the control plane) are not supported by this implementation")
-    ctx.obj = RunOptions(
-        debug=debug,
-        run_project=run_project,
-        run_domain=run_domain,
-        local=local,
-        name=name,
-        overwrite_cache=overwrite_cache,
-        env_vars=env_vars,
-        labels=labels,
-        follow=follow,
-        wait=wait,
-        project=project,
-        domain=domain,
-        version=run_version,
-        root_dir=root_dir,
-        raw_data_path=raw_data_path,
-        queue=queue,
-        max_action_concurrency=max_action_concurrency,
-        images=images,
+    return RunOptions(
+        debug=params["debug"],
+        run_project=params["run_project"],
+        run_domain=params["run_domain"],
+        local=params["local"],
+        name=params["name"],
+        overwrite_cache=params["overwrite_cache"],
+        env_vars=params["env_vars"],
+        labels=params["labels"],
+        follow=params["follow"],
+        wait=params["wait"],
+        project=params["project"],
+        domain=params["domain"],
+        version=params["run_version"],
+        root_dir=params["root_dir"],
+        raw_data_path=params["raw_data_path"],
+        queue=params["queue"],
+        max_action_concurrency=params["max_action_concurrency"],
+        images=params["images"],
         extra={
-            "copy_style": copy_style,
-            "service_account": service_account,
-            "pkl": pkl,
-            "sync_local_sys_paths": not no_sync_local_sys_paths,
+            "copy_style": params["copy_style"],
+            "service_account": params["service_account"],
+            "pkl": params["pkl"],
+            "sync_local_sys_paths": not params["no_sync_local_sys_paths"],
         },
     )
+
+
+TRAILING_OPTIONS_EPILOG = (
+    "The options of `flyte run` (--local, --wait, --follow, -p, -d, --name, ...) are accepted here too, "
+    "before or after the inputs; see `flyte run --help`."
+)
+
+
+def trailing_run_options(input_names: set[str]) -> list[click.Parameter]:
+    """``flyte run``'s options, also accepted after the task name (``flyte run f.py main --x 1 --wait``).
+
+    An option is left out when a task input has the same name (the input wins).
+    """
+    import copy
+
+    taken = {name.replace("_", "-") for name in input_names}
+    params: list[click.Parameter] = []
+    for param in run.params:
+        if not isinstance(param, click.Option):
+            continue
+        flags = {opt.lstrip("-") for opt in (*param.opts, *param.secondary_opts)}
+        if (param.name or "") in input_names or flags & taken:
+            continue
+        trailing = copy.copy(param)
+        trailing.hidden = True  # listed once, in `flyte run --help`; the task's help says they work here
+        params.append(trailing)
+    return params
+
+
+def apply_trailing_run_options(ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """Take the run options given after the task name out of ``values``; update the run's options.
+
+    Returns:
+        The remaining values: the task's inputs.
+    """
+    from click.core import ParameterSource
+
+    input_names = _input_names(ctx)
+    run_names = {param.name for param in run.params} - input_names
+    given = {
+        name: value
+        for name, value in values.items()
+        if name in run_names and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    }
+    inputs = {name: value for name, value in values.items() if name not in run_names}
+    if given:
+        run_ctx: click.Context | None = ctx
+        while run_ctx is not None and run_ctx.command is not run:
+            run_ctx = run_ctx.parent
+        if run_ctx is not None:
+            merged = {**run_ctx.params, **given}
+            if "env_vars" in given or "labels" in given:
+                for key in ("env_vars", "labels"):
+                    merged[key] = {**run_ctx.params.get(key, {}), **given.get(key, {})}
+            run_ctx.params.update(merged)
+            # Sub-contexts hold the same RunOptions object: update it in place.
+            options = run_ctx.find_object(RunOptions)
+            updated = _options_from(merged)
+            if options is None:
+                run_ctx.obj = updated
+            else:
+                for field_ in dataclasses.fields(updated):
+                    object.__setattr__(options, field_.name, getattr(updated, field_.name))  # frozen dataclass
+    return inputs
+
+
+def _input_names(ctx: click.Context) -> set[str]:
+    return set(getattr(ctx.command, "input_names", ()))

@@ -141,24 +141,29 @@ class DeployedTaskCommand(click.Command):
 
     def __init__(self, name: str, details: Any) -> None:
         from flyte.cli._params import input_options
-        from flyte.cli._run import RunOptions
+        from flyte.cli._run import TRAILING_OPTIONS_EPILOG, RunOptions, trailing_run_options
 
         self.details = details
+        self.input_names = set(details.interface.inputs)
         signature = ", ".join(f"{key}: {value}" for key, value in details.inputs.items())
         outputs = ", ".join(details.outputs.values()) or "None"
         summary = details.description or f"Run the deployed task {details.name} ({details.version})."
         super().__init__(
             name=name,
-            params=input_options(details.interface.inputs, {}),
+            params=[*input_options(details.interface.inputs, {}), *trailing_run_options(self.input_names)],
             callback=self._run,
             help=f"{summary}\n\nSignature: ({signature}) -> {outputs}",
+            epilog=TRAILING_OPTIONS_EPILOG,
         )
         self._options_class = RunOptions
 
     def _run(self, **values: Any) -> None:
         import dataclasses
 
+        from flyte.cli._run import apply_trailing_run_options
+
         ctx = click.get_current_context()
+        values = apply_trailing_run_options(ctx, values)
         options = ctx.find_object(self._options_class) or self._options_class()
         group = ctx.parent.params if ctx.parent is not None else {}
         options = dataclasses.replace(

@@ -317,3 +317,26 @@ def test_endpoint_from_config_file_is_used(flyte_cli: Cli, tasks_file: Path, iso
 def test_run_without_file_shows_help(flyte_cli: Cli) -> None:
     result = flyte_cli("run")
     assert "Usage: flyte run [OPTIONS] FILE TASK [INPUTS]..." in result.output
+
+
+def test_run_options_are_accepted_after_the_task_inputs(flyte_cli: Cli, tasks_file: Path) -> None:
+    result = flyte_cli(
+        "-of", "json", "run", tasks_file.name, "kinds", "--ratio", "2.5", "--local", "--name", "late-opts"
+    )
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    assert json.loads(result.stdout)["name"] == "late-opts"
+    # The task's help says so, without repeating every option.
+    help_text = flyte_cli("run", tasks_file.name, "kinds", "--help").stdout
+    assert "accepted here too" in help_text and "--overwrite-cache" not in help_text
+
+
+def test_a_task_input_named_like_a_run_option_keeps_its_name(flyte_cli: Cli, tasks_file: Path) -> None:
+    # `child` has an input called `name`: --name after the task is the input, not the run's name.
+    result = flyte_cli("-of", "json", "run", "--local", tasks_file.name, "child", "--name", "ab", "--scale", "2")
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    document = json.loads(result.stdout)
+    assert document["outputs"] == {"o0": "abab"} and document["name"] != "ab"
