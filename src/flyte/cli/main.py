@@ -188,7 +188,60 @@ def main() -> None:
     Example:
         >>> main()  # doctest: +SKIP  (parses sys.argv, exits the process)
     """
-    flyte_group(prog_name="flyte")
+    import sys
+
+    flyte_group(args=hoist_global_options(sys.argv[1:]), prog_name="flyte")
+
+
+_HOISTED_VALUE_OPTIONS = ("-of", "--output-format")
+_HOISTED_FLAGS = ("--no-progress",)
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move ``-of/--output-format`` and ``--no-progress`` given after the verb to before it.
+
+    ``flyte get run -of json`` then means ``flyte -of json get run``. Nothing after ``--`` moves.
+
+    Example:
+        >>> hoist_global_options(["get", "run", "-of", "json"])
+        ['-of', 'json', 'get', 'run']
+        >>> hoist_global_options(["--endpoint", "localhost:8090", "get", "run", "-of", "json"])
+        ['--endpoint', 'localhost:8090', '-of', 'json', 'get', 'run']
+    """
+    takes_value = {
+        opt
+        for param in flyte_group.params
+        if isinstance(param, click.Option) and not param.is_flag and not param.count
+        for opt in param.opts
+    }
+    verb = None
+    position = 0
+    while position < len(args):
+        if not args[position].startswith("-"):
+            verb = position
+            break
+        position += 2 if args[position] in takes_value else 1
+    if verb is None:
+        return args
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = verb
+    tail = args[verb:]
+    while index - verb < len(tail):
+        arg = tail[index - verb]
+        if arg == "--":
+            rest.extend(tail[index - verb :])
+            break
+        if arg in _HOISTED_VALUE_OPTIONS and index - verb + 1 < len(tail):
+            hoisted.extend(tail[index - verb : index - verb + 2])
+            index += 2
+            continue
+        if arg.startswith("--output-format=") or arg in _HOISTED_FLAGS:
+            hoisted.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    return [*args[:verb], *hoisted, *rest]
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from click.testing import Result
 
@@ -48,3 +49,24 @@ def test_importing_the_cli_does_not_import_rich_or_user_code() -> None:
     code = "import sys, flyte.cli.main; print(sorted(m for m in ('rich', 'pydantic', 'yaml') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_output_format_after_the_verb_applies_like_before_it(tmp_path: Path) -> None:
+    program = tmp_path / "late_of.py"
+    program.write_text(
+        "import flyte\nenv = flyte.TaskEnvironment(name='late_of')\n\n"
+        "@env.task\nasync def main(x: int = 1) -> int:\n    return x + 1\n"
+    )
+    env = {**__import__("os").environ, "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "flyte", "run", "--local", str(program), "main", "--x", "3", "-of", "json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    import json
+
+    assert json.loads(done.stdout)["outputs"] == {"o0": 4}
