@@ -133,7 +133,10 @@ def execute_remote(
         outputs = tuple(run.outputs())
     from flyte.cli._run import _output_names
 
-    _show_outputs(cli, run, outputs, _output_names(task, len(outputs)), time.monotonic() - started)
+    # The run's own duration, as the control plane recorded it (the wait line printed the same).
+    duration = getattr(run.action, "duration", None)
+    seconds = duration.total_seconds() if duration is not None else time.monotonic() - started
+    _show_outputs(cli, run, outputs, _output_names(task, len(outputs)), seconds)
 
 
 class DeployedTaskCommand(click.Command):

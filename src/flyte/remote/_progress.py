@@ -26,27 +26,45 @@ _STYLES = {
 
 
 class WaitDisplay:
-    """A context manager around a wait; :meth:`update` with each new snapshot of the action."""
+    """A context manager around a wait; :meth:`update` with each new snapshot of the action.
+
+    The live line is a ``rich.progress`` task whose elapsed-time column advances on its own
+    (refreshed several times a second), not only when the action changes.
+    """
 
     def __init__(self, what: str, *, quiet: bool = False) -> None:
         self.what = what
         self.enabled = not quiet and sys.stderr.isatty()
         self.started = time.monotonic()
-        self._status: Any = None
+        self._progress: Any = None
+        self._task: Any = None
         self._console: Any = None
         self._last_phase: str | None = None
 
     def __enter__(self) -> WaitDisplay:
         if self.enabled:
             from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             self._console = Console(stderr=True, highlight=False)
-            self._status = self._console.status(f"Waiting for {self.what}...")
-            self._status.start()
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self._console,
+                transient=True,
+                refresh_per_second=4,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(f"Waiting for {self.what}", total=None)
         return self
 
     def update(self, action: Action) -> None:
-        """Show the action's phase, attempt and elapsed time; print a line when the phase changes."""
+        """Show the action's phase and attempt; print a line when the phase changes.
+
+        The line of a finished action gives its duration as the control plane recorded it (the
+        same figure ``flyte run --wait`` and ``flyte get run`` print).
+        """
         if not self.enabled:
             return
         phase = action.phase.name
@@ -60,16 +78,28 @@ class WaitDisplay:
                 reason = f": {action.abort_reason}"
             from rich.markup import escape
 
-            self._console.print(
-                f"  [{style}]{phase}[/{style}] {escape(self.what)} after {elapsed:.1f}s{attempt}{escape(reason)}",
+            when = f"after {elapsed:.1f}s"
+            if action.done():
+                duration = action.duration
+                if duration is not None:
+                    when = f"in {duration.total_seconds():.2f}s"
+            self._progress.console.print(
+                f"  [{style}]{phase}[/{style}] {escape(self.what)} {when}{attempt}{escape(reason)}",
                 markup=True,
             )
         if action.done():
             return
-        self._status.update(f"{self.what}: {phase}{attempt} · {elapsed:.1f}s")
+        self._progress.update(self._task, description=f"{escape_text(self.what)}: {phase}{attempt}")
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        if self._status is not None:
-            self._status.stop()
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def escape_text(text: str) -> str:
+    """``text`` with rich markup escaped."""
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,81 @@
+"""The live status line of ``flyte run --wait`` on a terminal: its elapsed time advances while the
+run is quiet, and the end prints one duration, the run's own (issue 15: CLI seams)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import DOMAIN, PROJECT, ServerProcess
+
+PROGRAMS = Path(__file__).parent / "remote_programs"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _run_in_pty(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the process ended
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    proc.wait(timeout=30)
+    os.close(leader)
+    return proc.returncode, ANSI.sub("", b"".join(chunks).decode(errors="replace"))
+
+
+def test_wait_line_elapsed_time_advances_and_one_duration_is_printed(server: ServerProcess, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(PROGRAMS, project, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "COLUMNS": "120", "TERM": "xterm"}
+    env.pop("NO_COLOR", None)
+    argv = [
+        sys.executable,
+        "-m",
+        "flyte",
+        "--endpoint",
+        server.endpoint,
+        "--insecure",
+        "run",
+        "-p",
+        PROJECT,
+        "-d",
+        DOMAIN,
+        "--wait",
+        "sdk_wf.py",
+        "sleeper",
+        "--seconds",
+        "4",
+    ]
+    code, screen = _run_in_pty(argv, project, env, timeout=120)
+    assert code == 0, screen
+    # The live line redraws with the elapsed time: several distinct values while the task sleeps.
+    seen = sorted(set(re.findall(r"0:00:0(\d)", screen)))
+    assert len(seen) >= 3, screen
+    # One duration at the end, the same on the phase line and the summary.
+    durations = re.findall(r"SUCCEEDED.* in (\d+\.\d\d)s", screen)
+    assert len(durations) == 2 and durations[0] == durations[1], screen
+    assert "o0: 4.0" in screen
+
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
