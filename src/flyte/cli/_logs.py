@@ -88,16 +88,31 @@ def print_logs(
     ``lines`` keeps only the last that many lines (printed when the log ends); ``pretty`` shows
     them in a box that scrolls as lines arrive, on a terminal.
     """
-    stream = (line for line in _lines(action, attempt) if not (filter_system and line.system))
+    printed = 0
+
+    def counted() -> Iterator[LogLine]:
+        nonlocal printed
+        for line in _lines(action, attempt):
+            if not (filter_system and line.system):
+                printed += 1
+                yield line
+
+    stream = counted()
     if pretty and sys.stdout.isatty():
         _print_pretty(action, stream, lines or 30, show_ts)
-        return
-    if lines is not None:
+    elif lines is not None:
         for line in collections.deque(stream, maxlen=lines):
             click.echo(_render(line, show_ts))
-        return
-    for line in stream:
-        click.echo(_render(line, show_ts))
+    else:
+        for line in stream:
+            click.echo(_render(line, show_ts))
+    if printed == 0 and action.done():
+        # Not "not available yet": the attempt ran and ended without writing anything.
+        click.echo(
+            f"No output: action {action.name} of run {action.run_name} ended ({action.phase.name}) "
+            "without writing to its log.",
+            err=True,
+        )
 
 
 def _print_pretty(action: Any, stream: Iterator[LogLine], lines: int, show_ts: bool) -> None:

@@ -1,5 +1,6 @@
-"""The live status line of ``flyte run --wait`` on a terminal: its elapsed time advances while the
-run is quiet, and the end prints one duration, the run's own (issue 15: CLI seams)."""
+"""The CLI's seams (issue 15): the live status line of ``flyte run --wait`` on a terminal (its elapsed
+time advances while the run is quiet, and the end prints one duration, the run's own), and
+``flyte get logs`` telling "no output" from "not yet"."""
 
 from __future__ import annotations
 
@@ -76,6 +77,34 @@ def test_wait_line_elapsed_time_advances_and_one_duration_is_printed(server: Ser
     durations = re.findall(r"SUCCEEDED.* in (\d+\.\d\d)s", screen)
     assert len(durations) == 2 and durations[0] == durations[1], screen
     assert "o0: 4.0" in screen
+
+
+def test_get_logs_of_a_finished_silent_action_says_there_was_no_output(server: ServerProcess, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(PROGRAMS, project, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    base = [sys.executable, "-m", "flyte", "--endpoint", server.endpoint, "--insecure"]
+    started = subprocess.run(
+        [*base, "run", "-p", PROJECT, "-d", DOMAIN, "--wait", "sdk_wf.py", "sleeper", "--seconds", "0"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode == 0, started.stderr
+    run_name = started.stderr.split("Run ", 1)[1].split()[0]
+    logs = subprocess.run(
+        [*base, "get", "logs", "-p", PROJECT, "-d", DOMAIN, run_name, "--filter-system"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout == ""
+    assert f"No output: action a0 of run {run_name} ended (SUCCEEDED) without writing to its log." in logs.stderr
 
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
