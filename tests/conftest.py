@@ -87,3 +87,23 @@ def image_registry(podman_ready: None) -> Iterator[str]:
 
     with local_registry() as address:
         yield address
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(loopback_netns: str) -> Iterator[object]:
+    """A two-node Ray cluster inside ``loopback_netns`` (``infra.ray_cluster.RayCluster``), stopped by pid.
+
+    The head has 2 CPUs; the second node 1 CPU and the custom resource ``node2`` (a task asking for
+    ``{"node2": 1}`` runs there). Drivers run inside the namespace with ``RAY_ADDRESS=cluster.address``.
+    """
+    pytest.importorskip("ray", reason="ray is not installed")
+    from infra.ray_cluster import RayCluster
+
+    cluster = RayCluster(loopback_netns)
+    try:
+        cluster.start_head(num_cpus=2)
+        cluster.add_node(num_cpus=1, resources={"node2": 1})
+        cluster.wait_for_nodes(2)
+        yield cluster
+    finally:
+        cluster.stop()
