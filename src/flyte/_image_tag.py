@@ -64,7 +64,12 @@ SLIM_USER_COMMAND = (
     "mkdir -p /home/flyte && chown -R flyte:flyte /home/flyte && chown -R flyte:flyte /root"
 )
 SLIM_WORKDIR = "/home/flyte"
-SLIM_ENV = (("VIRTUAL_ENV", "/opt/venv"), ("PATH", "/opt/venv/bin:$PATH"), ("PYTHONPATH", "/root"), ("UV_LINK_MODE", "copy"))
+SLIM_ENV = (
+    ("VIRTUAL_ENV", "/opt/venv"),
+    ("PATH", "/opt/venv/bin:$PATH"),
+    ("PYTHONPATH", "/root"),
+    ("UV_LINK_MODE", "copy"),
+)
 SLIM_APT = ("build-essential", "ca-certificates")
 
 
@@ -130,7 +135,7 @@ def _script_metadata(script: Path) -> bytes:
     ).encode()
 
 
-def _layer_bytes(layer: Layer) -> Iterator[bytes]:  # noqa: C901 - one branch per layer kind
+def _layer_bytes(layer: Layer) -> Iterator[bytes]:
     if isinstance(layer, PipPackages):
         yield from _pip_options(layer)
         yield from (p.encode() for p in layer.packages)

@@ -69,12 +69,15 @@ def _files(root: Path) -> None:
     (root / "px").mkdir()
     (root / "px" / "pixi.toml").write_text('[workspace]\nname = "p"\n')
     (root / "px" / "pixi.lock").write_text("version: 6\n")
-    (root / "script.py").write_text('# /// script\n# requires-python = ">=3.10"\n# dependencies = ["humanize"]\n# ///\n')
+    (root / "script.py").write_text(
+        '# /// script\n# requires-python = ">=3.10"\n# dependencies = ["humanize"]\n# ///\n'
+    )
 
 
 def _uris(python: str, cwd: Path) -> list[str]:
-    done = subprocess.run([python, "-c", _EVAL, json.dumps(SPECS)], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [python, "-c", _EVAL, json.dumps(SPECS)], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
