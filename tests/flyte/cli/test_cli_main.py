@@ -70,3 +70,13 @@ def test_output_format_after_the_verb_applies_like_before_it(tmp_path: Path) -> 
     import json
 
     assert json.loads(done.stdout)["outputs"] == {"o0": 4}
+
+
+def test_help_is_rendered_by_rich_click_with_grouped_options(tmp_path: Path) -> None:
+    env = {**__import__("os").environ, "HOME": str(tmp_path), "COLUMNS": "100"}
+    env.pop("FLYTE_PLAIN_HELP", None)
+    top = subprocess.run([sys.executable, "-m", "flyte", "--help"], capture_output=True, text=True, env=env)
+    assert top.returncode == 0, top.stderr
+    assert "╭─ Control plane" in top.stdout and "╭─ Output" in top.stdout
+    run_help = subprocess.run([sys.executable, "-m", "flyte", "run", "--help"], capture_output=True, text=True, env=env)
+    assert "╭─ Where it runs" in run_help.stdout and "--wait" in run_help.stdout
