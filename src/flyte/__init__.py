@@ -64,6 +64,7 @@ __all__ = [
     "CachePolicy",
     "CacheRequest",
     "Checkpoint",
+    "ConditionWebhook",
     "Cron",
     "Device",
     "DeviceClass",
@@ -108,6 +109,7 @@ __all__ = [
     "load_plugin_config",
     "logger",
     "map",
+    "new_condition",
     "rerun",
     "run",
     "run_python_script",
@@ -122,6 +124,8 @@ _LAZY = {
     "BaseCheckpoint": "flyte._checkpoint",
     "Checkpoint": "flyte._checkpoint",
     "latest_checkpoint": "flyte._checkpoint",
+    "ConditionWebhook": "flyte._condition",
+    "new_condition": "flyte._condition",
     "load_interactive_ctx": "flyte._interactive",
     "load_plugin_config": "flyte._plugin_config",
     "run_python_script": "flyte._run_python_script",
@@ -144,6 +148,7 @@ system_logger = logging.getLogger("flyte")
 if TYPE_CHECKING:
     from flyte._artifact_trigger import OnArtifact, TriggeredArtifact, TriggeredPartition
     from flyte._checkpoint import BaseCheckpoint, Checkpoint, latest_checkpoint
+    from flyte._condition import ConditionWebhook, new_condition
     from flyte._deploy import deploy
     from flyte._image import Image
     from flyte._interactive import load_interactive_ctx

@@ -40,6 +40,7 @@ from flyte_server.blobs.local import SIGNED_PREFIX, LocalBlobStore
 from flyte_server.blobs.s3 import S3BlobStore, S3StoreError
 from flyte_server.config import ServerConfig
 from flyte_server.console import CONSOLE_PREFIX, ConsoleApp
+from flyte_server.engine.conditions import CALLBACK_PREFIX
 from flyte_server.isolation import WorkerUserError, harden_data_dir, sqlite_file
 from flyte_server.limits import uvicorn_options
 from flyte_server.request_checks import RequestTextInterceptor
@@ -373,7 +374,11 @@ def build_app(
     router = Router(
         connect_apps=[guard_connect_app(reject_malformed_bodies(app), config.limits) for app in apps],
         blobs=blobs,
-        extra_routes={CONSOLE_PREFIX: ConsoleApp(), **auth.routes()},
+        extra_routes={
+            CONSOLE_PREFIX: ConsoleApp(),
+            **auth.routes(),
+            **({CALLBACK_PREFIX: engine.conditions.http_callback} if hasattr(engine, "conditions") else {}),
+        },
         root_redirect=CONSOLE_PREFIX,
     )
     lifecycle = ServerLifecycle(
@@ -384,7 +389,7 @@ def build_app(
         engine=engine,
         scheduler=scheduler,
         auth=auth,
-        app=auth.wrap(router, public_prefixes=(CONSOLE_PREFIX, SIGNED_PREFIX)),
+        app=auth.wrap(router, public_prefixes=(CONSOLE_PREFIX, SIGNED_PREFIX, CALLBACK_PREFIX)),
     )
     return router, lifecycle
 

@@ -40,10 +40,6 @@ EXCLUDED: dict[str, str] = {
     "flyte.ImageBuild": "issue 13 (images)",
     "flyte.build": "issue 13 (images)",
     "flyte.build_images": "issue 13 (images)",
-    # Human-in-the-loop conditions (issue 16).
-    "flyte.ConditionWebhook": "issue 16 (conditions)",
-    "flyte.new_condition": "issue 16 (conditions)",
-    "flyte.remote.Condition": "issue 16 (conditions)",
 }
 
 # Reference names that are not API: typing helpers and modules a module without ``__all__``

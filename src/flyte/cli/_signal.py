@@ -71,18 +71,26 @@ def _event_payload(value: Any) -> Any:
 @click.argument("run_name")
 @click.argument("action_name")
 @click.argument("value", required=False)
+@click.option("--reject", metavar="REASON", help="Reject the condition instead: the task sees ConditionFailedError.")
 @_scope
 @click.pass_context
 def signal_condition(
-    ctx: click.Context, run_name: str, action_name: str, value: str | None, project: str | None, domain: str | None
+    ctx: click.Context,
+    run_name: str,
+    action_name: str,
+    value: str | None,
+    reject: str | None,
+    project: str | None,
+    domain: str | None,
 ) -> None:
-    """Resolve the condition ACTION_NAME of run RUN_NAME with VALUE.
+    """Resolve the condition ACTION_NAME of run RUN_NAME with VALUE (or reject it).
 
     VALUE is read as the condition's type: true/false, an integer, a decimal number or text.
     Without VALUE, on a terminal, the condition's prompt is shown and the value asked for.
 
     \b
         flyte signal condition r3x9k2 approve true
+        flyte signal condition r3x9k2 approve --reject "not this week"
 
     Exit codes: 0 signalled; 1 the action is not a condition, or the control plane has no
     conditions; 2 a VALUE of the wrong type; 3 no such run or action.
@@ -104,6 +112,23 @@ def signal_condition(
         details = run_sync(fetch_details(chosen_project, chosen_domain, run_name, action_name))
     if not details.HasField("condition"):
         fail(f"Action {action_name} of run {run_name} is not a condition: nothing waits for a signal there")
+    if reject is not None:
+        if value is not None:
+            raise click.UsageError("Give VALUE or --reject, not both", ctx)
+        request_abort = run_service_pb2.AbortActionRequest(
+            action_id=action_id(chosen_project, chosen_domain, run_name, action_name), reason=reject
+        )
+
+        async def abort() -> None:
+            try:
+                await get_clients().run_service.abort_action(request_abort)
+            except ConnectError as error:
+                raise control_plane_error(error, f"rejecting action {action_name} of run {run_name}") from error
+
+        with remote_errors(cli):
+            run_sync(abort())
+        click.echo(f"Rejected condition {action_name} of run {run_name}")
+        return
     kind = _payload_kind(details.condition)
     if value is None:
         if not sys.stdin.isatty():

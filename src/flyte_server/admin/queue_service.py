@@ -22,7 +22,7 @@ __all__ = ["QueueService", "abort_child", "enqueue_child", "queue_app"]
 
 
 async def enqueue_child(engine: Engine, action: pb.EnqueueActionRequest | actions_service_pb2.Action) -> None:
-    """Enqueue a child or trace action; QueueService and ActionsService carry the same fields."""
+    """Enqueue a child, trace or condition action; QueueService and ActionsService carry the same fields."""
     kind = action.WhichOneof("spec")
     await engine.submit.enqueue(
         action_id=action.action_id,
@@ -33,6 +33,7 @@ async def enqueue_child(engine: Engine, action: pb.EnqueueActionRequest | action
         spec_kind=kind,
         task=action.task if kind == "task" else None,
         trace=action.trace if kind == "trace" else None,
+        condition=action.condition if kind == "condition" else None,
     )
 
 

@@ -57,8 +57,20 @@ class RunService(run_service_connect.RunService):  # type: ignore[misc]  # the g
     async def abort_action(
         self, request: pb.AbortActionRequest, ctx: RequestContext[Any, Any]
     ) -> pb.AbortActionResponse:
-        await self.engine.abort(action_key(request.action_id), request.reason or "aborted by the user")
+        key = action_key(request.action_id)
+        # Aborting a waiting condition rejects it: the waiting task sees ConditionFailedError.
+        if not await self.engine.conditions.reject(key, request.reason):
+            await self.engine.abort(key, request.reason or "aborted by the user")
         return pb.AbortActionResponse()
+
+    async def signal_event(
+        self, request: pb.SignalEventRequest, ctx: RequestContext[Any, Any]
+    ) -> pb.SignalEventResponse:
+        """Resolve a waiting condition action with the payload (engine/conditions.py)."""
+        await self.engine.conditions.signal(
+            action_key(request.action_id), request.payload, request.parent_action_name
+        )
+        return pb.SignalEventResponse()
 
     async def get_run_details(
         self, request: pb.GetRunDetailsRequest, ctx: RequestContext[Any, Any]

@@ -31,6 +31,7 @@ from flyte_server.blobs import BlobStore
 from flyte_server.blobs.local import LocalBlobStore
 from flyte_server.config import ServerConfig
 from flyte_server.engine.cache import CacheManager
+from flyte_server.engine.conditions import Conditions
 from flyte_server.engine.data import INLINE_DATA_MAX, DataAccess
 from flyte_server.engine.launch import Launcher
 from flyte_server.engine.machine import ActionMachine, EnginePolicy
@@ -142,6 +143,7 @@ class Engine:
             machine=self.machine, executor=self.executor, launcher=self.launcher, cache=self.cache, data=self.data
         )
         self.submit = SubmitService(self)
+        self.conditions = Conditions(self)
         self.queries = Queries(self)
         self.known_specs: set[str] = set()
         self._started = False

@@ -14,6 +14,7 @@ from google.protobuf import timestamp_pb2
 from google.protobuf.message import DecodeError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flyte_server.engine.conditions import CONDITION, literal_of_uri
 from flyte_server.engine.model import ABORTED, TASK, TRACE, execution_error, is_terminal
 from flyte_server.engine.watch import ActionEvent
 from flyte_server.store import runs as store
@@ -72,6 +73,11 @@ def _metadata(row: ActionRow) -> run_definition_pb2.ActionMetadata:
     )
     if row.action_type == TRACE:
         metadata.trace.name = row.function_name or row.name
+    elif row.action_type == CONDITION:
+        metadata.condition.name = row.function_name or row.name
+        spec = _condition_spec(row)
+        if spec is not None and spec.HasField("type"):
+            metadata.condition.type.CopyFrom(spec.type)
     elif row.action_type == TASK:
         metadata.task.id.CopyFrom(
             task_definition_pb2.TaskIdentifier(
@@ -153,6 +159,13 @@ async def action_details(session: AsyncSession, row: ActionRow) -> run_definitio
             details.task.ParseFromString(spec)
     elif row.action_type == TRACE and row.trace_spec:
         details.trace.ParseFromString(row.trace_spec)
+    elif row.action_type == CONDITION:
+        spec = _condition_spec(row)
+        if spec is not None:
+            details.condition.CopyFrom(spec)
+        value = literal_of_uri(row.output_uri) if row.output_uri else None
+        if value is not None and row.phase != ABORTED and error is None:
+            details.signal_info.output.CopyFrom(value)
     attempts: Sequence[AttemptRow] = await store.get_attempts(session, key_of_row(row))
     for attempt_row in attempts:
         attempt = _attempt(attempt_row)
@@ -170,6 +183,15 @@ async def run_details(session: AsyncSession, row: ActionRow) -> run_definition_p
     return details
 
 
+def _condition_spec(row: ActionRow) -> run_definition_pb2.ConditionAction | None:
+    if not row.trace_spec:
+        return None
+    try:
+        return run_definition_pb2.ConditionAction.FromString(row.trace_spec)
+    except DecodeError:
+        return None
+
+
 def outputs_file(output_uri: str) -> str:
     """Where the outputs of an attempt directory are (an inline ``data:`` URI is the outputs itself)."""
     return output_uri if output_uri.startswith("data:") else f"{output_uri}/outputs.pb"
@@ -178,7 +200,11 @@ def outputs_file(output_uri: str) -> str:
 def update_from_row(row: ActionRow) -> state_service_pb2.ActionUpdate:
     """The ``ActionUpdate`` watch streams send for a row (snapshots)."""
     update = state_service_pb2.ActionUpdate(action_id=action_id(key_of_row(row)), phase=row.phase)  # type: ignore[arg-type]
-    if row.output_uri:
+    if row.action_type == CONDITION:
+        value = literal_of_uri(row.output_uri) if row.output_uri else None
+        if value is not None:
+            update.value.CopyFrom(value)  # a condition's value travels inline (no output_uri)
+    elif row.output_uri:
         update.output_uri = row.output_uri
     elif row.action_type == TASK:
         update.output_uri = f"{row.run_output_base.rstrip('/')}/{row.name}/{max(1, row.attempts)}"
@@ -191,7 +217,11 @@ def update_from_row(row: ActionRow) -> state_service_pb2.ActionUpdate:
 def update_from_event(event: ActionEvent) -> state_service_pb2.ActionUpdate:
     """The ``ActionUpdate`` for a published change."""
     update = state_service_pb2.ActionUpdate(action_id=action_id(event.key), phase=event.phase)  # type: ignore[arg-type]
-    if event.output_uri:
+    if event.action_type == CONDITION:
+        value = literal_of_uri(event.output_uri) if event.output_uri else None
+        if value is not None:
+            update.value.CopyFrom(value)
+    elif event.output_uri:
         update.output_uri = event.output_uri
     error = execution_error(event.error)
     if error is not None:

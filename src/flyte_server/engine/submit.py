@@ -346,8 +346,9 @@ class SubmitService:
         spec_kind: str | None,
         task: run_definition_pb2.TaskAction | None = None,
         trace: run_definition_pb2.TraceAction | None = None,
+        condition: run_definition_pb2.ConditionAction | None = None,
     ) -> None:
-        """Record a child (task or trace) of a running action; launch it if it is a task."""
+        """Record a child (task, trace or condition) of a running action; launch it if it is a task."""
         engine = self.engine
         machine = engine.machine
         run_id = action_id.run
@@ -355,10 +356,8 @@ class SubmitService:
         check_name(run_id.domain, "action_id.run.domain")
         check_name(run_id.name, "action_id.run.name")
         check_name(action_id.name, "action_id.name")
-        if spec_kind not in ("task", "trace"):
-            if spec_kind == "condition":
-                raise ConnectError(Code.UNIMPLEMENTED, "condition actions are not supported by this server")
-            raise ConnectError(Code.INVALID_ARGUMENT, "the action needs a task or a trace")
+        if spec_kind not in ("task", "trace", "condition"):
+            raise ConnectError(Code.INVALID_ARGUMENT, "the action needs a task, a trace or a condition")
         if not parent_name:
             raise ConnectError(Code.INVALID_ARGUMENT, "parent_action_name is required for a child action")
         key = ActionKey(run_id.project, run_id.domain, run_id.name, action_id.name)
@@ -380,6 +379,10 @@ class SubmitService:
         if spec_kind == "trace":
             assert trace is not None
             await self._record_trace(key, run, parent, trace, group=group, input_uri=input_uri)
+            return
+        if spec_kind == "condition":
+            assert condition is not None
+            await engine.conditions.enqueue(key, run, parent, condition, group=group, input_uri=input_uri)
             return
         assert task is not None
         _check_task_spec(task.spec, f"action {key.name}")

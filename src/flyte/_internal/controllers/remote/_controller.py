@@ -331,6 +331,77 @@ class RemoteController:
             )
         return exception_from_error_document(document, worker=child.name)
 
+    # --- conditions -----------------------------------------------------------------------
+
+    async def register_condition(self, state: ExecutionState, condition: Any) -> None:
+        """Enqueue a condition action under the running action (``flyte.new_condition``)."""
+        from datetime import timedelta
+
+        from flyteidl2.core import types_pb2
+        from flyteidl2.workflow import run_definition_pb2
+
+        parent = state.task_context.action
+        group = state.group.name if state.group else None
+        sequence = state.calls.next(f"condition:{condition.name}:{group or ''}")
+        child = parent.new_sub_action(
+            inputs_hash=condition.name, task_identity=condition.name, sequence=sequence, group=group
+        )
+        simple = {
+            bool: types_pb2.BOOLEAN,
+            int: types_pb2.INTEGER,
+            float: types_pb2.FLOAT,
+            str: types_pb2.STRING,
+        }[condition.data_type]
+        spec = run_definition_pb2.ConditionAction(
+            name=condition.name,
+            type=types_pb2.LiteralType(simple=simple),
+            prompt=condition.prompt,
+            description=condition.description,
+            prompt_type=(
+                run_definition_pb2.CONDITION_PROMPT_TYPE_MARKDOWN
+                if condition.prompt_type == "markdown"
+                else run_definition_pb2.CONDITION_PROMPT_TYPE_TEXT
+            ),
+        )
+        if condition._timeout_seconds:
+            spec.timeout.FromTimedelta(timedelta(seconds=condition._timeout_seconds))
+        if condition.webhook is not None:
+            spec.webhook.url = condition.webhook.url
+            if condition.webhook.payload:
+                spec.webhook.payload.update(condition.webhook.payload)
+        informer = await self._informer(parent)
+        condition._action_name = child.name
+        if informer.get(child.name) is None:
+            base = self._base()
+            await self._enqueue(
+                child,
+                parent_action_name=parent.name,
+                input_uri=storage.join(base, child.name, "inputs.pb"),
+                run_output_base=base,
+                group=group or "",
+                condition=spec,
+            )
+
+    async def wait_for_condition(self, state: ExecutionState, condition: Any) -> Any:
+        """Wait for the condition's action to end; its value arrives inline in the update."""
+        from flyte.errors import ActionAbortedError, ConditionFailedError, ConditionTimedoutError
+
+        if condition._action_name is None:
+            raise RuntimeError(f"Condition '{condition.name}' was not registered: create it with flyte.new_condition")
+        informer = await self._informer(state.task_context.action)
+        update = await informer.wait(condition._action_name)
+        message = update.error.message if update.HasField("error") else ""
+        if update.phase == _ABORTED:
+            raise ActionAbortedError(f"Condition '{condition.name}' was aborted" + (f": {message}" if message else ""))
+        if update.phase == _TIMED_OUT:
+            raise ConditionTimedoutError(message or f"Condition '{condition.name}' was not signalled in time")
+        if update.phase not in (_SUCCEEDED, _RECOVERED):
+            raise ConditionFailedError(message or f"Condition '{condition.name}' failed")
+        primitive = update.value.scalar.primitive
+        kind = primitive.WhichOneof("value")
+        value = getattr(primitive, kind) if kind else None
+        return condition.data_type(value) if value is not None else None
+
     # --- traces ---------------------------------------------------------------------------
 
     async def replay_or_record_trace(self, state: ExecutionState, call: TraceCall) -> TraceRecord:

@@ -68,6 +68,7 @@ class ActionService(Protocol):
         group: str,
         task: run_definition_pb2.TaskAction | None = None,
         trace: run_definition_pb2.TraceAction | None = None,
+        condition: run_definition_pb2.ConditionAction | None = None,
     ) -> None:
         """Create the child action; an action that already exists counts as enqueued."""
         ...
@@ -99,6 +100,7 @@ class QueueStateService:
         group: str,
         task: run_definition_pb2.TaskAction | None = None,
         trace: run_definition_pb2.TraceAction | None = None,
+        condition: run_definition_pb2.ConditionAction | None = None,
     ) -> None:
         from flyteidl2.workflow import queue_service_pb2
 
@@ -110,6 +112,7 @@ class QueueStateService:
             group=group,
             task=task,
             trace=trace,
+            condition=condition,
         )
         with _tolerating(Code.ALREADY_EXISTS):
             await self.clients.queue_service.enqueue_action(request, timeout_ms=ENQUEUE_TIMEOUT_MS)
@@ -159,6 +162,7 @@ class ActionsServiceAdapter:
         group: str,
         task: run_definition_pb2.TaskAction | None = None,
         trace: run_definition_pb2.TraceAction | None = None,
+        condition: run_definition_pb2.ConditionAction | None = None,
     ) -> None:
         from flyteidl2.actions import actions_service_pb2
 
@@ -171,6 +175,7 @@ class ActionsServiceAdapter:
                 group=group,
                 task=task,
                 trace=trace,
+                condition=condition,
             )
         )
         with _tolerating(Code.ALREADY_EXISTS):

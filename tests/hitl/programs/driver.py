@@ -1,0 +1,50 @@
+"""Drive a server with PyPI flyte (or ours): ``python driver.py '<json>'``; prints ``RESULT <json>``.
+
+Ops: ``run`` (task, inputs; no wait), ``wait`` (run), ``signal`` (run, name, value), ``conditions`` (run).
+"""
+
+import json
+import sys
+import time
+
+import hitl_wf
+
+import flyte
+import flyte.remote
+
+
+def main(command):
+    flyte.init(endpoint=command["endpoint"], insecure=True, project=command["project"], domain=command["domain"])
+    op = command["op"]
+    if op == "run":
+        run = flyte.run(getattr(hitl_wf, command["task"]), **command.get("inputs", {}))
+        return {"run": run.name}
+    if op == "wait":
+        run = flyte.remote.Run.get(command["run"])
+        run.wait(quiet=True)
+        try:
+            values = list(run.outputs())
+        except Exception as error:
+            values = [f"{type(error).__name__}: {error}"]
+        return {"phase": str(run.phase), "values": values}
+    if op == "conditions":
+        deadline = time.monotonic() + command.get("timeout", 60)
+        while True:
+            found = [c.name for c in flyte.remote.Condition.listall(run_name=command["run"])]
+            if found or time.monotonic() > deadline:
+                return {"conditions": found}
+            time.sleep(0.3)
+    if op == "signal":
+        deadline = time.monotonic() + 60
+        condition = None
+        while condition is None and time.monotonic() < deadline:
+            condition = flyte.remote.Condition.get(command["name"], run_name=command["run"])
+            if condition is None:
+                time.sleep(0.3)
+        condition.signal(command["value"])
+        return {"signalled": condition.name}
+    raise SystemExit(f"unknown op {op!r}")
+
+
+if __name__ == "__main__":
+    print("RESULT " + json.dumps(main(json.loads(sys.argv[1]))), flush=True)
