@@ -64,13 +64,13 @@ async def test_actions_children_attempts_and_resume_set(database: Database) -> N
     async with database.session() as session:
         assert await runs.get_task_spec(session, digest) == spec
         assert [row.name for row in await runs.children_of(session, root)] == ["c1", "c2"]
-        await runs.update_attempt(session, root, 1, {"phase": SUCCEEDED, "ended_us": 9, "pid": 42})
+        await runs.update_attempt(session, root, 1, {"phase": SUCCEEDED, "ended_us": 9, "handle": "local:42:7"})
         await runs.update_action(session, root, {"phase": SUCCEEDED, "attempts": 1})
     async with database.session() as session:
         row = await runs.get_action(session, root)
         assert row is not None and row.phase == SUCCEEDED and row.attempts == 1
         attempt = await runs.get_attempt(session, root, 1)
-        assert attempt is not None and (attempt.phase, attempt.pid, attempt.ended_us) == (SUCCEEDED, 42, 9)
+        assert attempt is not None and (attempt.phase, attempt.handle, attempt.ended_us) == (SUCCEEDED, "local:42:7", 9)
         assert await runs.get_action(session, root._replace(name="nope")) is None
         assert sorted(row.name for row in await runs.non_terminal_actions(session)) == ["c2", "g1"]
         assert [row.name for row in await runs.run_actions(session, "p", "development", "r1")] == [

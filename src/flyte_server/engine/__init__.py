@@ -31,7 +31,6 @@ from flyte_server.blobs import BlobStore
 from flyte_server.blobs.local import LocalBlobStore
 from flyte_server.config import ServerConfig
 from flyte_server.engine.cache import CacheManager
-from flyte_server.engine.conditions import Conditions
 from flyte_server.engine.data import INLINE_DATA_MAX, DataAccess
 from flyte_server.engine.launch import Launcher
 from flyte_server.engine.machine import ActionMachine, EnginePolicy
@@ -124,6 +123,7 @@ class Engine:
             config.worker_python,
             state_dir=config.data_dir / "executor",
             base_env=self.launcher.base_env,
+            work_root=self.launcher.work_root,
             warm_workers=_env_flag("FLYTE_SERVER_WARM_WORKERS") if warm_workers is None else warm_workers,
             reuse_workers=_env_flag("FLYTE_SERVER_REUSE_WORKERS") if reuse_workers is None else reuse_workers,
             max_reused_workers=_env_int("FLYTE_SERVER_MAX_REUSED_WORKERS"),
@@ -143,7 +143,6 @@ class Engine:
             machine=self.machine, executor=self.executor, launcher=self.launcher, cache=self.cache, data=self.data
         )
         self.submit = SubmitService(self)
-        self.conditions = Conditions(self)
         self.queries = Queries(self)
         self.known_specs: set[str] = set()
         self._started = False

@@ -20,7 +20,8 @@ from flyteidl2.core import security_pb2
 from flyte._internal.runtime.storage import INLINE_LIMIT_ENV
 from flyte_server.engine.data import INLINE_DATA_MAX
 from flyte_server.engine.model import ActionState
-from flyte_server.executors import LaunchSpec
+from flyte_server.executors import AttemptKey, LaunchSpec, attempt_labels
+from flyte_server.executors.resources import resources_of
 from flyte_server.isolation import inherited_environment
 
 __all__ = ["Launcher", "PrepareError", "SecretResolver", "rfc3339", "substitute"]
@@ -100,8 +101,6 @@ class Launcher:
                 "_U_EP_OVERRIDE": self.endpoint,
                 "_U_INSECURE": "true",
                 "_U_ORG_NAME": "local",
-                # PyPI flyte's runtime sends condition actions only through ActionsService.
-                "_U_USE_ACTIONS": "1",
                 INLINE_LIMIT_ENV: str(INLINE_DATA_MAX),
                 "PYTHONUNBUFFERED": "1",
             }
@@ -116,16 +115,6 @@ class Launcher:
     def log_path(self, a: ActionState, attempt: int | None = None) -> Path:
         key = a.key
         return self.log_root / key.project / key.domain / key.run / key.name / f"{attempt or a.attempt}.log"
-
-    def parse_work_dir(self, path: Path) -> tuple[str, str, str, str, int] | None:
-        """(project, domain, run, action, attempt) of a working directory, or ``None``."""
-        try:
-            parts = path.resolve().relative_to(self.work_root.resolve()).parts
-        except ValueError:
-            return None
-        if len(parts) < 5 or not parts[4].isdigit():
-            return None
-        return parts[0], parts[1], parts[2], parts[3], int(parts[4])
 
     def template_values(self, a: ActionState) -> dict[str, str]:
         output = a.output_dir()
@@ -175,6 +164,11 @@ class Launcher:
         return argv, entry
 
     async def environment(self, a: ActionState) -> dict[str, str]:
+        return (await self._environment(a))[0]
+
+    async def _environment(self, a: ActionState) -> tuple[dict[str, str], frozenset[str]]:
+        """The attempt's environment and which of its names hold secrets."""
+        secret_names: frozenset[str] = frozenset()
         env = dict(self.base_env)
         env.update(a.env)
         template = a.template
@@ -184,7 +178,9 @@ class Launcher:
             if self.secret_resolver is None:
                 raise PrepareError("SecretNotFound", "the task asks for secrets, but this server has no secret store")
             try:
-                env.update(await self.secret_resolver(a.key.project, a.key.domain, template.security_context.secrets))
+                secrets = await self.secret_resolver(a.key.project, a.key.domain, template.security_context.secrets)
+                env.update(secrets)
+                secret_names = frozenset(secrets)
             except LookupError as error:
                 raise PrepareError("SecretNotFound", str(error)) from error
         env.update(
@@ -203,7 +199,7 @@ class Launcher:
         )
         if self.task_credentials is not None:
             env.update(self.task_credentials(a.key.project, a.key.domain, a.key.run, a.run.start_us))
-        return env
+        return env, secret_names
 
     async def prepare(self, a: ActionState) -> LaunchSpec:
         """The launch spec of ``a``'s current attempt.
@@ -212,11 +208,21 @@ class Launcher:
             PrepareError: the task cannot run here as specified.
         """
         argv, entry = self.command(a)
+        try:
+            resources = resources_of(a.template)
+        except ValueError as error:
+            raise PrepareError("InvalidResources", str(error)) from error
+        env, secret_names = await self._environment(a)
+        key = AttemptKey(*a.key, a.attempt)
         return LaunchSpec(
             argv=argv,
-            env=await self.environment(a),
+            env=env,
             cwd=self.work_dir(a),
             log_path=self.log_path(a),
             entry=entry,
-            labels={"action": str(a.key), "attempt": str(a.attempt)},
+            key=key,
+            labels=attempt_labels(key),
+            image=a.template.container.image or None,
+            resources=resources,
+            secret_env=secret_names,
         )

@@ -251,13 +251,13 @@ class ActionMachine:
         await self.writer.write(op, [_event(a) for a in changed])
 
     def mark_running(
-        self, a: ActionState, *, pid: int, start_ticks: int, log_path: str, work_dir: str
+        self, a: ActionState, *, handle: str, log_path: str, work_dir: str
     ) -> asyncio.Future[None]:
-        """The attempt's process started: go RUNNING and record the attempt row.
+        """The attempt started (``handle``: its executor's handle id): go RUNNING and record the attempt row.
 
         The write is queued (ahead of anything that happens to the action later) and returned as
-        a future: the runner need not wait for it, since a worker without its row is found again
-        by its working directory after a crash.
+        a future: the runner need not wait for it, since an attempt without its row is found again
+        by its labels after a crash (``Executor.find_attempts``).
         """
         stamp = now_us()
         a.attempt_started_us = stamp
@@ -281,8 +281,7 @@ class ActionMachine:
             "log_path": log_path,
             "work_dir": work_dir,
             "transitions": json.dumps(transitions),
-            "pid": pid,
-            "pid_start": start_ticks,
+            "handle": handle,
             "started_us": stamp,
         }
         exists = a.attempt_row

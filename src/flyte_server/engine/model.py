@@ -162,7 +162,7 @@ class ActionState:
     waiting_marked: bool = False
     waiting_since_us: int = 0
     process: Any = None
-    """The running attempt's ``WorkerProcess``."""
+    """The running attempt's ``AttemptHandle`` (``flyte_server.executors``)."""
     runner: asyncio.Task[None] | None = None
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     attempt_started_us: int = 0
@@ -171,7 +171,7 @@ class ActionState:
     transitions: list[list[int]] = field(default_factory=list)
     """The current attempt's phase history: [phase, start µs, end µs (0: ongoing)]."""
     reattach: Any = None
-    """A worker process found alive at start-up, to wait on instead of launching."""
+    """An attempt handle found at start-up, to wait on instead of launching."""
 
     @property
     def is_root(self) -> bool:

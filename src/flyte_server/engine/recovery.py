@@ -3,15 +3,15 @@
 The store is the source of truth. On start every non-terminal action is loaded back:
 
 * QUEUED / WAITING_FOR_RESOURCES actions are queued again;
-* a RUNNING attempt whose worker is still alive (same pid *and* start time, or found by its
-  working directory, which is unique per attempt) is re-attached: the engine waits for it and
-  classifies its files as usual;
-* a RUNNING attempt whose worker is gone is classified from the files it left: ``outputs.pb``
+* a RUNNING attempt that is still running (its stored handle id, which the executor turns back
+  into a handle, or found by the labels the executor launched it with) is re-attached: the engine
+  waits for it and classifies its files as usual;
+* a RUNNING attempt that is gone is classified from the files it left: ``outputs.pb``
   means it succeeded while the server was down, ``error.pb`` is handled as usual, and no file at
   all is a system failure, so the action is launched again as a new attempt (within the
   system-retry budget);
 * actions with an abort requested, or whose parent already ended, are aborted;
-* live workers that belong to no current attempt (an abort the crash interrupted) are stopped.
+* live attempts that belong to no current action (an abort the crash interrupted) are stopped.
 
 A child that already succeeded is never run again: its row is terminal and the SDK finds it in the
 snapshot of its parent's watch (names are deterministic), so it re-attaches to the result.
@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING
 from flyteidl2.task import run_pb2, task_definition_pb2
 from sqlalchemy import select
 
-from flyte_server.engine.conditions import CONDITION
 from flyte_server.engine.model import (
     INITIALIZING,
     QUEUED,
@@ -39,8 +38,7 @@ from flyte_server.engine.model import (
     ActionState,
     RunState,
 )
-from flyte_server.executors import WorkerProcess
-from flyte_server.executors.procs import ExitedProcess
+from flyte_server.executors import AttemptHandle, AttemptKey, FinishedAttempt
 from flyte_server.store import runs as store
 from flyte_server.store.models.runs import ActionRow
 
@@ -85,11 +83,7 @@ async def recover(engine: Engine) -> int:
                 if attempt is not None:
                     attempts[(row.project, row.domain, row.run_name, row.name)] = attempt
 
-    live: dict[tuple[str, str, str, str, int], WorkerProcess] = {}
-    for cwd, worker in engine.executor.find_workers(engine.launcher.work_root).items():
-        identity = engine.launcher.parse_work_dir(cwd)
-        if identity is not None:
-            live[identity] = worker
+    live: dict[AttemptKey, AttemptHandle] = await engine.executor.find_attempts()
 
     states: list[tuple[ActionState, ActionRow]] = []
     for row in rows:
@@ -109,9 +103,6 @@ async def recover(engine: Engine) -> int:
                 known=set(names[run_key]),
             )
             machine.runs[run_key] = run_state
-        if row.action_type == CONDITION:
-            engine.conditions.restore(row, run_state)
-            continue
         if row.action_type != TASK:
             continue
         a = ActionState(
@@ -139,12 +130,12 @@ async def recover(engine: Engine) -> int:
         states.append((a, row))
 
     resumed = 0
-    claimed: set[tuple[str, str, str, str, int]] = set()
-    resumed_pids: set[int] = set()
+    claimed: set[AttemptKey] = set()
+    resumed_groups: set[str] = set()
     for a, row in states:
         if not machine.is_current(a):
             continue  # aborted with an ancestor below
-        identity = (*a.key, a.attempt)
+        identity = AttemptKey(*a.key, a.attempt)
         parent_gone = bool(a.parent) and ActionKey(*a.run.key, a.parent) not in machine.actions
         if row.abort_requested or parent_gone or a.spec is None:
             reason = row.abort_reason or (
@@ -161,36 +152,35 @@ async def recover(engine: Engine) -> int:
             claimed.add(identity)
             await machine.mark_running(
                 a,
-                pid=found.pid,
-                start_ticks=found.start_ticks,
+                handle=found.id,
                 log_path=str(engine.launcher.log_path(a)),
                 work_dir=str(engine.launcher.work_dir(a)),
             )
             engine.scheduler.resume(a, found)
             continue
         attempt = attempts.get(a.key)
-        process: WorkerProcess | None = None
+        process: AttemptHandle | None = None
         if attempt is not None:
             a.attempt_started_us = attempt.started_us
             a.attempt_row = True
             a.transitions = json.loads(attempt.transitions or "[]")
-            process = engine.executor.reattach(attempt.pid, attempt.pid_start) if attempt.pid else None
+            process = await engine.executor.reattach(attempt.handle) if attempt.handle else None
         if process is None:
             process = live.get(identity)
         if process is not None:
             claimed.add(identity)
-            resumed_pids.add(process.pid)
-            logger.info("re-attached to the worker of %s (pid %d)", a.key, process.pid)
+            resumed_groups.add(process.group)
+            logger.info("re-attached to the attempt of %s (%s)", a.key, process.id)
             engine.scheduler.resume(a, process)
         else:
-            logger.info("the worker of %s is gone; deciding from its files", a.key)
-            engine.scheduler.resume(a, ExitedProcess())
+            logger.info("the attempt of %s is gone; deciding from its files", a.key)
+            engine.scheduler.resume(a, FinishedAttempt(attempt.handle if attempt is not None else ""))
         a.phase = RUNNING
 
     # A reused worker stands for every attempt it took: stop it only when none of them is current.
-    busy = {worker.pid for identity, worker in live.items() if identity in claimed} | resumed_pids
+    busy = {worker.group for identity, worker in live.items() if identity in claimed} | resumed_groups
     for identity, stale in live.items():
-        if identity not in claimed and stale.pid not in busy and not stale.done():
+        if identity not in claimed and stale.group not in busy and not stale.done():
             logger.info("stopping a worker that belongs to no current attempt: %s", "/".join(map(str, identity)))
             machine.spawn(stale.terminate(machine.policy.kill_grace), name="stop-stale-worker")
     logger.info("recovered %d active actions in %d runs", resumed, len(run_keys))

@@ -28,7 +28,7 @@ from flyte_server.engine.model import (
     now_us,
 )
 from flyte_server.engine.outcome import Outcome, classify
-from flyte_server.executors import Executor, LaunchError, WorkerProcess
+from flyte_server.executors import AttemptHandle, Executor, LaunchError
 
 __all__ = ["Scheduler"]
 
@@ -152,7 +152,7 @@ class Scheduler:
 
     async def _attempt(self, a: ActionState) -> None:
         machine = self.machine
-        process: WorkerProcess | None = a.reattach
+        process: AttemptHandle | None = a.reattach
         a.reattach = None
         if process is None:
             if a.cacheable:
@@ -177,8 +177,7 @@ class Scheduler:
             a.process = process
             machine.mark_running(
                 a,
-                pid=process.pid,
-                start_ticks=process.start_ticks,
+                handle=process.id,
                 log_path=str(spec.log_path),
                 work_dir=str(spec.cwd),
             )
@@ -206,7 +205,7 @@ class Scheduler:
             self._clean_work_dir(a)
         await self._handle(a, outcome)
 
-    async def _wait_reattached(self, a: ActionState, process: WorkerProcess) -> int | None:
+    async def _wait_reattached(self, a: ActionState, process: AttemptHandle) -> int | None:
         """Wait for a worker found after a restart: its exit, or the attempt's outcome files.
 
         A reused worker runs several attempts and exits only after the last one, which may be a
@@ -274,8 +273,8 @@ class Scheduler:
         path = self.launcher.work_dir(a)
         asyncio.get_running_loop().run_in_executor(None, lambda: shutil.rmtree(path, ignore_errors=True))
 
-    def resume(self, a: ActionState, process: WorkerProcess) -> None:
-        """Follow an attempt whose worker outlived the previous server (or is found gone: ExitedProcess)."""
+    def resume(self, a: ActionState, process: AttemptHandle) -> None:
+        """Follow an attempt that outlived the previous server (or is found ended: ``FinishedAttempt``)."""
         a.reattach = process
         self.machine.take_slot(a)
         a.runner = asyncio.create_task(self._run(a), name=f"attempt-{a.key}-{a.attempt}")

@@ -1,92 +1,180 @@
-"""How attempts run: one ``Executor`` Protocol, with worker processes on this machine as the default.
+"""How attempts run: one ``Executor`` Protocol whose implementations are peers.
 
 The engine prepares a :class:`LaunchSpec` (command line with templates substituted, environment,
-working directory, log file) and gets back a :class:`WorkerProcess` to wait on or stop. An executor
-also finds its workers again after a server restart (:meth:`Executor.find_workers`,
-:meth:`Executor.reattach`), which is how running attempts survive a crash of the server.
+working directory, log file, image and resources, who it is for) and gets back an
+:class:`AttemptHandle` to wait on or stop. The handle has an opaque, executor-defined
+:attr:`~AttemptHandle.id` that the engine stores with the attempt; after a restart of the server
+(or on another replica) :meth:`Executor.reattach` turns that id back into a handle, and
+:meth:`Executor.find_attempts` finds attempts whose id never reached the store (a crash between
+the launch and the write) by the labels they were launched with. Pids, working directories,
+container ids or Ray object refs are details of each executor. See ``docs/executors.md``.
+
+Executors: ``local`` (processes on this machine, warm and reused workers; the default),
+``podman``/``docker`` (a container per attempt, :mod:`flyte_server.executors.container`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["Executor", "LaunchError", "LaunchSpec", "WorkerProcess"]
+__all__ = [
+    "AttemptHandle",
+    "AttemptKey",
+    "Executor",
+    "FinishedAttempt",
+    "LaunchError",
+    "LaunchSpec",
+    "Resources",
+    "attempt_labels",
+]
 
 
 class LaunchError(RuntimeError):
-    """The worker process could not be started (a system failure of the attempt)."""
+    """The attempt could not be started (a system failure of the attempt, retried)."""
+
+
+class AttemptKey(NamedTuple):
+    """Which attempt: ``(project, domain, run, action, attempt)``."""
+
+    project: str
+    domain: str
+    run: str
+    action: str
+    attempt: int
+
+
+def attempt_labels(key: AttemptKey) -> dict[str, str]:
+    """The labels an attempt is launched with (``LaunchSpec.labels``), from its key."""
+    return {
+        "project": key.project,
+        "domain": key.domain,
+        "run": key.run,
+        "action": key.action,
+        "attempt": str(key.attempt),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resources:
+    """What an attempt may use (the task's ``Resources`` limits, falling back to its requests)."""
+
+    cpu: float | None = None
+    """CPUs (fractions allowed)."""
+    memory: int | None = None
+    """Bytes."""
+    gpu: int = 0
+    """Whole GPUs."""
+    custom: dict[str, float] = field(default_factory=dict)
+    """Other resources by name (an executor that cannot honour one says so when launching)."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class LaunchSpec:
-    """Everything needed to start one attempt's worker process."""
+    """Everything needed to start one attempt."""
 
     argv: list[str]
     """The command line, templates substituted, ``argv[0]`` an absolute path or a name on PATH."""
     env: dict[str, str]
-    """The complete environment of the process."""
+    """The complete environment of the attempt (the local executor's process environment)."""
     cwd: Path
-    """Its own working directory (the runtime extracts the code bundle into it)."""
+    """Its own working directory on this machine (the runtime extracts the code bundle into it)."""
     log_path: Path
-    """Where stdout and stderr go."""
+    """Where stdout and stderr go (executors that run elsewhere copy them here as they come)."""
     entry: str | None = None
     """``"a0"`` when ``argv[0]`` is the worker environment's runtime entry point (warm workers can run it)."""
+    key: AttemptKey | None = None
+    """Which attempt this is; executors label what they start with it (:func:`attempt_labels`)."""
     labels: dict[str, str] = field(default_factory=dict)
-    """Who this is for (project, domain, run, action, attempt), for logs."""
+    """Who this is for: :func:`attempt_labels` of :attr:`key`, plus whatever the caller adds."""
+    image: str | None = None
+    """The task's container image (``TaskTemplate.container.image``); executors without images ignore it."""
+    resources: Resources = field(default_factory=Resources)
+    """Limits of the attempt; the local executor does not enforce them."""
+    secret_env: frozenset[str] = frozenset()
+    """Names in :attr:`env` that hold secrets (an executor may pass them as files instead)."""
 
 
 @runtime_checkable
-class WorkerProcess(Protocol):
-    """A running (or finished) attempt process."""
+class AttemptHandle(Protocol):
+    """A running (or finished) attempt, as one executor knows it.
 
-    pid: int
-    """Its process id (also its process group id)."""
-    start_ticks: int
-    """Its start time in clock ticks since boot, telling it apart from a later process with the same pid."""
+    Optional attributes an executor may add, which the engine looks for: ``outputs`` (bytes: a
+    success's outputs sent back directly instead of as ``outputs.pb``), ``acknowledge()`` (called
+    once those are committed) and ``uses_work_dir`` (``False``: the engine has no working
+    directory to remove afterwards).
+    """
+
+    id: str
+    """Opaque and persistable: ``"<executor name>:<anything>"``; :meth:`Executor.reattach` reads it back."""
+    group: str
+    """What :meth:`terminate` stops, for attempts sharing one process/container (else equal to :attr:`id`)."""
 
     async def wait(self) -> int | None:
-        """Wait for the exit; the exit code (negative: killed by that signal), ``None`` when unknown."""
+        """Wait for the end; the exit code (negative: killed by that signal), ``None`` when unknown."""
         ...
 
     def done(self) -> bool:
-        """Whether it has exited."""
+        """Whether it has ended."""
         ...
 
     async def terminate(self, grace: float) -> None:
-        """SIGTERM its process group, then SIGKILL what is left after ``grace`` seconds."""
+        """Stop it: ask politely, then force after ``grace`` seconds (and release what it held)."""
         ...
+
+
+class FinishedAttempt:
+    """An attempt that is already over (found ended after a restart); its exit code is unknown.
+
+    The engine then decides from the attempt's files (``outputs.pb``/``error.pb``, or none: lost).
+    """
+
+    def __init__(self, handle_id: str = "") -> None:
+        self.id = handle_id
+        self.group = handle_id
+
+    async def wait(self) -> int | None:
+        return None
+
+    def done(self) -> bool:
+        return True
+
+    async def terminate(self, grace: float) -> None:
+        return None
 
 
 @runtime_checkable
 class Executor(Protocol):
-    """Starts and stops worker processes."""
+    """Starts, stops and finds attempts again; knows nothing of task types."""
+
+    name: str
+    """``local``, ``podman``, ``docker``, ``ray``...: the prefix of its handle ids."""
 
     async def start(self) -> None:
-        """Get ready to launch (warm workers, connections)."""
+        """Get ready to launch (warm workers, connections, a cluster)."""
         ...
 
     async def stop(self) -> None:
-        """Release what :meth:`start` acquired; running workers are left to the caller."""
+        """Release what :meth:`start` acquired; running attempts are left to the caller."""
         ...
 
-    async def launch(self, spec: LaunchSpec) -> WorkerProcess:
-        """Start a worker.
+    async def launch(self, spec: LaunchSpec) -> AttemptHandle:
+        """Start an attempt.
 
         Raises:
             LaunchError: it could not be started.
         """
         ...
 
-    def find_workers(self, root: Path) -> dict[Path, WorkerProcess]:
-        """Workers of attempts whose working directory lies under ``root``, by working directory.
-
-        Live ones, and attempts known to have started in a worker that has exited since (a
-        process that is ``done()``: the attempt's outcome is in its files, or it was lost).
-        """
+    async def reattach(self, handle_id: str) -> AttemptHandle | None:
+        """The attempt behind a stored handle id, or ``None`` when it is gone (or the id is not ours)."""
         ...
 
-    def reattach(self, pid: int, start_ticks: int) -> WorkerProcess | None:
-        """The worker still running as ``pid`` (started at ``start_ticks``), or ``None`` when it is gone."""
+    async def find_attempts(self) -> dict[AttemptKey, AttemptHandle]:
+        """Attempts this executor launched for this server, by the labels they were launched with.
+
+        Live ones, and attempts known to have started in something that has ended since (a
+        ``done()`` handle: the attempt's outcome is in its files, or it was lost).
+        """
         ...

@@ -15,11 +15,11 @@ import logging
 import os
 from pathlib import Path
 
-from flyte_server.executors import LaunchError, LaunchSpec, WorkerProcess
+from flyte_server.executors import AttemptHandle, AttemptKey, FinishedAttempt, LaunchError, LaunchSpec
 from flyte_server.executors.procs import (
-    ExitedProcess,
     ExitTracking,
     ExternalProcess,
+    parse_handle,
     process_start_ticks,
     scan_working_dirs,
 )
@@ -52,12 +52,15 @@ class LocalExecutor:
         >>> await executor.start()  # doctest: +SKIP
     """
 
+    name = "local"
+
     def __init__(
         self,
         worker_python: str,
         *,
         state_dir: Path,
         base_env: dict[str, str],
+        work_root: Path | None = None,
         warm_workers: bool = True,
         reuse_workers: bool = True,
         max_reused_workers: int | None = None,
@@ -67,6 +70,8 @@ class LocalExecutor:
         self.worker_python = worker_python
         self.worker = worker
         self.state_dir = state_dir
+        self.work_root = work_root or state_dir.parent / "work"
+        """Attempts' working directories lie under it as ``<project>/<domain>/<run>/<action>/<attempt>``."""
         self.base_env = base_env
         self.warm_workers = warm_workers
         self.reuse_workers = reuse_workers
@@ -120,7 +125,7 @@ class LocalExecutor:
             await self._zygote.stop()
             self._zygote = None
 
-    async def launch(self, spec: LaunchSpec) -> WorkerProcess:
+    async def launch(self, spec: LaunchSpec) -> AttemptHandle:
         if spec.entry == "a0" and self.warm_workers:
             zygote = self._zygote
             if zygote is not None and zygote.alive:
@@ -177,18 +182,38 @@ class LocalExecutor:
             log.close()
         return SubprocessWorker(process)
 
-    def find_workers(self, root: Path) -> dict[Path, WorkerProcess]:
-        found: dict[Path, WorkerProcess] = {}
+    async def find_attempts(self) -> dict[AttemptKey, AttemptHandle]:
+        return {key: handle for cwd, handle in self.find_workers(self.work_root).items() if (key := self.key_of(cwd))}
+
+    def key_of(self, cwd: Path) -> AttemptKey | None:
+        """The attempt whose working directory ``cwd`` is, or ``None``."""
+        try:
+            parts = cwd.resolve().relative_to(self.work_root.resolve()).parts
+        except ValueError:
+            return None
+        if len(parts) < 5 or not parts[4].isdigit():
+            return None
+        return AttemptKey(parts[0], parts[1], parts[2], parts[3], int(parts[4]))
+
+    def find_workers(self, root: Path) -> dict[Path, AttemptHandle]:
+        """Processes of attempts whose working directory lies under ``root``, by working directory.
+
+        Attempts inside reused workers stand for their worker's process (or for an ended one).
+        """
+        found: dict[Path, AttemptHandle] = {}
         for cwd, pid in scan_working_dirs(root).items():
             ticks = process_start_ticks(pid)
             if ticks is not None and pid != os.getpid():
                 found[cwd] = ExternalProcess(pid, ticks)
-        # Attempts inside reused workers stand for their worker's process.
         for cwd, running in self._pool.find_running(root).items():
-            found.setdefault(cwd, ExternalProcess(*running) if running else ExitedProcess())
+            found.setdefault(cwd, ExternalProcess(*running) if running else FinishedAttempt())
         return found
 
-    def reattach(self, pid: int, start_ticks: int) -> WorkerProcess | None:
+    async def reattach(self, handle_id: str) -> AttemptHandle | None:
+        parsed = parse_handle(handle_id)
+        if parsed is None:
+            return None
+        pid, start_ticks = parsed
         if pid <= 0 or process_start_ticks(pid) != start_ticks:
             return None
         return ExternalProcess(pid, start_ticks)

@@ -15,14 +15,28 @@ from pathlib import Path
 
 __all__ = [
     "ExitTracking",
-    "ExitedProcess",
     "ExternalProcess",
     "kill_group",
+    "parse_handle",
+    "process_handle",
     "process_start_ticks",
     "scan_working_dirs",
 ]
 
 _POLL_SECONDS = 0.2
+
+
+def process_handle(pid: int, start_ticks: int) -> str:
+    """The local executor's handle id of a process: ``local:<pid>:<start ticks>``."""
+    return f"local:{pid}:{start_ticks}"
+
+
+def parse_handle(handle_id: str) -> tuple[int, int] | None:
+    """``(pid, start ticks)`` of a local handle id (anything after them is ignored), else ``None``."""
+    parts = handle_id.split(":")
+    if len(parts) < 3 or parts[0] != "local" or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    return int(parts[1]), int(parts[2])
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -94,11 +108,16 @@ async def terminate_group(pid: int, grace: float, exited: asyncio.Future[object]
 
 
 class ExitTracking:
-    """What the worker handles of the executors share: a pid, its exit code, a future set once on exit."""
+    """What the local attempt handles share: a pid, its exit code, a future set once on exit.
+
+    Its handle id (:func:`process_handle`) is both :attr:`id` and :attr:`group`: stopping it stops
+    the process group.
+    """
 
     def __init__(self, pid: int, start_ticks: int) -> None:
         self.pid = pid
         self.start_ticks = start_ticks
+        self.id = self.group = process_handle(pid, start_ticks)
         self.code: int | None = None
         self._exited: asyncio.Future[object] = asyncio.get_running_loop().create_future()
 
@@ -160,19 +179,3 @@ class ExternalProcess(ExitTracking):
                 os.close(pidfd)
             self._set_exit(None)
 
-
-class ExitedProcess:
-    """A worker that is already gone (found dead after a restart); its exit code is unknown."""
-
-    def __init__(self, pid: int = 0) -> None:
-        self.pid = pid
-        self.start_ticks = 0
-
-    async def wait(self) -> int | None:
-        return None
-
-    def done(self) -> bool:
-        return True
-
-    async def terminate(self, grace: float) -> None:
-        return None

@@ -62,13 +62,14 @@ def reuse_key(spec: LaunchSpec) -> tuple[object, ...]:
 
 
 class InProcessAttempt(ExitTracking):
-    """One attempt running inside a reused worker (a :class:`~flyte_server.executors.WorkerProcess`)."""
+    """One attempt running inside a reused worker (an :class:`~flyte_server.executors.AttemptHandle`)."""
 
     uses_work_dir = False
     """It never creates its working directory (the worker extracts bundles into its own)."""
 
     def __init__(self, worker: ReusedWorker, request_id: int) -> None:
         super().__init__(worker.pid, worker.start_ticks)
+        self.id = f"{self.group}:{request_id}"  # the worker's process stands for it after a restart
         self.worker = worker
         self.request_id = request_id
         self.outputs: bytes | None = None

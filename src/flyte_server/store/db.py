@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Integer, MetaData, String, event, text
+from sqlalchemy import Connection, Integer, MetaData, String, event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,8 +51,29 @@ def _create_initial_schema(connection: Connection) -> None:
     Base.metadata.create_all(connection)
 
 
+def _attempt_handles(connection: Connection) -> None:
+    # Attempts carry their executor's opaque handle id instead of a pid and its start ticks; a
+    # running attempt of an older server keeps its process as the local executor's handle. A
+    # schema created by migration 1 from today's models has the column already.
+    columns = {column["name"] for column in inspect(connection).get_columns("attempts")}
+    if "handle" not in columns:
+        connection.execute(text("ALTER TABLE attempts ADD COLUMN handle TEXT NOT NULL DEFAULT ''"))
+    if "pid" in columns:
+        connection.execute(
+            text(
+                "UPDATE attempts SET handle = 'local:' || CAST(pid AS TEXT) || ':' || CAST(pid_start AS TEXT) "
+                "WHERE pid > 0"
+            )
+        )
+        connection.execute(text("ALTER TABLE attempts DROP COLUMN pid"))
+        connection.execute(text("ALTER TABLE attempts DROP COLUMN pid_start"))
+
+
 # Append new migrations at the end; never edit an applied one.
-MIGRATIONS: list[Migration] = [Migration(1, "initial schema", _create_initial_schema)]
+MIGRATIONS: list[Migration] = [
+    Migration(1, "initial schema", _create_initial_schema),
+    Migration(2, "attempt handles of any executor instead of pids", _attempt_handles),
+]
 
 
 class Database:

@@ -101,9 +101,8 @@ class AttemptRow(Base):
     error_info: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     # JSON list of [phase, start_us, end_us] (end 0 while in that phase).
     transitions: Mapped[str] = mapped_column(Text, default="[]")
-    # The worker process: pid and its start time (clock ticks since boot) to tell a reused pid apart.
-    pid: Mapped[int] = mapped_column(Integer, default=0)
-    pid_start: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The executor's handle id of the attempt (opaque, "<executor>:..."; see flyte_server.executors).
+    handle: Mapped[str] = mapped_column(Text, default="", server_default="")
     started_us: Mapped[int] = mapped_column(BigInteger)
     ended_us: Mapped[int] = mapped_column(BigInteger, default=0)
 
