@@ -36,3 +36,25 @@ async def hooked(url: str) -> str:
         webhook=flyte.ConditionWebhook(url=url, payload={"callback": "{callback_uri}", "kind": "approval"}),
     )
     return "got " + await condition.wait.aio()
+
+
+@env.task(retries=2)
+async def train(steps: int, die_at: int) -> str:
+    """A training loop that checkpoints each step; the first attempt dies at ``die_at``.
+
+    Returns ``"<first step of this attempt>-><steps>"``, so a resumed attempt shows where it began.
+    """
+    import os
+    import signal
+
+    checkpoint = flyte.ctx().checkpoint
+    restored = await checkpoint.load()
+    start = int((restored / "step").read_text()) if restored else 0
+    for step in range(start, steps):
+        (checkpoint.path / "step").write_text(str(step + 1))
+        await checkpoint.save(checkpoint.path)
+        if step + 1 == die_at and flyte.ctx().attempt_number == 0:
+            if os.environ.get("_U_RUN_BASE"):
+                os.kill(os.getpid(), signal.SIGKILL)  # remotely: the worker is killed mid-way
+            raise RuntimeError("killed mid-way")  # locally: the attempt fails
+    return f"{start}->{steps}"
