@@ -43,7 +43,9 @@ class ServerConfig:
     s3_secret_access_key: str | None = None
     """The secret key of the S3 store."""
     executor: str = "local"
-    """How actions run: ``local`` worker processes."""
+    """How actions run: ``local`` worker processes, or ``ray`` (a Ray cluster, docs/ray-executor.md)."""
+    ray_address: str | None = None
+    """With the ``ray`` executor: the cluster (``host:port``, ``auto``); ``None`` starts a local Ray head."""
     workers: int = 32
     """How many actions may run at once (attempts in reused workers are cheap: a task each, not a process)."""
     worker_python: str = field(default_factory=lambda: sys.executable)

@@ -50,7 +50,21 @@ def start() -> None:
 @click.option(
     "--s3-secret-access-key", envvar="AWS_SECRET_ACCESS_KEY", show_envvar=True, help="Secret key of the S3 store."
 )
-@click.option("--executor", type=click.Choice(["local"]), default="local", show_default=True, help="How actions run.")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="How actions run: processes on this machine, or on a Ray cluster (--ray-address).",
+)
+@click.option(
+    "--ray-address",
+    metavar="HOST:PORT|auto",
+    envvar="FLYTE_RAY_ADDRESS",
+    show_envvar=True,
+    help="With --executor ray: the Ray cluster to run on ('auto': the one on this machine).  [default: a local "
+    "Ray head started and stopped with the server]",
+)
 @click.option("--workers", type=click.IntRange(min=1), default=32, show_default=True, help="Actions that run at once.")
 @click.option(
     "--worker-python",
@@ -125,6 +139,7 @@ def server(
     s3_access_key_id: str | None,
     s3_secret_access_key: str | None,
     executor: str,
+    ray_address: str | None,
     workers: int,
     worker_python: Path | None,
     worker_user: str | None,
@@ -166,6 +181,8 @@ def server(
             "use --tls-cert/--tls-key or a TLS-terminating proxy.",
             err=True,
         )
+    if ray_address and executor != "ray":
+        raise click.UsageError("--ray-address needs --executor ray")
     configure_logging(log_level, log_format)
     _warn_about_secrets_in_argv(ctx)
     config = ServerConfig(
@@ -178,6 +195,7 @@ def server(
         s3_access_key_id=s3_access_key_id,
         s3_secret_access_key=s3_secret_access_key,
         executor=executor,
+        ray_address=ray_address,
         workers=workers,
         worker_python=str(worker_python.absolute()) if worker_python else sys.executable,
         worker_user=worker_user,
