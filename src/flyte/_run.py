@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 Mode = Literal["local", "remote", "hybrid"]
 
 __all__ = ["ActionInputs", "ActionOutputs", "DryRun", "LocalRun", "Run", "rerun", "run", "with_runcontext"]
+
+# Called with (controller, run name) when a local run starts: `flyte run --local --tui` watches the
+# controller's action records through this. Append and remove your own callable.
+LOCAL_RUN_OBSERVERS: list[Callable[[Any, str], None]] = []
 
 
 class ActionOutputs(tuple[Any, ...]):
@@ -382,6 +386,8 @@ class Runner:
         if config.env_vars:
             os.environ.update(config.env_vars)
         controller: LocalController = LocalController(settings, init.local_cache())
+        for observe in list(LOCAL_RUN_OBSERVERS):
+            observe(controller, name)
         try:
             with _log_levels(config):
                 result = await controller.run_root(task, args, kwargs)

@@ -83,7 +83,7 @@ def configure_rich_help() -> Any:
     from rich_click import RichHelpConfiguration
 
     return RichHelpConfiguration(
-        option_groups=OPTION_GROUPS,
+        option_groups=OPTION_GROUPS,  # type: ignore[arg-type]  # plain dicts of its OptionGroupDict shape
         show_arguments=True,
         text_markup="ansi",
         errors_suggestion="Try 'flyte --help' for the commands and global options.",

@@ -92,6 +92,8 @@ class RunOptions:
     """``deployed-task`` only: start the run in this project (the task is looked up in ``project``)."""
     run_domain: str | None = None
     """``deployed-task`` only: start the run in this domain."""
+    tui: bool = False
+    """Show the run in the terminal UI (``--tui``)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Options accepted for compatibility that local runs do not use."""
 
@@ -415,6 +417,10 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any], path: Path | 
     runner = options.runner("local")
     console = stderr_console()
     started = time.monotonic()
+    if options.tui:
+        run = _run_local_in_tui(cli, task_name, lambda: runner.run(task, **inputs))
+        _print_result(cli, task, run, time.monotonic() - started)
+        return
     try:
         if cli.progress and console.is_terminal and not cli.wants_json:
             with console.status(f"Running {task_name} locally..."):
@@ -429,6 +435,24 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any], path: Path | 
         # reported on one line like task failures, with the traceback under -v.
         fail(f"{type(e).__name__}: {e}", error=e, verbose=cli.verbose)
     _print_result(cli, task, run, time.monotonic() - started)
+
+
+def _run_local_in_tui(cli: CLIConfig, task_name: str, start: Any) -> Any:
+    """Run locally while the terminal UI shows the run; the run (or a one-line failure) after it exits."""
+    from flyte.cli._tui import LocalRunWithTui
+
+    driver = LocalRunWithTui(task_name, start)
+    driver.app.run()
+    if not driver.finished.is_set():
+        fail(f"The terminal UI was closed before the local run of {task_name} ended; it was not waited for")
+    if driver.error is not None:
+        from flyte.errors import BaseRuntimeError
+
+        error = driver.error
+        _print_user_traceback(error, cli.verbose)
+        code = error.code if isinstance(error, BaseRuntimeError) else type(error).__name__
+        fail(f"{code}: {error}", error=error, verbose=cli.verbose)
+    return driver.run
 
 
 def _print_user_traceback(error: BaseException, verbose: int) -> None:
@@ -511,6 +535,11 @@ def _print_user_traceback(error: BaseException, verbose: int) -> None:
 @click.option("--run-project", help="deployed-task only: start the run in this project (the task's stays -p).")
 @click.option("--run-domain", help="deployed-task only: start the run in this domain (the task's stays -d).")
 @click.option(
+    "--tui",
+    is_flag=True,
+    help="Show the run in a terminal UI (Textual): the action tree with live phases, and logs.",
+)
+@click.option(
     "--tracked",
     "--tracked-strict",
     "tracked",
@@ -543,6 +572,7 @@ def run(
     run_project: str | None,
     run_domain: str | None,
     tracked: bool,
+    tui: bool,
 ) -> None:
     ctx.obj = _options_from(ctx.params)
 
@@ -570,6 +600,7 @@ def _options_from(params: dict[str, Any]) -> RunOptions:
         queue=params["queue"],
         max_action_concurrency=params["max_action_concurrency"],
         images=params["images"],
+        tui=params.get("tui", False),
         extra={
             "copy_style": params["copy_style"],
             "service_account": params["service_account"],

@@ -108,6 +108,11 @@ def execute_remote(
                 run = runner.run(task, **inputs)
         else:
             run = runner.run(task, **inputs)
+    if options.tui:
+        from flyte.cli._tui import RemoteSource, RunExplorer
+
+        RunExplorer(RemoteSource(run.project, run.domain), poll_interval=1.0, select_run=run.name).run()
+        return
     if not (options.follow or options.wait):
         if cli.wants_json:
             import json

@@ -34,6 +34,7 @@ from flyte.cli._rerun import rerun
 from flyte.cli._run import run
 from flyte.cli._signal import condition_of_get, signal
 from flyte.cli._start import start
+from flyte.cli._start_tui import tui as start_tui
 from flyte.cli._update import update
 from flyte.cli._user import whoami
 
@@ -179,6 +180,7 @@ flyte_group.add_command(whoami)
 flyte_group.add_command(gen)
 flyte_group.add_command(signal)
 get.add_command(condition_of_get)
+start.add_command(start_tui)
 register_api_key_commands(create, get, delete)
 
 

@@ -25,7 +25,6 @@ OWNED_ELSEWHERE = {
     "flyte delete app": "issue 17 (apps)",
     "flyte proxy": "issue 17 (apps)",
     "flyte proxy app": "issue 17 (apps)",
-    "flyte start tui": "issue 15 (console and CLI UX)",
     "flyte start devbox": "issue 13 (images: a local cluster)",
     "flyte stop": "issue 13 (images: a local cluster)",
     "flyte stop devbox": "issue 13 (images: a local cluster)",
