@@ -40,6 +40,7 @@ from flyte_server.blobs.local import SIGNED_PREFIX, LocalBlobStore
 from flyte_server.blobs.s3 import S3BlobStore, S3StoreError
 from flyte_server.config import ServerConfig
 from flyte_server.console import CONSOLE_PREFIX, ConsoleApp
+from flyte_server.console.api import CONSOLE_SERVICE, ConsoleApi
 from flyte_server.engine.conditions import CALLBACK_PREFIX
 from flyte_server.isolation import WorkerUserError, harden_data_dir, sqlite_file
 from flyte_server.limits import uvicorn_options
@@ -375,7 +376,8 @@ def build_app(
         connect_apps=[guard_connect_app(reject_malformed_bodies(app), config.limits) for app in apps],
         blobs=blobs,
         extra_routes={
-            CONSOLE_PREFIX: ConsoleApp(),
+            CONSOLE_PREFIX: ConsoleApp(blobs=blobs),
+            CONSOLE_SERVICE: ConsoleApi(engine),
             **auth.routes(),
             **({CALLBACK_PREFIX: engine.conditions.http_callback} if hasattr(engine, "conditions") else {}),
         },

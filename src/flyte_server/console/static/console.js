@@ -1,21 +1,26 @@
-// The Flyte console: three views (runs, one run, tasks) over the server's Connect services,
-// called from the browser with the Connect protocol's JSON encoding. No build step, no libraries.
+// The Flyte console's core: Connect calls over JSON, login, the DOM helper, project/domain scope,
+// theme, roles and the page registry. Each page lives in its own file (runs.js, run.js, tasks.js,
+// admin.js) and registers itself with FlyteConsole.page(); docs/console.md says how to add one.
+// No build step and no libraries: the pages are small and `h()` below is all the DOM code needs.
 "use strict";
 
 (() => {
-  const RUN_SERVICE = "flyteidl2.workflow.RunService";
-  const TASK_SERVICE = "flyteidl2.task.TaskService";
-  const PROJECT_SERVICE = "flyteidl2.project.ProjectService";
-  const DATA_PROXY_SERVICE = "flyteidl2.dataproxy.DataProxyService";
+  const services = {
+    RUN: "flyteidl2.workflow.RunService",
+    TASK: "flyteidl2.task.TaskService",
+    PROJECT: "flyteidl2.project.ProjectService",
+    DATA_PROXY: "flyteidl2.dataproxy.DataProxyService",
+    TRIGGER: "flyteidl2.trigger.TriggerService",
+    SECRET: "flyteidl2.secret.SecretService",
+    CONSOLE: "flyte.console.ConsoleService",
+  };
 
   const DEFAULT_SCOPE = { project: "flytesnacks", domain: "development" };
   const FALLBACK_DOMAINS = ["development", "staging", "production"];
   const SCOPE_STORAGE_KEY = "flyte-console-scope";
+  const THEME_STORAGE_KEY = "flyte-console-theme";
+  const TOKEN_STORAGE_KEY = "flyte-console-token";
   const REFRESH_MS = 3000;
-  const RUNS_PAGE = 50;
-  const ACTIONS_PAGE = 500;
-  const MAX_ACTIONS = 5000;
-  const MAX_LOG_LINES = 20000;
   const TERMINAL_PHASES = new Set(["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT", "RECOVERED"]);
   // The SDK's run links: /v2/domain/<domain>/project/<project>/runs/<run>
   const RUN_LINK = /^\/v2\/domain\/([^/]+)\/project\/([^/]+)\/runs(?:\/([^/]+))?\/?$/;
@@ -31,9 +36,7 @@
   }
 
   const PROTOCOL_HEADERS = { "Connect-Protocol-Version": "1" };
-  const TOKEN_STORAGE_KEY = "flyte-console-token";
 
-  // -----------------------------------------------------------------------------------------------
   // Login (servers started with --auth): an API key is exchanged once for an access token at the
   // OAuth2 token endpoint; the token lives in this tab's sessionStorage and goes out as a bearer
   // token on every call. The key itself is never stored.
@@ -86,6 +89,7 @@
 
   function logOut() {
     sessionStorage.removeItem(TOKEN_STORAGE_KEY);
+    identity = null;
     showLogin("Logged out.");
   }
 
@@ -117,6 +121,8 @@
           input.value = "";
           problem.textContent = "";
           document.getElementById("logout").hidden = false;
+          identityReady = loadIdentity();
+          await identityReady;
           loadProjects();
           route();
         } catch (error) {
@@ -218,15 +224,27 @@
 
   /** An element with attributes (``on*`` become listeners) and children (text is never parsed as HTML). */
   function h(tag, attributes, ...children) {
-    const element = document.createElement(tag);
+    const svg = tag.startsWith("svg:");
+    const element = svg
+      ? document.createElementNS("http://www.w3.org/2000/svg", tag.slice(4))
+      : document.createElement(tag);
     for (const [key, value] of Object.entries(attributes || {})) {
       if (value === undefined || value === null || value === false) continue;
       if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
-      else if (key === "className") element.className = value;
+      else if (key === "className") element.setAttribute("class", value);
+      else if (key === "style") setStyle(element, value);
       else element.setAttribute(key, value === true ? "" : String(value));
     }
     element.append(...nodes(children));
     return element;
+  }
+
+  /** Inline styles through the CSSOM (the page's CSP refuses style attributes): "left:1%;width:2%". */
+  function setStyle(element, text) {
+    for (const declaration of String(text).split(";")) {
+      const at = declaration.indexOf(":");
+      if (at > 0) element.style.setProperty(declaration.slice(0, at).trim(), declaration.slice(at + 1).trim());
+    }
   }
 
   /** Replace an element's children (the same kinds of children as ``h`` takes). */
@@ -249,9 +267,13 @@
     return TERMINAL_PHASES.has(phaseName(phase));
   }
 
+  function phaseClass(phase) {
+    return `phase-${phaseName(phase).toLowerCase().replace(/_/g, "-")}`;
+  }
+
   function phaseBadge(phase) {
     const name = phaseName(phase);
-    return h("span", { className: `phase phase-${name.toLowerCase().replace(/_/g, "-")}` }, name.replace(/_/g, " "));
+    return h("span", { className: `phase ${phaseClass(phase)}` }, name.replace(/_/g, " "));
   }
 
   const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
@@ -301,6 +323,74 @@
     return error instanceof RpcError ? `${error.message} (${error.code})` : String(error);
   }
 
+  /** A signed blob URL made relative, so it is fetched from the origin the page was loaded from. */
+  function sameOrigin(url) {
+    try {
+      const parsed = new URL(url, location.href);
+      return parsed.pathname + parsed.search;
+    } catch {
+      return url;
+    }
+  }
+
+  /** A button that asks once more before it acts (no modal dialogs: they block phones and tests). */
+  function confirmButton(label, confirmLabel, attributes, action) {
+    const button = h("button", { type: "button", ...attributes }, label);
+    let armed = false;
+    let timer = null;
+    button.addEventListener("click", async () => {
+      if (!armed) {
+        armed = true;
+        button.textContent = confirmLabel;
+        button.classList.add("armed");
+        timer = setTimeout(() => {
+          armed = false;
+          button.textContent = label;
+          button.classList.remove("armed");
+        }, 5000);
+        return;
+      }
+      clearTimeout(timer);
+      armed = false;
+      button.disabled = true;
+      button.classList.remove("armed");
+      try {
+        await action();
+      } finally {
+        button.disabled = false;
+        button.textContent = label;
+      }
+    });
+    return button;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Who is calling, and what they may do
+
+  let identity = null;
+
+  async function loadIdentity() {
+    try {
+      identity = await call(services.CONSOLE, "GetIdentity", {});
+    } catch {
+      identity = null;
+    }
+    const who = document.getElementById("who");
+    if (who) {
+      who.textContent = identity && identity.auth ? `${identity.subject} (${identity.role})` : "";
+    }
+    return identity;
+  }
+
+  /** Whether the caller's role grants ``access`` ("read", "write" or "admin"); unknown → read only. */
+  function can(access) {
+    if (access === "read") return true;
+    const role = identity?.role;
+    if (!role) return false;
+    if (role === "admin") return true;
+    return access === "write" && (role === "user" || role === "task");
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Project and domain
 
@@ -330,12 +420,13 @@
 
   async function loadProjects() {
     try {
-      const response = await call(PROJECT_SERVICE, "ListProjects", { limit: 100 });
+      const response = await call(services.PROJECT, "ListProjects", { limit: 100 });
       knownProjects = response.projects?.projects || [];
     } catch {
       knownProjects = [];
     }
     fillScopeSelectors();
+    return knownProjects;
   }
 
   function fillScopeSelectors() {
@@ -356,14 +447,36 @@
     const project = document.getElementById("scope-project").value;
     const domain = document.getElementById("scope-domain").value;
     setScope(project, domain);
-    // Run names belong to a project and domain, so a run page makes no sense in another one.
-    if (location.hash.startsWith("#/tasks")) route();
-    else if (location.hash === "#/runs") route();
-    else location.hash = "#/runs";
+    // Names of runs and tasks belong to a project and domain: go back to the section's list.
+    const section = parseHash().parts[0] || "runs";
+    const target = `#/${pages.has(section) ? section : "runs"}`;
+    if (location.hash === target) route();
+    else location.hash = target;
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Routing: #/runs, #/runs/<run>, #/runs/<run>/<action>, #/tasks
+  // Theme: the system's unless chosen; the choice is kept in localStorage.
+
+  function applyTheme(theme) {
+    if (theme === "light" || theme === "dark") document.documentElement.dataset.theme = theme;
+    else delete document.documentElement.dataset.theme;
+  }
+
+  function toggleTheme() {
+    const current =
+      document.documentElement.dataset.theme ||
+      (window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+    const next = current === "dark" ? "light" : "dark";
+    applyTheme(next);
+    try {
+      localStorage.setItem(THEME_STORAGE_KEY, next);
+    } catch {
+      // private mode
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Pages and routing: #/<page>/<more parts>?<params>
 
   /** What one view owns: its refresh timer and open streams, all dropped when the view changes. */
   class View {
@@ -371,27 +484,45 @@
       this.closed = false;
       this.timer = null;
       this.controller = new AbortController();
+      this.cleanups = [];
     }
 
     /** Call ``refresh`` now and every REFRESH_MS after it finishes, until it returns false. */
-    poll(refresh) {
+    poll(refresh, every = REFRESH_MS) {
       const tick = async () => {
         if (this.closed) return;
         let again = true;
         try {
           again = (await refresh()) !== false;
         } finally {
-          if (!this.closed && again) this.timer = setTimeout(tick, REFRESH_MS);
+          if (!this.closed && again) this.timer = setTimeout(tick, every);
         }
       };
       tick();
+    }
+
+    /** Run ``cleanup`` when the view closes. */
+    onClose(cleanup) {
+      this.cleanups.push(cleanup);
     }
 
     close() {
       this.closed = true;
       clearTimeout(this.timer);
       this.controller.abort();
+      for (const cleanup of this.cleanups) cleanup();
     }
+  }
+
+  /** name → {nav, render(root, view, parts, params)} in the order registered. */
+  const pages = new Map();
+
+  /**
+   * Register a page at #/<name>. ``nav`` (optional) is its label in the top bar; ``render`` fills
+   * ``root`` and may use ``view`` for timers and streams that must stop when the user leaves.
+   */
+  function page(name, definition) {
+    pages.set(name, definition);
   }
 
   let currentView = null;
@@ -407,6 +538,16 @@
     return { parts, params: new URLSearchParams(query || "") };
   }
 
+  function renderNav() {
+    const nav = document.getElementById("nav");
+    fill(
+      nav,
+      ...[...pages.entries()]
+        .filter(([, definition]) => definition.nav)
+        .map(([name, definition]) => h("a", { href: `#/${name}`, "data-nav": name }, definition.nav)),
+    );
+  }
+
   function route() {
     if (currentView) currentView.close();
     const view = new View();
@@ -415,454 +556,41 @@
     if (params.get("project") && params.get("domain")) setScope(params.get("project"), params.get("domain"));
     const main = document.getElementById("main");
     fill(main);
-    const section = parts[0] === "tasks" ? "tasks" : "runs";
+    const name = pages.has(parts[0]) ? parts[0] : "runs";
     for (const link of document.querySelectorAll("[data-nav]")) {
-      link.classList.toggle("active", link.dataset.nav === section);
+      link.classList.toggle("active", link.dataset.nav === name);
     }
-    if (parts[0] === "runs" && parts[1]) showRun(main, view, parts[1], parts[2] || "a0");
-    else if (parts[0] === "tasks") showTasks(main, view);
-    else showRuns(main, view, params.get("task"));
+    const definition = pages.get(name);
+    if (definition) definition.render(main, view, parts.slice(1), params);
+  }
+
+  /** Go to a hash route (and render it even when the hash does not change). */
+  function go(hash) {
+    if (location.hash === hash) route();
+    else location.hash = hash;
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Runs
+  // Start (after every page's script has registered: all scripts are deferred, in order)
 
-  function showRuns(root, view, taskName) {
-    const { project, domain } = scope;
-    let limit = RUNS_PAGE;
-    const updated = h("span", { className: "muted" });
-    const problem = h("p", { className: "error", hidden: true });
-    const rows = h("tbody");
-    const more = h("button", { type: "button", className: "more", hidden: true }, "Show older runs");
-    more.addEventListener("click", () => {
-      limit += RUNS_PAGE;
-      refresh();
-    });
-    const heading = taskName
-      ? [h("h1", {}, "Runs of ", h("code", {}, taskName)), h("a", { href: "#/runs" }, "all runs")]
-      : [h("h1", {}, "Runs")];
-    root.append(
-      h("div", { className: "title" }, heading, updated),
-      problem,
-      h(
-        "table",
-        { className: "list", id: "runs" },
-        h("thead", {}, h("tr", {}, ["Run", "Task", "Phase", "Started", "Duration"].map((text) => h("th", {}, text)))),
-        rows,
-      ),
-      more,
-    );
-
-    async function refresh() {
-      const request = { request: { limit } };
-      if (taskName) request.taskName = { project, domain, name: taskName };
-      else request.projectId = { name: project, domain };
-      let response;
-      try {
-        response = await call(RUN_SERVICE, "ListRuns", request);
-      } catch (error) {
-        problem.textContent = `Cannot list runs: ${describeError(error)}`;
-        problem.hidden = false;
-        return;
-      }
-      if (view.closed) return;
-      problem.hidden = true;
-      const runs = response.runs || [];
-      fill(rows, ...runs.map(runRow));
-      if (!runs.length) {
-        rows.append(
-          h("tr", {}, h("td", { colspan: 5, className: "empty" }, `No runs in ${project} / ${domain} yet.`)),
-        );
-      }
-      more.hidden = !response.token;
-      updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
-    }
-
-    function runRow(run) {
-      const action = run.action;
-      const name = action.id.run.name;
-      const trigger = action.metadata?.triggerName;
-      return h(
-        "tr",
-        { className: "run", "data-run": name },
-        h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(name)}` }, name)),
-        h(
-          "td",
-          {},
-          taskLabel(action.metadata),
-          trigger ? h("span", { className: "muted" }, ` (trigger ${trigger})`) : null,
-        ),
-        h("td", {}, phaseBadge(action.status?.phase)),
-        h("td", {}, formatTime(action.status?.startTime)),
-        h("td", { className: "number" }, formatDuration(elapsedMs({ ...action.status }))),
-      );
-    }
-
-    view.poll(refresh);
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // One run: its actions as a tree, the selected action's attempts and log
-
-  function showRun(root, view, runName, initialAction) {
-    const runId = { project: scope.project, domain: scope.domain, name: runName };
-    let selected = initialAction;
-    let actions = [];
-    let selectedDetails = null;
-    let chosenAttempt = null; // picked by the user; otherwise the log follows the latest attempt
-    let logShown = null; // "<action>#<attempt>" whose log is in the log pane
-    let logController = null;
-
-    const phase = h("span");
-    const summary = h("dl", { className: "summary" });
-    const runError = h("pre", { className: "error", hidden: true });
-    const problem = h("p", { className: "error", hidden: true });
-    const tree = h("ul", { className: "tree", id: "actions" });
-    const detail = h("div", { id: "action-detail" });
-    const logTitle = h("h3", {}, "Log");
-    const log = h("pre", { className: "log", id: "log" });
-    root.append(
-      h(
-        "div",
-        { className: "title" },
-        h("a", { href: "#/runs" }, "Runs"),
-        h("span", { className: "muted" }, "/"),
-        h("h1", {}, runName),
-        phase,
-      ),
-      problem,
-      summary,
-      runError,
-      h(
-        "div",
-        { className: "split" },
-        h("section", { className: "panel" }, h("h2", {}, "Actions"), tree),
-        h("section", { className: "panel" }, detail, logTitle, log),
-      ),
-    );
-
-    async function refresh() {
-      try {
-        const [run, listed] = await Promise.all([
-          call(RUN_SERVICE, "GetRunDetails", { runId }),
-          listActions(),
-        ]);
-        if (view.closed) return false;
-        actions = listed;
-        showSummary(run.details?.action || {});
-        if (!actions.some((action) => action.id.name === selected)) selected = "a0";
-        await showSelected();
-        if (view.closed) return false;
-        problem.hidden = true;
-        renderTree();
-        const runDone = isTerminal(run.details?.action?.status?.phase);
-        return !(runDone && actions.every((action) => isTerminal(action.status?.phase)));
-      } catch (error) {
-        if (view.closed) return false;
-        problem.textContent =
-          error instanceof RpcError && error.code === "not_found"
-            ? `There is no run ${runName} in ${scope.project} / ${scope.domain}.`
-            : `Cannot load the run: ${describeError(error)}`;
-        problem.hidden = false;
-        return !(error instanceof RpcError && error.code === "not_found");
-      }
-    }
-
-    async function listActions() {
-      const all = [];
-      let token = "";
-      do {
-        const response = await call(RUN_SERVICE, "ListActions", { runId, request: { limit: ACTIONS_PAGE, token } });
-        all.push(...(response.actions || []));
-        token = response.token || "";
-      } while (token && all.length < MAX_ACTIONS);
-      return all;
-    }
-
-    function showSummary(details) {
-      fill(phase, phaseBadge(details.status?.phase));
-      const entry = (term, value) => [h("dt", {}, term), h("dd", {}, value)];
-      fill(summary,
-        ...entry("Task", taskLabel(details.metadata) || "—"),
-        ...entry("Project", `${scope.project} / ${scope.domain}`),
-        ...entry("Started", formatTime(details.status?.startTime)),
-        ...entry("Duration", formatDuration(elapsedMs({ ...details.status }))),
-        ...entry("Actions", String(actions.length)),
-      );
-      const message = errorText(details.errorInfo) || details.abortInfo?.reason || "";
-      runError.textContent = message;
-      runError.hidden = !message;
-    }
-
-    function renderTree() {
-      const children = new Map();
-      const names = new Set(actions.map((action) => action.id.name));
-      for (const action of actions) {
-        const parent = action.metadata?.parent && names.has(action.metadata.parent) ? action.metadata.parent : "";
-        if (!children.has(parent)) children.set(parent, []);
-        children.get(parent).push(action);
-      }
-      const branch = (parent) =>
-        (children.get(parent) || []).map((action) => {
-          const name = action.id.name;
-          const status = action.status || {};
-          const row = h(
-            "button",
-            { type: "button", className: name === selected ? "node selected" : "node", "data-action": name },
-            h("span", { className: "label" }, shortLabel(action)),
-            name !== shortLabel(action) ? h("span", { className: "muted id" }, name) : null,
-            action.metadata?.group ? h("span", { className: "muted" }, `group ${action.metadata.group}`) : null,
-            phaseBadge(status.phase),
-            status.attempts > 1 ? h("span", { className: "muted" }, `${status.attempts} attempts`) : null,
-            h("span", { className: "muted duration" }, formatDuration(elapsedMs({ ...status }))),
-          );
-          row.addEventListener("click", () => select(name));
-          const nested = children.has(name) ? h("ul", {}, branch(name)) : null;
-          return h("li", {}, row, nested);
-        });
-      fill(tree, ...branch(""));
-    }
-
-    async function select(name) {
-      if (name === selected) return;
-      selected = name;
-      chosenAttempt = null;
-      history.replaceState(null, "", `#/runs/${encodeURIComponent(runName)}/${encodeURIComponent(name)}`);
-      renderTree();
-      try {
-        await showSelected();
-      } catch (error) {
-        fill(detail, h("p", { className: "error" }, `Cannot load the action: ${describeError(error)}`));
-      }
-    }
-
-    async function showSelected() {
-      const name = selected;
-      const details = (
-        await call(RUN_SERVICE, "GetActionDetails", { actionId: { run: runId, name } })
-      ).details;
-      if (view.closed || name !== selected) return;
-      selectedDetails = details;
-      const attempts = details.attempts || [];
-      const latest = attempts.length ? attempts[attempts.length - 1].attempt : 0;
-      const wanted = chosenAttempt || latest;
-      renderDetail(details, wanted);
-      if (wanted) followLog(name, wanted, details);
-      else {
-        stopLog();
-        log.textContent = "This action has no attempts yet.";
-      }
-    }
-
-    function renderDetail(details, shownAttempt) {
-      const status = details.status || {};
-      const entry = (term, value) => [h("dt", {}, term), h("dd", {}, value)];
-      const attempts = details.attempts || [];
-      const message = errorText(details.errorInfo) || details.abortInfo?.reason || "";
-      fill(detail,
-        h("h2", {}, shortLabel(details), " ", phaseBadge(status.phase)),
-        h(
-          "dl",
-          { className: "summary" },
-          entry("Action", details.id?.name || ""),
-          entry("Task", taskLabel(details.metadata) || "—"),
-          entry("Started", formatTime(status.startTime)),
-          entry("Ended", formatTime(status.endTime)),
-          entry("Duration", formatDuration(elapsedMs({ ...status }))),
-          entry("Cache", status.cacheStatus ? status.cacheStatus.replace(/^CACHE_STATUS_/, "").toLowerCase() : "—"),
-        ),
-        message ? h("pre", { className: "error" }, message) : null,
-        h("h3", {}, "Attempts"),
-        attempts.length
-          ? h(
-              "table",
-              { className: "list attempts" },
-              h(
-                "thead",
-                {},
-                h("tr", {}, ["#", "Phase", "Started", "Duration", "Error", ""].map((text) => h("th", {}, text))),
-              ),
-              h(
-                "tbody",
-                {},
-                attempts.map((attempt) => {
-                  const button = h(
-                    "button",
-                    { type: "button", className: attempt.attempt === shownAttempt ? "link current" : "link" },
-                    attempt.attempt === shownAttempt ? "showing log" : "show log",
-                  );
-                  button.addEventListener("click", () => {
-                    chosenAttempt = attempt.attempt;
-                    renderDetail(selectedDetails, attempt.attempt);
-                    followLog(details.id.name, attempt.attempt, selectedDetails, true);
-                  });
-                  return h(
-                    "tr",
-                    {},
-                    h("td", { className: "number" }, String(attempt.attempt)),
-                    h("td", {}, phaseBadge(attempt.phase)),
-                    h("td", {}, formatTime(attempt.startTime)),
-                    h("td", { className: "number" }, formatDuration(elapsedMs(attempt))),
-                    h("td", { className: "error-cell" }, errorText(attempt.errorInfo)),
-                    h("td", {}, button),
-                  );
-                }),
-              ),
-            )
-          : h("p", { className: "muted" }, "No attempts yet."),
-      );
-    }
-
-    function stopLog() {
-      if (logController) logController.abort();
-      logController = null;
-      logShown = null;
-    }
-
-    /** Stream an attempt's log into the log pane (it ends by itself once the attempt has ended). */
-    function followLog(name, attempt, details, force) {
-      const key = `${name}#${attempt}`;
-      if (logShown === key && !force) return;
-      stopLog();
-      logShown = key;
-      logTitle.textContent = `Log of ${shortLabel(details)}, attempt ${attempt}`;
-      log.textContent = "";
-      const controller = new AbortController();
-      logController = controller;
-      view.controller.signal.addEventListener("abort", () => controller.abort());
-      let lines = 0;
-      const append = (response) => {
-        const text = [];
-        for (const group of response.logs || []) {
-          for (const line of group.lines || []) text.push(line.message ?? "");
-        }
-        if (!text.length || lines >= MAX_LOG_LINES) return;
-        lines += text.length;
-        log.append(text.join("\n") + "\n");
-        log.scrollTop = log.scrollHeight;
-      };
-      stream(DATA_PROXY_SERVICE, "TailLogs", { actionId: { run: runId, name }, attempt }, append, controller.signal)
-        .then(() => {
-          if (logController === controller && !lines) log.textContent = "(the log is empty)";
-        })
-        .catch((error) => {
-          if (controller.signal.aborted || logController !== controller) return;
-          // Not written yet (the attempt is starting): try again on the next refresh.
-          if (error instanceof RpcError && error.code === "not_found") logShown = null;
-          log.append(h("span", { className: "muted" }, `${lines ? "\n" : ""}${describeError(error)}`));
-        });
-    }
-
-    view.poll(refresh);
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Deployed tasks
-
-  function showTasks(root, view) {
-    const { project, domain } = scope;
-    const problem = h("p", { className: "error", hidden: true });
-    const rows = h("tbody");
-    root.append(
-      h("div", { className: "title" }, h("h1", {}, "Tasks")),
-      problem,
-      h(
-        "table",
-        { className: "list", id: "tasks" },
-        h(
-          "thead",
-          {},
-          h("tr", {}, ["Task", "Environment", "Latest version", "Deployed", ""].map((text) => h("th", {}, text))),
-        ),
-        rows,
-      ),
-    );
-
-    async function load() {
-      let response;
-      try {
-        response = await call(TASK_SERVICE, "ListTasks", {
-          projectId: { name: project, domain },
-          request: { limit: 1000 },
-        });
-      } catch (error) {
-        problem.textContent = `Cannot list tasks: ${describeError(error)}`;
-        problem.hidden = false;
-        return;
-      }
-      if (view.closed) return;
-      const tasks = (response.tasks || []).sort((a, b) => a.taskId.name.localeCompare(b.taskId.name));
-      fill(rows, ...tasks.flatMap(taskRows));
-      if (!tasks.length) {
-        rows.append(
-          h("tr", {}, h("td", { colspan: 5, className: "empty" }, `No tasks deployed to ${project} / ${domain} yet.`)),
-        );
-      }
-    }
-
-    function taskRows(task) {
-      const name = task.taskId.name;
-      const versions = h("td", { colspan: 5 });
-      const versionsRow = h("tr", { className: "versions", hidden: true }, versions);
-      const toggle = h("button", { type: "button", className: "link" }, "versions");
-      toggle.addEventListener("click", async () => {
-        versionsRow.hidden = !versionsRow.hidden;
-        if (versionsRow.hidden) return;
-        versions.textContent = "loading…";
-        try {
-          const response = await call(TASK_SERVICE, "ListVersions", {
-            taskName: { project, domain, name },
-            request: { limit: 100 },
-          });
-          fill(versions,
-            h(
-              "ul",
-              {},
-              (response.versions || []).map((version) =>
-                h(
-                  "li",
-                  {},
-                  h("code", {}, version.version),
-                  h("span", { className: "muted" }, ` deployed ${formatTime(version.deployedAt)}`),
-                ),
-              ),
-            ),
-          );
-        } catch (error) {
-          versions.textContent = `Cannot list versions: ${describeError(error)}`;
-        }
-      });
-      return [
-        h(
-          "tr",
-          { "data-task": name },
-          h("td", {}, h("a", { href: `#/runs?task=${encodeURIComponent(name)}`, title: "runs of this task" }, name)),
-          h("td", {}, task.metadata?.environmentName || "—"),
-          h("td", {}, h("code", {}, task.taskId.version)),
-          h("td", {}, formatTime(task.metadata?.deployedAt)),
-          h("td", {}, toggle),
-        ),
-        versionsRow,
-      ];
-    }
-
-    load();
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Start
-
-  function start() {
+  async function start() {
     const link = RUN_LINK.exec(location.pathname);
     if (link) {
       const [, domain, project, run] = link.map((part) => (part === undefined ? part : decodeURIComponent(part)));
       setScope(project, domain);
       history.replaceState(null, "", run ? `/v2#/runs/${encodeURIComponent(run)}` : "/v2#/runs");
     }
+    try {
+      applyTheme(localStorage.getItem(THEME_STORAGE_KEY));
+    } catch {
+      // private mode
+    }
+    renderNav();
     fillScopeSelectors();
     document.getElementById("scope-project").addEventListener("change", onScopeChange);
     document.getElementById("scope-domain").addEventListener("change", onScopeChange);
     document.getElementById("scope").addEventListener("submit", (event) => event.preventDefault());
+    document.getElementById("theme").addEventListener("click", toggleTheme);
     window.addEventListener("hashchange", route);
     document.getElementById("logout").hidden = accessToken() === null;
     document.getElementById("logout").addEventListener("click", (event) => {
@@ -870,8 +598,49 @@
       logOut();
     });
     loadProjects();
+    // The first page renders at once; buttons that need a role wait for identityReady.
+    identityReady = loadIdentity();
     route();
   }
 
-  start();
+  let identityReady = Promise.resolve(null);
+
+  window.FlyteConsole = {
+    services,
+    RpcError,
+    call,
+    stream,
+    h,
+    fill,
+    page,
+    go,
+    can,
+    get scope() {
+      return scope;
+    },
+    get identity() {
+      return identity;
+    },
+    /** Resolves once the caller's role is known (pages wait for it before offering actions). */
+    get identityReady() {
+      return identityReady;
+    },
+    setScope,
+    loadProjects,
+    phaseName,
+    phaseClass,
+    phaseBadge,
+    isTerminal,
+    formatTime,
+    formatDuration,
+    elapsedMs,
+    taskLabel,
+    shortLabel,
+    errorText,
+    describeError,
+    sameOrigin,
+    confirmButton,
+  };
+
+  document.addEventListener("DOMContentLoaded", start);
 })();
