@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -86,6 +87,10 @@ class Launcher:
         self.task_credentials: Callable[[str, str, str, int], dict[str, str]] | None = None
         """Adds a run's credential to its attempts' environment (set by the server when auth is on)."""
         self.home = home
+        self.image_venvs = False
+        """Run attempts of built images in a virtualenv of their image's Python layers (flyte._internal.venvs)."""
+        self.strict_images = os.environ.get("FLYTE_STRICT_IMAGES", "") not in ("", "0", "false")
+        """Refuse images with layers a virtualenv cannot hold (apt packages, commands...)."""
         self.base_env = self._base_env(storage_env)
 
     def _base_env(self, storage_env: dict[str, str]) -> dict[str, str]:
@@ -201,13 +206,30 @@ class Launcher:
             env.update(self.task_credentials(a.key.project, a.key.domain, a.key.run, a.run.start_us))
         return env, secret_names
 
+    def _in_image_venv(self, a: ActionState, argv: list[str], entry: str | None) -> tuple[list[str], str | None]:
+        """The command through the image-venv entry when the task's image is a built one."""
+        if not self.image_venvs or entry != "a0" or a.template is None:
+            return argv, entry
+        from flyte._internal.venvs.enter import wrap_command
+
+        cache = Path(self.home) / ".cache" / "flyte" / "venvs" if self.home else self.data_dir / "venvs"
+        wrapped = wrap_command(
+            argv,
+            image=a.template.container.image,
+            worker_python=self.worker_python,
+            server_python=sys.executable,
+            cache_dir=cache,
+            strict=self.strict_images,
+        )
+        return (wrapped, None) if wrapped is not None else (argv, entry)
+
     async def prepare(self, a: ActionState) -> LaunchSpec:
         """The launch spec of ``a``'s current attempt.
 
         Raises:
             PrepareError: the task cannot run here as specified.
         """
-        argv, entry = self.command(a)
+        argv, entry = self._in_image_venv(a, *self.command(a))
         try:
             resources = resources_of(a.template)
         except ValueError as error:
