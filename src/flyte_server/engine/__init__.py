@@ -119,6 +119,7 @@ class Engine:
             secret_resolver=secret_resolver,
             home=str(config.data_dir / "worker-home") if self.worker is not None else None,
         )
+        self.launcher.image_venvs = executor is None
         self.executor: Executor = executor or LocalExecutor(
             config.worker_python,
             state_dir=config.data_dir / "executor",
