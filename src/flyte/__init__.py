@@ -72,6 +72,7 @@ __all__ = [
     "Environment",
     "FixedRate",
     "Image",
+    "ImageBuild",
     "Link",
     "Neuron",
     "OnArtifact",
@@ -91,6 +92,8 @@ __all__ = [
     "TriggeredArtifact",
     "TriggeredPartition",
     "__version__",
+    "build",
+    "build_images",
     "ctx",
     "current_domain",
     "current_project",
@@ -134,6 +137,9 @@ _LAZY = {
     "TriggeredPartition": "flyte._artifact_trigger",
     "deploy": "flyte._deploy",
     "Image": "flyte._image",
+    "ImageBuild": "flyte._build",
+    "build": "flyte._build",
+    "build_images": "flyte._build",
     "Cron": "flyte._trigger",
     "FixedRate": "flyte._trigger",
     "Trigger": "flyte._trigger",
@@ -147,6 +153,7 @@ system_logger = logging.getLogger("flyte")
 
 if TYPE_CHECKING:
     from flyte._artifact_trigger import OnArtifact, TriggeredArtifact, TriggeredPartition
+    from flyte._build import ImageBuild, build, build_images
     from flyte._checkpoint import BaseCheckpoint, Checkpoint, latest_checkpoint
     from flyte._condition import ConditionWebhook, new_condition
     from flyte._deploy import deploy

@@ -36,10 +36,6 @@ EXCLUDED: dict[str, str] = {
     "flyte.serve": "issue 17 (apps)",
     "flyte.with_servecontext": "issue 17 (apps)",
     "flyte.remote.App": "issue 17 (apps)",
-    # Images and the image builder (issue 13).
-    "flyte.ImageBuild": "issue 13 (images)",
-    "flyte.build": "issue 13 (images)",
-    "flyte.build_images": "issue 13 (images)",
 }
 
 # Reference names that are not API: typing helpers and modules a module without ``__all__``
