@@ -248,9 +248,11 @@ class ServerLifecycle:
                 raise ServerStartError(str(e)) from e
             self._started.append("blobs")
         if self.engine is not None:
+            from flyte_server.engine.replicas import ReplicaConflictError
+
             try:
                 await self.engine.start()
-            except WorkerUserError as e:
+            except (WorkerUserError, ReplicaConflictError) as e:
                 raise ServerStartError(str(e)) from e
             self._started.append("engine")
         if self.scheduler is not None:

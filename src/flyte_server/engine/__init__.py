@@ -37,6 +37,7 @@ from flyte_server.engine.machine import ActionMachine, EnginePolicy
 from flyte_server.engine.model import ActionKey, ActionState
 from flyte_server.engine.queries import Queries
 from flyte_server.engine.recovery import recover
+from flyte_server.engine.replicas import Replicas
 from flyte_server.engine.scheduler import Scheduler
 from flyte_server.engine.submit import SubmitService
 from flyte_server.engine.watch import WatchHub
@@ -139,6 +140,7 @@ class Engine:
             on_gone=self._gone,
             on_slots_freed=self._slots_freed,
         )
+        self.replicas: Replicas | None = Replicas(self)
         self.cache = CacheManager(database, requeue=self.machine.requeue)
         self.scheduler = Scheduler(
             machine=self.machine, executor=self.executor, launcher=self.launcher, cache=self.cache, data=self.data
@@ -167,7 +169,14 @@ class Engine:
             await asyncio.to_thread(self._prepare_worker_areas, self.worker)
         self.writer.start()
         await self.executor.start()
-        await recover(self)
+        adopted: list[tuple[str, str, str]] = []
+        if self.replicas is not None:
+            adopted = await self.replicas.start()
+            if self.replicas.postgres:
+                self.writer.announce = self.replicas.payloads
+        await recover(self, owner=self.replicas.id if self.replicas is not None else None)
+        if self.replicas is not None:
+            self.replicas.begin(adopted)
         self._started = True
 
     def _prepare_worker_areas(self, worker: WorkerIdentity) -> None:
@@ -204,6 +213,9 @@ class Engine:
         self.cache.close()
         await self.writer.stop()
         await self.executor.stop()
+        if self.replicas is not None:
+            # A crash-like stop keeps this replica's lease: it resumes its runs when it comes back.
+            await self.replicas.stop(release=not leave_workers)
 
     def close_streams(self) -> None:
         """End every open watch stream now (call it when shutdown begins, before draining requests).

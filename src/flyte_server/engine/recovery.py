@@ -50,11 +50,18 @@ __all__ = ["recover"]
 logger = logging.getLogger(__name__)
 
 
-async def recover(engine: Engine) -> int:
-    """Load and resume every non-terminal action; returns how many were resumed."""
+async def recover(
+    engine: Engine, *, owner: str | None = None, runs: list[tuple[str, str, str]] | None = None
+) -> int:
+    """Load and resume every non-terminal action; returns how many were resumed.
+
+    ``owner``: only the runs that replica drives; ``runs``: only these runs (adopted from a replica
+    that is gone). Live attempts of runs driven elsewhere, or already active here, are left alone.
+    """
     machine = engine.machine
+    active_before = set(machine.runs)
     async with engine.database.session() as session:
-        rows = list(await store.non_terminal_actions(session))
+        rows = list(await store.non_terminal_actions(session, owner=owner, runs=runs))
         run_keys = sorted({(row.project, row.domain, row.run_name) for row in rows})
         roots: dict[tuple[str, str, str], ActionRow | None] = {}
         names: dict[tuple[str, str, str], set[str]] = defaultdict(set)
@@ -179,7 +186,10 @@ async def recover(engine: Engine) -> int:
 
     # A reused worker stands for every attempt it took: stop it only when none of them is current.
     busy = {worker.group for identity, worker in live.items() if identity in claimed} | resumed_groups
+    elsewhere = active_before | (await engine.replicas.foreign_runs() if engine.replicas is not None else set())
     for identity, stale in live.items():
+        if (identity.project, identity.domain, identity.run) in elsewhere:
+            continue
         if identity not in claimed and stale.group not in busy and not stale.done():
             logger.info("stopping a worker that belongs to no current attempt: %s", "/".join(map(str, identity)))
             machine.spawn(stale.terminate(machine.policy.kill_grace), name="stop-stale-worker")

@@ -197,6 +197,8 @@ class SubmitService:
             await store.insert_action(session, values)
             if labels:
                 await store.set_run_labels(session, project, domain, name, labels)
+            if engine.replicas is not None:
+                await engine.replicas.claim(session, run.key)
 
         engine.machine.creating.add(key)
         try:
@@ -364,21 +366,33 @@ class SubmitService:
         if key.name == ROOT_ACTION:
             raise ConnectError(Code.INVALID_ARGUMENT, "a0 is the root action; it is created by CreateRun")
         run = machine.runs.get(key.run_key)
-        if run is None:
+        # A run another replica drives: its row goes to the store and its owner picks it up.
+        remote = await engine.replicas.elsewhere(key, parent_name) if run is None and engine.replicas else None
+        owner = ""
+        if remote is not None:
+            owner, run, parent, exists = remote
+            if exists:
+                await self._republish(key)
+                return
+            if spec_kind == "condition":
+                raise ConnectError(Code.UNAVAILABLE, f"send condition actions of run {key.run!r} to the replica that runs it")
+        elif run is None:
             await self._reject_inactive_run(key)
             raise AssertionError("unreachable")
-        if key.name in run.known or key in machine.creating:
+        elif key.name in run.known or key in machine.creating:
             await self._republish(key)
             return
-        parent = machine.actions.get(ActionKey(*key.run_key, parent_name))
-        if parent is None:
-            raise ConnectError(
-                Code.FAILED_PRECONDITION if parent_name in run.known else Code.NOT_FOUND,
-                f"parent action {parent_name!r} of run {key.run!r} is not running",
-            )
+        else:
+            found = machine.actions.get(ActionKey(*key.run_key, parent_name))
+            if found is None:
+                raise ConnectError(
+                    Code.FAILED_PRECONDITION if parent_name in run.known else Code.NOT_FOUND,
+                    f"parent action {parent_name!r} of run {key.run!r} is not running",
+                )
+            parent = found
         if spec_kind == "trace":
             assert trace is not None
-            await self._record_trace(key, run, parent, trace, group=group, input_uri=input_uri)
+            await self._record_trace(key, run, parent, trace, group=group, input_uri=input_uri, owner=owner)
             return
         if spec_kind == "condition":
             assert condition is not None
@@ -419,6 +433,12 @@ class SubmitService:
             )
         known_spec = engine.known_specs
         op: WriteOp
+        if owner:
+            try:
+                await engine.writer.write(self._for_owner(owner, key, spec_bytes, values), [_event(a)])
+            except IntegrityError:
+                await self._republish(key)
+            return
         if a.spec_digest in known_spec:
             op = Statements([store.action_insert(values)])
         else:
@@ -443,6 +463,19 @@ class SubmitService:
         if machine.is_current(a):
             engine.scheduler.submit(a)
 
+    def _for_owner(self, owner: str, key: ActionKey, spec: bytes | None, values: dict[str, Any]) -> WriteOp:
+        """The write of a new action of a run that replica ``owner`` drives (it is told through its inbox)."""
+        replicas = self.engine.replicas
+        assert replicas is not None
+
+        async def op(session: AsyncSession) -> None:
+            if spec is not None:
+                await store.put_task_spec(session, spec)
+            await store.insert_action(session, values)
+            await replicas.hand_over(session, owner, key)
+
+        return op
+
     async def _record_trace(
         self,
         key: ActionKey,
@@ -452,6 +485,7 @@ class SubmitService:
         *,
         group: str,
         input_uri: str,
+        owner: str = "",
     ) -> None:
         engine = self.engine
         run_prefix = f"{key.project}/{key.domain}/{key.run}"
@@ -503,6 +537,12 @@ class SubmitService:
         async def op(session: AsyncSession) -> None:
             await store.insert_action(session, values)
 
+        if owner:
+            try:
+                await engine.writer.write(self._for_owner(owner, key, None, values), [event])
+            except IntegrityError:
+                await self._republish(key)
+            return
         run.known.add(key.name)
         engine.machine.creating.add(key)
         try:
@@ -570,6 +610,11 @@ class SubmitService:
             row = await store.get_action(session, key)
         if row is None:
             raise ConnectError(Code.NOT_FOUND, f"action {key.name!r} of run {key.run!r} does not exist")
+        if engine.replicas is not None and not is_terminal(row.phase):
+            # Another replica drives the run: record the abort for it to carry out.
+            owner = await engine.replicas.owner_elsewhere(key.run_key)
+            if owner is not None:
+                await engine.replicas.request_abort(key, owner, reason or "aborted")
 
 
 _ABORT_CHECK_SECONDS = 1.0

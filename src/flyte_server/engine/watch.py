@@ -1,5 +1,8 @@
 """In-process pub/sub for watch streams: every committed action change is published once.
 
+With several replicas on one PostgreSQL, each replica's hub also gets the other replicas'
+committed changes (``engine.replicas``: ``NOTIFY`` in the committing transaction, ``LISTEN`` here).
+
 Subscribers pick a topic: the children of one parent (the in-task controllers' watches, scoped
 by run *and* parent, since every run's root is ``a0``), one action (WatchActionDetails), one run
 (WatchActions, WatchRunDetails) or the runs of a project/domain (WatchRuns). Each subscriber has
@@ -146,6 +149,15 @@ class WatchHub:
         for subscribers in list(self._subscribers.values()):
             for subscription in list(subscribers):
                 subscription._close()
+
+    def resync_all(self) -> None:
+        """Tell every subscriber to reread the store (changes may have been missed, e.g. while the
+        connection that brings other replicas' changes was down)."""
+        for subscribers in list(self._subscribers.values()):
+            for subscription in list(subscribers):
+                if not subscription._overflowed:
+                    subscription._overflowed = True
+                    subscription._queue.put_nowait(None)
 
     def publish(self, event: ActionEvent) -> None:
         """Hand ``event`` to the subscribers of its parent, action, run and project topics."""

@@ -122,6 +122,8 @@ class StoreWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
+        self.announce: Callable[[Sequence[ActionEvent]], list[str]] | None = None
+        """Turns a transaction's events into notifications for other replicas (sent before the commit)."""
         self.stalled_since: float | None = None
         self._stall_delay = 0.5
         """Since when (loop time) commits wait for storage space; ``None`` while the store takes writes."""
@@ -196,6 +198,7 @@ class StoreWriter:
                             grouped.add(*statement)
                     async with self._database.engine.begin() as connection:
                         await grouped.execute(connection)
+                        await self._announce(connection, batch)
                 else:
                     await self._apply_batch(batch)
             except (SQLAlchemyError, OSError) as error:
@@ -237,6 +240,7 @@ class StoreWriter:
                     await grouped.execute(session)
                     await item.op(session)
             await grouped.execute(session)
+            await self._announce(session, batch)
 
     async def _one_by_one(self, batch: list[_Pending]) -> dict[int, BaseException]:
         failed: dict[int, BaseException] = {}
@@ -245,6 +249,7 @@ class StoreWriter:
                 try:
                     async with self._database.session() as session:
                         await _apply(item.op, session)
+                        await self._announce(session, [item])
                     break
                 except (SQLAlchemyError, OSError) as error:
                     transient = isinstance(error, (DBAPIError, OSError)) and (
@@ -259,6 +264,16 @@ class StoreWriter:
                     failed[index] = error
                     break
         return failed
+
+    async def _announce(self, target: AsyncSession | AsyncConnection, batch: list[_Pending]) -> None:
+        """Notify the other replicas of the batch's events inside its transaction (PostgreSQL)."""
+        if self.announce is None:
+            return
+        payloads = self.announce([event for item in batch for event in item.events])
+        if payloads:
+            from flyte_server.engine.replicas import notify
+
+            await notify(target, payloads)
 
     @property
     def stalled(self) -> bool:

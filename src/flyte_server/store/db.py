@@ -69,10 +69,27 @@ def _attempt_handles(connection: Connection) -> None:
         connection.execute(text("ALTER TABLE attempts DROP COLUMN pid_start"))
 
 
+def _replica_tables(connection: Connection) -> None:
+    # Runs active before replicas existed belong to nobody: the first replica to start adopts them.
+    from flyte_server.store.models.replicas import InboxRow, LeaseRow, ReplicaRow, RunOwnerRow
+
+    tables = [model.__table__ for model in (ReplicaRow, RunOwnerRow, InboxRow, LeaseRow)]
+    Base.metadata.create_all(connection, tables=tables)  # type: ignore[arg-type]
+    connection.execute(
+        text(
+            "INSERT INTO run_owners (project, domain, run_name, owner, since_us) "
+            "SELECT project, domain, run_name, '', 0 FROM actions WHERE name = 'a0' AND phase NOT IN (5, 6, 7, 8, 10) "
+            "AND NOT EXISTS (SELECT 1 FROM run_owners o WHERE o.project = actions.project "
+            "AND o.domain = actions.domain AND o.run_name = actions.run_name)"
+        )
+    )
+
+
 # Append new migrations at the end; never edit an applied one.
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _create_initial_schema),
     Migration(2, "attempt handles of any executor instead of pids", _attempt_handles),
+    Migration(3, "replicas: run owners, their inbox, named leases", _replica_tables),
 ]
 
 

@@ -7,15 +7,29 @@ batch many changes into one commit.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from flyteidl2.common import list_pb2, phase_pb2
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, delete, exists, false, insert, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    false,
+    insert,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flyte_server.store.listing import Field, ListQueryError, Page, apply_list_request
+from flyte_server.store.models.replicas import RunOwnerRow
 from flyte_server.store.models.runs import ActionRow, AttemptRow, RunLabelRow, TaskSpecRow
 
 __all__ = [
@@ -245,11 +259,28 @@ async def run_actions(session: AsyncSession, project: str, domain: str, run: str
     return result.all()
 
 
-async def non_terminal_actions(session: AsyncSession) -> Sequence[ActionRow]:
-    """Every action not in a terminal phase (what a restarted engine resumes)."""
-    result = await session.scalars(
-        select(ActionRow).where(ActionRow.phase.not_in(TERMINAL_PHASES)).order_by(ActionRow.created_us)
-    )
+async def non_terminal_actions(
+    session: AsyncSession, *, owner: str | None = None, runs: Collection[tuple[str, str, str]] | None = None
+) -> Sequence[ActionRow]:
+    """Every action not in a terminal phase (what a restarted engine resumes).
+
+    ``owner``: only of the runs that replica drives (``run_owners``); ``runs``: only of these runs.
+    """
+    statement = select(ActionRow).where(ActionRow.phase.not_in(TERMINAL_PHASES))
+    if owner is not None:
+        statement = statement.join(
+            RunOwnerRow,
+            and_(
+                RunOwnerRow.project == ActionRow.project,
+                RunOwnerRow.domain == ActionRow.domain,
+                RunOwnerRow.run_name == ActionRow.run_name,
+            ),
+        ).where(RunOwnerRow.owner == owner)
+    if runs is not None:
+        if not runs:
+            return []
+        statement = statement.where(tuple_(ActionRow.project, ActionRow.domain, ActionRow.run_name).in_(list(runs)))
+    result = await session.scalars(statement.order_by(ActionRow.created_us))
     return result.all()
 
 

@@ -1,0 +1,86 @@
+"""Two replicas on one PostgreSQL: any replica serves any call, and a dead replica's runs go on.
+
+Every child leaves one mark per execution (``<i>.count``), so "ran exactly once" is checked.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import LEASE_SECONDS, Cluster
+
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]
+
+
+def _counts(markers: Path) -> dict[str, int]:
+    return {path.stem: len(path.read_text()) for path in markers.glob("*.count")}
+
+
+def _fan_out(cluster: Cluster, server: object, markers: Path, n: int, seconds: float) -> str:
+    markers.mkdir()
+    inputs = {"marker_dir": str(markers), "n": n, "seconds": seconds}
+    return str(cluster.call(server, {"op": "run", "task": "marked_fan_out", "inputs": inputs, "wait": False})["run"])
+
+
+def _wait_for_marks(markers: Path, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(list(markers.glob("*.count"))) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} actions started"
+        time.sleep(0.1)
+
+
+def test_runs_created_on_either_replica_are_waited_for_on_the_other(cluster: Cluster, tmp_path: Path) -> None:
+    first = _fan_out(cluster, cluster.a, tmp_path / "first", 5, 0.5)
+    second = _fan_out(cluster, cluster.b, tmp_path / "second", 3, 0.5)
+    on_b = cluster.call(cluster.b, {"op": "wait", "run": first}, timeout=120)
+    on_a = cluster.call(cluster.a, {"op": "wait", "run": second}, timeout=120)
+    assert (on_b["phase"], on_b["values"]) == ("SUCCEEDED", [10]), on_b
+    assert (on_a["phase"], on_a["values"]) == ("SUCCEEDED", [3]), on_a
+    assert _counts(tmp_path / "first") == {"root": 1, **{str(i): 1 for i in range(5)}}
+
+
+def test_an_abort_sent_to_the_other_replica_stops_the_run(cluster: Cluster, tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    run = _fan_out(cluster, cluster.a, markers, 3, 120.0)
+    _wait_for_marks(markers, 4)
+    cluster.call(cluster.b, {"op": "abort", "run": run})
+    began = time.monotonic()
+    result = cluster.call(cluster.b, {"op": "wait", "run": run}, timeout=120)
+    assert result["phase"] == "ABORTED", result
+    assert time.monotonic() - began < 60
+    assert _counts(markers) == {"root": 1, "0": 1, "1": 1, "2": 1}
+
+
+def test_a_killed_replica_s_run_is_finished_by_the_other_with_every_child_once(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    markers = tmp_path / "markers"
+    n = 12
+    run = _fan_out(cluster, cluster.a, markers, n, 4.0)
+    _wait_for_marks(markers, 5)
+    cluster.a.kill9()
+    try:
+        result = cluster.call(cluster.b, {"op": "wait", "run": run}, timeout=240)
+    finally:
+        cluster.a.start()
+    assert (result["phase"], result["values"]) == ("SUCCEEDED", [sum(range(n))]), (result, cluster.b.log_tail())
+    counts = _counts(markers)
+    assert counts.pop("root") >= 1
+    assert counts == {str(i): 1 for i in range(n)}, "every child ran exactly once"
+    assert "adopt" in cluster.b.log_tail(400)
+
+
+def test_a_restarted_replica_leaves_the_other_replica_s_live_runs_alone(cluster: Cluster, tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    n = 4
+    run = _fan_out(cluster, cluster.b, markers, n, 3.0)
+    _wait_for_marks(markers, 2)
+    cluster.a.kill9()
+    cluster.a.start()
+    time.sleep(LEASE_SECONDS)
+    result = cluster.call(cluster.a, {"op": "wait", "run": run}, timeout=120)
+    assert (result["phase"], result["values"]) == ("SUCCEEDED", [sum(range(n))]), result
+    assert _counts(markers) == {"root": 1, **{str(i): 1 for i in range(n)}}
