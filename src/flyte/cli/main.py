@@ -24,6 +24,7 @@ import click
 
 from flyte.cli._abort import abort
 from flyte.cli._api_key import register as register_api_key_commands
+from flyte.cli._build import build
 from flyte.cli._common import AUTH_TYPES, IMAGE_BUILDERS, OUTPUT_FORMATS, CLIConfig
 from flyte.cli._create import create
 from flyte.cli._delete import delete
@@ -170,6 +171,7 @@ def flyte_group(
 flyte_group.add_command(run)
 flyte_group.add_command(rerun)
 flyte_group.add_command(deploy)
+flyte_group.add_command(build)
 flyte_group.add_command(get)
 flyte_group.add_command(abort)
 flyte_group.add_command(create)
