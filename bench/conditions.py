@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "hitl" / "programs"))
 
-from _server import start_server, stop_server  # noqa: E402
+from _server import start_server, stop_server
 
 
 def _rss_mb(pid: int) -> float:
@@ -54,9 +54,10 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-conditions-"))
     server, port = start_server(root, sys.executable, workers=8)
     try:
+        import hitl_wf
+
         import flyte
         import flyte.remote
-        import hitl_wf
 
         os.chdir(Path(hitl_wf.__file__).parent)
         flyte.init(endpoint=f"127.0.0.1:{port}", insecure=True, project="flytesnacks", domain="development")
@@ -72,8 +73,10 @@ def main() -> None:
             time.sleep(0.5)
         print(f"runs waiting on a condition: {len(waiting)}/{len(runs)}")
         print(f"worker processes while they wait: {_workers_under(root / 'data')}")
-        print(f"server RSS: {baseline:.0f} MB before, {_rss_mb(server.pid):.0f} MB while they wait "
-              f"(+{_rss_mb(server.pid) - baseline:.0f} MB)")
+        print(
+            f"server RSS: {baseline:.0f} MB before, {_rss_mb(server.pid):.0f} MB while they wait "
+            f"(+{_rss_mb(server.pid) - baseline:.0f} MB)"
+        )
         latencies = []
         for index, run in enumerate(runs[: options.resumes]):
             condition = flyte.remote.Condition.get("amount", run_name=run)
@@ -82,8 +85,10 @@ def main() -> None:
             condition.signal(index)
             remote.wait(quiet=True)
             latencies.append((time.perf_counter() - started) * 1000)
-        print(f"signal -> run SUCCEEDED: median {statistics.median(latencies):.0f} ms, "
-              f"max {max(latencies):.0f} ms over {len(latencies)} runs")
+        print(
+            f"signal -> run SUCCEEDED: median {statistics.median(latencies):.0f} ms, "
+            f"max {max(latencies):.0f} ms over {len(latencies)} runs"
+        )
     finally:
         stop_server(server)
 

@@ -204,9 +204,7 @@ class _Condition(Generic[ConditionType]):
         try:
             return kind(value)  # type: ignore[return-value]
         except (TypeError, ValueError) as error:
-            raise ConditionFailedError(
-                f"Condition '{self.name}' expects a {kind.__name__}, got {value!r}"
-            ) from error
+            raise ConditionFailedError(f"Condition '{self.name}' expects a {kind.__name__}, got {value!r}") from error
 
 
 async def _new_condition(

@@ -77,7 +77,9 @@ def drive(hitl_root: Path) -> Drive:
         )
         lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
         if not lines:
-            raise AssertionError(f"driver failed ({result.returncode}) for {command}:\n{result.stdout[-3000:]}\n{result.stderr[-4000:]}")
+            raise AssertionError(
+                f"driver failed ({result.returncode}) for {command}:\n{result.stdout[-3000:]}\n{result.stderr[-4000:]}"
+            )
         parsed: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
         return parsed
 

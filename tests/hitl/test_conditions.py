@@ -29,7 +29,19 @@ pytestmark = pytest.mark.timeout(300) if hasattr(pytest.mark, "timeout") else []
 
 def _cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "flyte", "--endpoint", server.endpoint, "--insecure", *args, "-p", PROJECT, "-d", DOMAIN],
+        [
+            sys.executable,
+            "-m",
+            "flyte",
+            "--endpoint",
+            server.endpoint,
+            "--insecure",
+            *args,
+            "-p",
+            PROJECT,
+            "-d",
+            DOMAIN,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -94,10 +106,12 @@ def test_timeout_and_rejection(which: str, request: pytest.FixtureRequest, drive
 class _Receiver(BaseHTTPRequestHandler):
     calls: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         stamp = self.headers["X-Flyte-Timestamp"]
-        expected = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        expected = (
+            "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        )
         document = json.loads(body)
         first = not _Receiver.calls
         _Receiver.calls.append({"valid": hmac.compare_digest(expected, self.headers["X-Flyte-Signature"]), **document})

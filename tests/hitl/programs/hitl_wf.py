@@ -9,9 +9,7 @@ env = flyte.TaskEnvironment(name="hitl")
 @env.task
 async def approval(timeout: float = 0.0) -> str:
     """Waits for a bool ``approve``; says how it ended (the error's class name when it raised)."""
-    condition = await flyte.new_condition.aio(
-        "approve", prompt="Ship it?", data_type=bool, timeout=timeout or None
-    )
+    condition = await flyte.new_condition.aio("approve", prompt="Ship it?", data_type=bool, timeout=timeout or None)
     try:
         approved = await condition.wait.aio()
     except (flyte.errors.ConditionTimedoutError, flyte.errors.ConditionFailedError) as error:
