@@ -25,7 +25,6 @@ __all__ = ["download_signed", "signed_download_url", "upload_dir", "upload_file"
 
 _UPLOAD_EXPIRY_S = 3600
 _TIMEOUT_S = 300.0
-_RETRIED_STATUSES = (429, 500, 502, 503, 504)
 _PARALLEL_UPLOADS = 8
 
 
@@ -75,28 +74,14 @@ async def _upload_one(
 
 
 async def _put(url: str, path: Path, headers: dict[str, str], *, verify: bool) -> None:
-    import httpx
+    from flyte._internal.retrying import put_signed_url
 
-    delay = 0.5
-    where = url.split("?")[0]
-    async with httpx.AsyncClient(timeout=httpx.Timeout(_TIMEOUT_S, connect=10.0), verify=verify) as client:
-        for attempt in range(4):
-            try:
-                response = await client.put(url, content=path.read_bytes(), headers=headers)
-            except httpx.TransportError as error:
-                if attempt == 3:
-                    raise RuntimeSystemError("UploadFailed", f"Cannot upload {path} to {where}: {error}") from error
-            else:
-                if response.status_code < 300:
-                    return
-                if response.status_code not in _RETRIED_STATUSES or attempt == 3:
-                    detail = response.text.strip().splitlines()[0] if response.text.strip() else ""
-                    raise RuntimeSystemError(
-                        "UploadFailed",
-                        f"Uploading {path} failed with HTTP {response.status_code}" + (f": {detail}" if detail else ""),
-                    )
-            await asyncio.sleep(delay)
-            delay *= 2
+    def failure(message: str) -> RuntimeSystemError:
+        return RuntimeSystemError("UploadFailed", message)
+
+    await put_signed_url(
+        url, path.read_bytes, headers, what=str(path), error=failure, verify=verify, timeout_s=_TIMEOUT_S
+    )
 
 
 @syncify

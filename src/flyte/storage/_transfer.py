@@ -34,6 +34,7 @@ from flyte.storage._filesystem import (
 
 if TYPE_CHECKING:
     import fsspec
+    from tenacity import RetryCallState
 
 __all__ = ["exists", "exists_sync", "get", "get_stream", "put", "put_stream", "with_retries"]
 
@@ -90,20 +91,30 @@ async def with_retries(operation: Callable[[], T], *, description: str) -> T:
         >>> asyncio.run(with_retries(lambda: 1 + 1, description="add"))
         2
     """
+    from flyte._internal.retrying import call_with_retries, transient_retrying
+
     retries, backoff = retry_settings()
-    attempt = 0
-    while True:
-        try:
-            return await asyncio.to_thread(operation)
-        except Exception as error:  # filtered by _is_transient; everything else is re-raised
-            if attempt >= retries or not _is_transient(error):
-                raise
-            delay = backoff * (2**attempt)
-            attempt += 1
-            logger.warning(
-                "%s failed (%s: %s); retry %d in %.1fs", description, type(error).__name__, error, attempt, delay
-            )
-            await asyncio.sleep(delay)
+
+    def warn(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        delay = state.next_action.sleep if state.next_action is not None else 0.0
+        logger.warning(
+            "%s failed (%s: %s); retry %d in %.1fs",
+            description,
+            type(error).__name__,
+            error,
+            state.attempt_number,
+            delay,
+        )
+
+    retrying = transient_retrying(
+        _is_transient,
+        attempts=retries + 1,
+        first_delay=backoff,
+        max_delay=max(backoff * 2**retries, backoff),
+        before_sleep=warn,
+    )
+    return await call_with_retries(lambda: asyncio.to_thread(operation), retrying)
 
 
 def _accepts(method: Callable[..., Any], parameter: str) -> bool:

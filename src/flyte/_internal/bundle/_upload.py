@@ -32,7 +32,6 @@ CACHE_TTL_S = 24 * 3600.0
 """How long an upload is trusted without a check."""
 UPLOAD_EXPIRY_S = 900
 """Lifetime of the signed upload URL asked for."""
-_RETRIED_STATUSES = {408, 429, 500, 502, 503, 504}
 
 
 class BundleCache:
@@ -121,29 +120,9 @@ def default_bundle_cache() -> BundleCache:
 
 
 async def _put(url: str, data: bytes, headers: dict[str, str]) -> None:
-    import asyncio
+    from flyte._internal.retrying import put_signed_url
 
-    import httpx
-
-    delay = 0.5
-    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0)) as client:
-        for attempt in range(4):
-            try:
-                response = await client.put(url, content=data, headers=headers)
-            except httpx.TransportError as error:
-                if attempt == 3:
-                    raise CodeBundleError(f"Cannot upload the code bundle to {url.split('?')[0]}: {error}") from error
-            else:
-                if response.status_code < 300:
-                    return
-                if response.status_code not in _RETRIED_STATUSES or attempt == 3:
-                    detail = response.text.strip().splitlines()[0] if response.text.strip() else ""
-                    raise CodeBundleError(
-                        f"Uploading the code bundle failed with HTTP {response.status_code}"
-                        + (f": {detail}" if detail else "")
-                    )
-            await asyncio.sleep(delay)
-            delay *= 2
+    await put_signed_url(url, data, headers, what="the code bundle", error=CodeBundleError)
 
 
 async def upload_bundle(

@@ -146,31 +146,37 @@ class _PolicyInterceptor:
     async def intercept_unary(
         self, call_next: Callable[[REQ, RequestContext[Any, Any]], Awaitable[RES]], request: REQ, ctx: Any
     ) -> RES:
+        from flyte._internal.retrying import call_with_retries, transient_retrying
+
         self._headers(ctx)
         timeout = None if ctx.timeout_ms() is not None else self.config.timeout_s
-        delay = self.config.backoff_s
-        attempt = 0
         cancels = cancel_requests()
-        give_up_at = None
-        while True:
+
+        async def once() -> RES:
             try:
                 if timeout is None:
                     return await call_next(request, ctx)
                 return await self._with_deadline(call_next(request, ctx), timeout, ctx)
             except ConnectError as error:
                 _reraise_cancellation(error, cancels)
-                if error.code != Code.UNAVAILABLE:
-                    raise
-                if self.config.retry_budget_s > 0:
-                    now = asyncio.get_running_loop().time()
-                    give_up_at = give_up_at or now + self.config.retry_budget_s
-                    if now >= give_up_at:
-                        raise self._unreachable(error) from error.__cause__
-                elif attempt >= self.config.retries:
-                    raise self._unreachable(error) from error.__cause__
-                attempt += 1
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                raise
+
+        # UNAVAILABLE (the server is down or restarting) is retried: within the time budget when
+        # one is set (tasks riding out a server restart), else for the configured number of tries.
+        budget = self.config.retry_budget_s
+        retrying = transient_retrying(
+            lambda error: isinstance(error, ConnectError) and error.code == Code.UNAVAILABLE,
+            attempts=None if budget > 0 else self.config.retries + 1,
+            budget_s=budget if budget > 0 else None,
+            first_delay=self.config.backoff_s,
+            max_delay=5.0,
+        )
+        try:
+            return await call_with_retries(once, retrying)
+        except ConnectError as error:
+            if error.code == Code.UNAVAILABLE:
+                raise self._unreachable(error) from error.__cause__
+            raise
 
     async def _with_deadline(self, call: Awaitable[RES], timeout: float, ctx: Any) -> RES:
         # connectrpc turns the cancellation of a call into an RPC error, so asyncio.wait_for would
