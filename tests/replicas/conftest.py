@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.e2e.helpers import ServerProcess
 
 HERE = Path(__file__).parent

@@ -59,6 +59,7 @@ from flyte_server.engine.model import (
 from flyte_server.engine.watch import ActionEvent
 from flyte_server.store import replicas as replica_store
 from flyte_server.store import runs as store
+from flyte_server.store.maintenance import Maintenance
 from flyte_server.store.models.runs import ActionRow
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ def encode_events(sender: str, events: Iterable[ActionEvent]) -> list[str]:
     def flush() -> None:
         nonlocal items, size
         if items:
-            payloads.append('{"f":%s,"e":[%s]}' % (json.dumps(sender), ",".join(items)))
+            payloads.append('{"f":' + json.dumps(sender) + ',"e":[' + ",".join(items) + "]}")
             items, size = [], 0
 
     for event in events:
@@ -215,6 +216,8 @@ class Replicas:
         self._task: asyncio.Task[None] | None = None
         self._poke = asyncio.Event()
         self._stopping = False
+        self.maintenance = Maintenance(self.database.engine)
+        """Planner statistics of the hot tables when PostgreSQL's autovacuum is off."""
         self.on_triggers_changed: Any = None
         """Called when another replica announces a trigger change (the server wakes its scheduler)."""
 
@@ -230,8 +233,7 @@ class Replicas:
         self._locks.append(
             _lock(
                 data_dir / "server.lock",
-                f"another server is running with the data directory {data_dir}; every replica needs its own "
-                "--data-dir",
+                f"another server is running with the data directory {data_dir}; every replica needs its own --data-dir",
             )
         )
         sqlite_path = _sqlite_file(self.database.url)
@@ -343,6 +345,7 @@ class Replicas:
                 self.restart_waiting_parents(adopted)
             async with self.database.session() as session:
                 await replica_store.forget_finished_runs(session, self.id)
+            await self.maintenance.tick()
             if self.postgres and (self._listener is None or self._listener.is_closed()):
                 await self._listen()
                 engine.hub.resync_all()
@@ -429,9 +432,7 @@ class Replicas:
         """Inside the write that creates a run: this replica drives it."""
         await replica_store.claim_run(session, run_key, self.id, now_us=now_us())
 
-    async def elsewhere(
-        self, key: ActionKey, parent_name: str
-    ) -> tuple[str, RunState, ActionState, bool] | None:
+    async def elsewhere(self, key: ActionKey, parent_name: str) -> tuple[str, RunState, ActionState, bool] | None:
         """For an enqueue into a run this replica does not drive: ``(owner, run, parent, exists)``.
 
         ``None`` when no other replica owns the run. The run and parent are read from the store.
@@ -515,8 +516,13 @@ class Replicas:
                     await store.update_action(
                         session,
                         key,
-                        {"phase": ABORTED, "abort_requested": True, "abort_reason": "the run has ended",
-                         "updated_us": stamp, "ended_us": stamp},
+                        {
+                            "phase": ABORTED,
+                            "abort_requested": True,
+                            "abort_reason": "the run has ended",
+                            "updated_us": stamp,
+                            "ended_us": stamp,
+                        },
                     )
             return
         run.known.add(key.name)

@@ -375,7 +375,9 @@ class SubmitService:
                 await self._republish(key)
                 return
             if spec_kind == "condition":
-                raise ConnectError(Code.UNAVAILABLE, f"send condition actions of run {key.run!r} to the replica that runs it")
+                raise ConnectError(
+                    Code.UNAVAILABLE, f"send condition actions of run {key.run!r} to the replica that runs it"
+                )
         elif run is None:
             await self._reject_inactive_run(key)
             raise AssertionError("unreachable")
