@@ -680,7 +680,7 @@ the exact inputs it received) instead of the whole run.
 Args:
     run_name: the stored run.
     action_name: the action whose task and inputs to use (default ``"a0"``: the whole run).
-    recover: not supported by this control plane; ``True`` raises ``NotImplementedError``.
+    recover: reuse the outputs of every action that succeeded in ``run_name`` (phase RECOVERED) and run the rest.
     force_rerun_actions: only with ``recover``.
     allow_missing_source_outputs: accepted; the stored inputs are read either way.
     **inputs: inputs to change, by name.

@@ -144,7 +144,7 @@ def test_rerun_with_the_same_and_with_changed_inputs(cli: Cli) -> None:
     assert unknown_input.exit_code == 2 and "No such option '--nope'" in unknown_input.stderr
     assert cli("rerun", *SCOPE, "no-such-run").exit_code == 3
     recover = cli("rerun", *SCOPE, source, "--recover")
-    assert recover.exit_code == 1 and recover.stderr.count("\n") == 1
+    assert recover.exit_code == 0, recover.stderr  # a new run that reuses what succeeded (tests/hitl)
 
 
 def test_projects_by_id_update_and_archive(cli: Cli) -> None:

@@ -73,8 +73,8 @@ async def test_rerun_errors_name_the_problem(wf: ModuleType) -> None:
     await source.wait.aio(quiet=True)
     with pytest.raises(ValueError, match=r"Unknown input.*nope.*text"):
         await flyte.rerun.aio(source.name, nope=1)
-    with pytest.raises(NotImplementedError, match="recover"):
-        await flyte.rerun.aio(source.name, recover=True)
+    with pytest.raises(ValueError, match="recover=True cannot be combined"):
+        await flyte.rerun.aio(source.name, recover=True, action_name="a1")
     with pytest.raises(ValueError, match="force_rerun_actions requires recover"):
         await flyte.rerun.aio(source.name, force_rerun_actions=["a1"])
     with pytest.raises(flyte.errors.RuntimeDataValidationError, match="text"):

@@ -3,7 +3,8 @@
 The new run is built from what the control plane kept, never from local code: the task spec of
 the source action (``GetActionDetails``), its inputs (``DataProxy.GetActionData``) with any
 changed inputs merged in, and the source run's ``RunSpec`` (``GetRunDetails``) with the
-``with_runcontext`` options on top and ``relation`` = RERUN pointing at the source run. Then
+``with_runcontext`` options on top and ``relation`` = RERUN (RECOVER with ``recover=True``: the
+server then reuses every action that succeeded in the source run) pointing at it. Then
 ``UploadInputs`` and ``CreateRun`` with the spec, as :func:`flyte.run` does for a local task.
 """
 
@@ -39,7 +40,7 @@ async def rerun_remote(
     Raises:
         flyte.errors.ActionNotFoundError: no such run or action.
         ValueError: unknown input names, or ``force_rerun_actions`` without ``recover``.
-        NotImplementedError: ``recover=True`` (this control plane does not reuse actions).
+        ValueError: ``recover=True`` with an ``action_name`` other than ``a0``.
     """
     from connectrpc.code import Code
     from connectrpc.errors import ConnectError
@@ -56,10 +57,10 @@ async def rerun_remote(
         raise ValueError("rerun needs the name of a run, e.g. flyte.rerun('r3x9...')")
     if force_rerun_actions and not recover:
         raise ValueError("force_rerun_actions requires recover=True")
-    if recover:
-        raise NotImplementedError(
-            "rerun(recover=True) is not supported by this control plane (it does not reuse the actions of "
-            "a previous run); rerun without recover to run everything again (cached tasks still hit the cache)"
+    if recover and action_name != "a0":
+        raise ValueError(
+            f"recover=True cannot be combined with action_name={action_name!r}: recovery reuses the source "
+            "run's actions by name, which only line up when the whole run starts again"
         )
     project, domain = scope(config.project, config.domain)
     source = await _run_details(project, domain, run_name)
@@ -87,9 +88,12 @@ async def rerun_remote(
     run_spec = run_spec_to_proto(config, base=source.run_spec)
     run_spec.relation.CopyFrom(
         common_run_pb2.Relation(
-            related_to=run_id(project, domain, run_name), relation_type=common_run_pb2.RELATION_TYPE_RERUN
+            related_to=run_id(project, domain, run_name),
+            relation_type=common_run_pb2.RELATION_TYPE_RECOVER if recover else common_run_pb2.RELATION_TYPE_RERUN,
         )
     )
+    if recover and force_rerun_actions:
+        run_spec.recover.force_rerun_actions.extend(force_rerun_actions)
     create = run_service_pb2.CreateRunRequest(task_spec=spec, run_spec=run_spec)
     if config.name:
         create.run_id.CopyFrom(run_id(project, domain, config.name))

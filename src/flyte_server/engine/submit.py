@@ -42,6 +42,7 @@ from flyte_server.engine.model import (
     is_terminal,
     now_us,
 )
+from flyte_server.engine.recovered import recovering, reuse_recovered
 from flyte_server.engine.watch import ActionEvent
 from flyte_server.engine.writer import Statements, WriteOp
 from flyte_server.store import runs as store
@@ -433,6 +434,12 @@ class SubmitService:
                 task_name=task.id.name,
                 task_version=task.id.version,
             )
+        if not owner and recovering(run):
+            reused = await reuse_recovered(
+                engine, key, run, parent, task, group=group, input_uri=input_uri, values=values
+            )
+            if reused:
+                return
         known_spec = engine.known_specs
         op: WriteOp
         if owner:

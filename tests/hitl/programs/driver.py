@@ -34,6 +34,9 @@ def main(command):
             if found or time.monotonic() > deadline:
                 return {"conditions": found}
             time.sleep(0.3)
+    if op == "recover":
+        run = flyte.rerun(command["run"], recover=True)
+        return {"run": run.name}
     if op == "signal":
         deadline = time.monotonic() + 60
         condition = None

@@ -56,3 +56,28 @@ async def train(steps: int, die_at: int) -> str:
                 os.kill(os.getpid(), signal.SIGKILL)  # remotely: the worker is killed mid-way
             raise RuntimeError("killed mid-way")  # locally: the attempt fails
     return f"{start}->{steps}"
+
+
+@env.task
+async def part(i: int, marks: str) -> int:
+    """Leaves a mark per execution; fails for every tenth child until ``<marks>/fixed`` exists."""
+    import pathlib
+    import uuid
+
+    root = pathlib.Path(marks)
+    (root / f"ran-{i}-{uuid.uuid4().hex[:8]}").write_text("")
+    if i % 10 == 3 and not (root / "fixed").exists():
+        raise ValueError(f"part {i} is broken")
+    return i * i
+
+
+@env.task
+async def whole(n: int, marks: str) -> int:
+    """Fans out ``n`` parts; fails when any part fails (after every part ran)."""
+    import asyncio
+
+    results = await asyncio.gather(*(part(i, marks) for i in range(n)), return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        raise RuntimeError(f"{len(failed)} parts failed")
+    return sum(results)
