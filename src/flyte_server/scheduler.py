@@ -3,8 +3,9 @@
 Every fire is a ``CreateRun`` with a run name derived from (project, domain, task, trigger,
 scheduled time), so firing the same scheduled time twice (a restart, two replicas sharing a
 database) is refused by the engine with ``ALREADY_EXISTS``, which the scheduler reads as "already
-fired". The last fired time is kept in the store; after downtime only the latest missed time is
-fired, not the whole backlog.
+fired". With replicas, only the holder of the ``trigger-scheduler`` lease fires (the others look
+again on every pass and take over once a dead holder's lease expires). The last fired time is
+kept in the store; after downtime only the latest missed time is fired, not the whole backlog.
 
 The clock is injectable and :meth:`TriggerScheduler.tick` runs one pass, so tests drive the
 scheduler through simulated time instead of waiting for it.
@@ -16,7 +17,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -160,11 +161,14 @@ class TriggerScheduler:
         engine: RunCreator,
         blobs: BlobStore | None = None,
         clock: Clock = _utc_now,
+        lease: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self._database = database
         self._engine = engine
         self._blobs = blobs
         self._clock = clock
+        self._lease = lease
+        """Whether this replica may fire now (holds the scheduler's lease); ``None``: always."""
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -227,6 +231,8 @@ class TriggerScheduler:
         missed time.
         """
         now = _utc(now) if now is not None else self._clock()
+        if self._lease is not None and not await self._lease():
+            return []  # another replica fires the triggers while it holds the lease
         async with self._database.session() as session:
             rows = await active_schedule_triggers(session)
         fired: list[FiredRun] = []

@@ -349,7 +349,9 @@ def build_app(
             )
         except WorkerUserError as e:
             raise ServerStartError(str(e)) from e
-        scheduler = TriggerScheduler(database=database, engine=engine, blobs=blobs)
+        replicas = getattr(engine, "replicas", None)
+        lease = replicas.scheduler_lease if replicas is not None else None
+        scheduler = TriggerScheduler(database=database, engine=engine, blobs=blobs, lease=lease)
         launcher = getattr(engine, "launcher", None)
         if launcher is not None and config.auth:
             launcher.task_credentials = auth.task_environment

@@ -75,6 +75,8 @@ CHANNEL = "flyte_replicas"
 _PAYLOAD_MAX = 7800
 """Bytes per notification (PostgreSQL's limit is 8000)."""
 _DEFAULT_TTL = 15.0
+_SCHEDULER_LEASE = 75.0
+"""Seconds the trigger scheduler's lease lasts (its loop renews it at least every 30 s)."""
 
 
 class ReplicaConflictError(RuntimeError):
@@ -356,6 +358,13 @@ class Replicas:
                 await self._reconcile(ActionKey(*key))
             if len(keys) < 1000:
                 break
+
+    async def scheduler_lease(self) -> bool:
+        """Take or renew the trigger scheduler's lease: whether this replica fires triggers now."""
+        async with self.database.session() as session:
+            return await replica_store.acquire_lease(
+                session, "trigger-scheduler", self.id, now_us=now_us(), ttl_us=int(_SCHEDULER_LEASE * 1e6)
+            )
 
     # ------------------------------------------------------------------ listening
 
