@@ -144,3 +144,6 @@ def local_registry() -> Iterator[str]:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(10)
+            if proc.stderr is not None:
+                proc.stderr.close()

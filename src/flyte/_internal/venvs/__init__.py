@@ -252,7 +252,8 @@ def materialize(plan: VenvPlan, *, base_python: str | None = None, cache_dir: Pa
 def _run_uv(args: list[str], cwd: Path | None, env: dict[str, str], what: str) -> None:
     done = subprocess.run([_uv(), *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        output = (done.stderr or done.stdout).strip()
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        output = "\n".join(line for line in lines if not line.startswith("Using Python "))
         if len(output) > 6000:
             output = "...\n" + output[-6000:]
         raise ImageBuildError(f"{what} failed (uv exit {done.returncode}):\n{output}")
