@@ -81,3 +81,19 @@ def test_layers_that_need_a_container_are_reported(images_server: ServerProcess,
     logs = list((images_server.data_dir / "logs").glob(f"*/*/{run}/*/*.log"))
     text = "".join(log.read_text(errors="replace") for log in logs)
     assert "not reproduced without a container: apt packages 'git'" in text, text[-2000:]
+
+
+def test_strict_images_refuse_layers_that_need_a_container(tmp_path: Path) -> None:
+    server = ServerProcess(
+        data_dir=tmp_path / "strict", worker_python=sys.executable, workers=2, extra_env={"FLYTE_STRICT_IMAGES": "1"}
+    )
+    server.start()
+    try:
+        result = _drive(sys.executable, server, tmp_path, "apt_commas", n=1000)
+        assert result["phase"] == "FAILED", result
+        assert "needs a container for: apt packages 'git'" in result["error"]
+        assert "--strict-images" in result["error"]
+        ok = _drive(sys.executable, server, tmp_path, "commas", n=1000)  # pip packages alone are fine
+        assert ok.get("output") == "1,000", ok
+    finally:
+        server.stop()

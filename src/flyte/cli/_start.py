@@ -127,6 +127,14 @@ def start() -> None:
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="key=value or JSON."
 )
+@click.option(
+    "--strict-images",
+    is_flag=True,
+    expose_value=False,
+    callback=lambda _ctx, _param, value: _strict_images(value),
+    help="Local executor: fail tasks whose image has layers a virtualenv cannot hold (apt packages, commands, "
+    "Dockerfile bases) instead of running them in a venv of the image's Python packages.",
+)
 @click.pass_context
 def server(
     ctx: click.Context,
@@ -214,6 +222,14 @@ def server(
         run_server(serve(config, on_ready=_print_banner))
     except ServerStartError as e:
         fail(str(e), error=e, verbose=verbose)
+
+
+def _strict_images(value: bool) -> None:
+    """--strict-images: the server's launcher reads FLYTE_STRICT_IMAGES (flyte._internal.venvs)."""
+    if value:
+        import os
+
+        os.environ["FLYTE_STRICT_IMAGES"] = "1"
 
 
 def _is_loopback(host: str) -> bool:
