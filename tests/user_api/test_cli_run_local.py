@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,8 +70,8 @@ def test_listing_and_help(env: dict[str, str]) -> None:
     listing = run_flyte(env, REPO, "run", "examples/hello.py")
     assert listing.returncode == 0
     assert "main   (x: int, names: list[str], opts: Opts, flag: bool = False) -> str" in listing.stdout
-    help_text = run_flyte(env, REPO, "run", "examples/hello.py", "main", "--help").stdout
-    assert "--opts JSON_OBJECT" in help_text and '{"scale": int, "label": str}' in help_text
+    help_text = run_flyte({**env, "COLUMNS": "200"}, REPO, "run", "examples/hello.py", "main", "--help").stdout
+    assert re.search(r"--opts\s+JSON_OBJECT", help_text) and '{"scale": int, "label": str}' in help_text
 
 
 def test_usage_error_exit_code_and_no_traceback(env: dict[str, str]) -> None:

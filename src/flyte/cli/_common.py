@@ -244,6 +244,29 @@ def _table_console() -> Console:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 1000)
 
 
+def print_plain_columns(lines: Sequence[Sequence[str]], *, indent: int = 0) -> None:
+    """Print rows as aligned plain-text columns (no borders, no colour), two spaces apart.
+
+    Example:
+        >>> print_plain_columns([["NAME", "PHASE"], ["r1", "SUCCEEDED"]])
+        NAME  PHASE
+        r1    SUCCEEDED
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, show_header=False, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
+    for _ in lines[0] if lines else ():
+        table.add_column(no_wrap=True)
+    for line in lines:
+        table.add_row(*line)
+    console = Console(width=100_000, no_color=True, highlight=False, markup=False, emoji=False)
+    with console.capture() as captured:
+        console.print(table, markup=False)
+    for text in captured.get().splitlines():
+        click.echo((" " * indent + text).rstrip())
+
+
 def _cell(value: Any) -> str:
     import datetime as dt
 
@@ -296,10 +319,9 @@ def emit_rows(
         click.echo(f"No {title.lower()} found.", err=True)
         return
     if cli.output_format == "table-simple":
-        cells = [[header for _, header in columns]] + [[_cell(row.get(key)) for key, _ in columns] for row in rows]
-        widths = [max(len(line[index]) for line in cells) for index in range(len(columns))]
-        for line in cells:
-            click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+        print_plain_columns(
+            [[header for _, header in columns], *([_cell(row.get(key)) for key, _ in columns] for row in rows)]
+        )
         return
     from rich.table import Table
 
@@ -318,9 +340,7 @@ def emit_one(cli: CLIConfig, title: str, fields: dict[str, Any], document: dict[
         _emit_json(cli, document if document is not None else fields)
         return
     if cli.output_format == "table-simple":
-        width = max(len(key) for key in fields)
-        for key, value in fields.items():
-            click.echo(f"{key.ljust(width)}  {_cell(value)}")
+        print_plain_columns([[key, _cell(value)] for key, value in fields.items()])
         return
     from rich.table import Table
 

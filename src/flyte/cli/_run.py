@@ -271,12 +271,13 @@ class FileGroup(click.Group):
             ]
             click.echo(json.dumps(listing, indent=2))
             return
+        from flyte.cli._common import print_plain_columns
+
         click.echo(f"Tasks in {self.name}:")
-        width = max(len(name) for name in tasks)
-        for name, task in tasks.items():
-            summary = _summary(_task_doc(task)).split("\n")[0]
-            line = f"  {name.ljust(width)}  {_signature(task)}"
-            click.echo(f"{line}  {summary}" if summary else line)
+        print_plain_columns(
+            [[name, _signature(task), _summary(_task_doc(task)).split("\n")[0]] for name, task in tasks.items()],
+            indent=2,
+        )
         click.echo(f"\nShow the inputs of a task: flyte run {self.name} TASK --help")
 
 

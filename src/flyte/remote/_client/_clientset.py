@@ -187,6 +187,8 @@ class _PolicyInterceptor:
         except asyncio.CancelledError:
             task.cancel()
             await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()  # retrieved: connectrpc reports the cancellation as an error of the call
             raise
         if not done:
             task.cancel()
