@@ -190,8 +190,6 @@ class Docstring:
         ('Double it.', {'x': 'the number.'}, {'o0': 'twice x.'})
     """
 
-    _SECTIONS = {"args": "args", "arguments": "args", "parameters": "args", "returns": "returns", "yields": "returns"}
-
     def __init__(self, docstring: str | None = None, callable_: Any = None) -> None:
         import inspect
 
@@ -201,34 +199,15 @@ class Docstring:
 
     @classmethod
     def _parse(cls, text: str) -> tuple[str | None, str | None, dict[str, str], list[str]]:
-        description: list[str] = []
-        inputs: dict[str, str] = {}
-        returns: list[str] = []
-        section: str | None = None
-        current: str | None = None
-        args_indent: int | None = None
-        for line in text.splitlines():
-            stripped = line.strip()
-            if not line.startswith((" ", "\t")) and stripped.endswith(":"):
-                # A section header: Args:, Returns:, or one we do not read (Raises:, Example:).
-                section, current = cls._SECTIONS.get(stripped[:-1].lower(), "other"), None
-                continue
-            if section is None:
-                description.append(line)
-            elif section == "args" and stripped:
-                indent = len(line) - len(line.lstrip())
-                name, colon, rest = stripped.partition(":")
-                key = name.split("(")[0].strip()
-                if colon and key.isidentifier() and (args_indent is None or indent <= args_indent):
-                    args_indent, current = indent, key
-                    inputs[key] = rest.strip()
-                elif current is not None:
-                    inputs[current] = f"{inputs[current]} {stripped}".strip()
-            elif section == "returns" and stripped:
-                returns.append(stripped)
-        body = "\n".join(description).strip()
-        short, _, long = body.partition("\n")
-        return short.strip() or None, long.strip() or None, inputs, returns
+        # docstring_parser reads Google, NumPy and reST styles; continuation lines are joined.
+        from docstring_parser import parse
+
+        if not text:
+            return None, None, {}, []
+        parsed = parse(text)
+        inputs = {param.arg_name: _one_line(param.description) for param in parsed.params if param.arg_name}
+        returns = [_one_line(item.description) for item in parsed.many_returns if item.description]
+        return parsed.short_description or None, parsed.long_description or None, inputs, returns
 
     @property
     def short_description(self) -> str | None:
@@ -253,6 +232,10 @@ class Docstring:
     def __str__(self) -> str:
         return self._text
 
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join(line.strip() for line in (text or "").splitlines() if line.strip())
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 

@@ -109,3 +109,29 @@ def test_interface_helpers() -> None:
     assert models.generate_random_name() != models.generate_random_name()
     assert models.MAX_INLINE_IO_BYTES == 10 * 1024 * 1024
     assert models.CallCounter().next("k") == 0
+
+
+def test_docstrings_in_numpy_and_rest_styles_describe_inputs_and_outputs() -> None:
+    from flyte.models import Docstring
+
+    numpy_style = Docstring(
+        """Scale a value.
+
+        Parameters
+        ----------
+        x : int
+            the value,
+            any integer.
+
+        Returns
+        -------
+        int
+            the scaled value.
+        """
+    )
+    assert numpy_style.short_description == "Scale a value."
+    assert numpy_style.input_descriptions == {"x": "the value, any integer."}
+    assert numpy_style.output_descriptions == {"o0": "the scaled value."}
+    rest_style = Docstring("Scale a value.\n\n:param x: the value.\n:returns: the scaled value.\n")
+    assert rest_style.input_descriptions == {"x": "the value."}
+    assert rest_style.output_descriptions == {"o0": "the scaled value."}

@@ -383,7 +383,6 @@ def default_text(default: Any, tp: Any) -> str:
         return repr(default)
 
 
-_ARG_LINE = re.compile(r"^\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 
 
 def parse_docstring_args(doc: str | None) -> dict[str, str]:
@@ -401,32 +400,9 @@ def parse_docstring_args(doc: str | None) -> dict[str, str]:
     """
     if not doc:
         return {}
-    lines = inspect.cleandoc(doc).splitlines()
-    result: dict[str, str] = {}
-    in_args = False
-    current: str | None = None
-    section_indent = 0
-    arg_indent: int | None = None
-    for line in lines:
-        stripped = line.strip()
-        if not in_args:
-            if stripped in ("Args:", "Arguments:", "Parameters:"):
-                in_args = True
-                section_indent = len(line) - len(line.lstrip())
-            continue
-        if not stripped:
-            continue
-        indent = len(line) - len(line.lstrip())
-        if indent <= section_indent:
-            break
-        match = _ARG_LINE.match(stripped)
-        if match and (arg_indent is None or indent <= arg_indent):
-            arg_indent = indent
-            current = match.group(1)
-            result[current] = match.group(2)
-        elif current is not None:
-            result[current] = f"{result[current]} {stripped}".strip()
-    return result
+    from flyte.models import Docstring
+
+    return Docstring(doc).input_descriptions
 
 
 def _fields_help(tp: Any) -> str:
