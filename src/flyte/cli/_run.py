@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -415,6 +416,8 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any], path: Path | 
         return
     task_name = getattr(task, "name", ctx.info_name or "task")
     _init_flyte(cli, options, task_name)
+    # The task's image: its Python packages are installed into a venv put on sys.path (docs/images.md).
+    os.environ.setdefault("FLYTE_LOCAL_IMAGE_VENVS", "1")
     runner = options.runner("local")
     console = stderr_console()
     started = time.monotonic()

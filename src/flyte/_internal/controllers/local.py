@@ -430,6 +430,10 @@ class LocalController:
                 f"{output_path}/_flytecheckpoints",
             ),
         )
+        if os.environ.get("FLYTE_LOCAL_IMAGE_VENVS") == "1":
+            from flyte._internal.venvs import use_in_process
+
+            await asyncio.to_thread(use_in_process, task.image)
         if task.env_vars:
             os.environ.update(task.env_vars)
         state = ExecutionState(

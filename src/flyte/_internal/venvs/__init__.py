@@ -62,7 +62,16 @@ from flyte.errors import ImageBuildError
 if TYPE_CHECKING:
     from flyte._image import Image
 
-__all__ = ["CACHE_ENV", "STRICT_ENV", "VenvPlan", "default_cache_dir", "materialize", "plan_venv"]
+__all__ = [
+    "CACHE_ENV",
+    "LOCAL_ENV",
+    "STRICT_ENV",
+    "VenvPlan",
+    "default_cache_dir",
+    "materialize",
+    "plan_venv",
+    "use_in_process",
+]
 
 CACHE_ENV = "FLYTE_VENV_CACHE"
 """Where image venvs are kept (default ``~/.cache/flyte/venvs``)."""
@@ -282,3 +291,64 @@ def _build(plan: VenvPlan, base: str, venv: Path) -> None:
     (site / "_flyte_worker_env.pth").write_text("\n".join(lines) + "\n")
     meta = {"tag": plan.tag, "seconds": round(time.monotonic() - started, 2), "skipped": plan.skipped, "env": plan.env}
     (venv / _READY).write_text(json.dumps(meta))
+
+
+_ACTIVE: set[str] = set()
+LOCAL_ENV = "FLYTE_LOCAL_IMAGE_VENVS"
+"""``1``: local runs (``flyte run --local`` sets it) put a task's image packages on ``sys.path``."""
+
+
+def _satisfied(requirement: str) -> bool:
+    """Whether this environment already has a distribution that meets ``requirement``."""
+    import importlib.metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(requirement)
+        version = importlib.metadata.version(req.name)
+    except (InvalidRequirement, importlib.metadata.PackageNotFoundError):
+        return False
+    return not req.specifier or req.specifier.contains(version, prereleases=True)
+
+
+def use_in_process(image: object) -> None:
+    """Local runs: make ``image``'s Python packages importable in this process (once per image).
+
+    Packages this environment already satisfies are not installed again; the rest go into the
+    image's venv (built or reused as for the server), whose site-packages is put first on
+    ``sys.path``. Layers a venv cannot hold are reported once (``FLYTE_STRICT_IMAGES=1``: refused).
+
+    Raises:
+        ImageBuildError: the packages could not be installed, or strict mode refused the image.
+    """
+    from flyte._image import Image
+
+    if not isinstance(image, Image) or image.identifier in _ACTIVE:
+        return
+    plan = plan_venv(image)
+    plan.tag += "-inproc"  # may leave out packages this process has: not the server's venv of the tag
+    kept = [
+        (s, c)
+        for s, c in zip(plan.steps, plan.cwd, strict=True)
+        if not (s[:2] == ["pip", "install"] and _all_satisfied(s))
+    ]
+    plan.steps, plan.cwd = [s for s, _ in kept], [c for _, c in kept]
+    if plan.skipped:
+        what = "; ".join(plan.skipped)
+        if os.environ.get(STRICT_ENV, "") not in ("", "0", "false"):
+            raise ImageBuildError(f"image {image.uri} needs a container for: {what} ({STRICT_ENV} is set)")
+        print(f"[flyte] image {image.uri}: not reproduced without a container: {what}", file=sys.stderr)
+    if plan.steps:
+        venv = materialize(plan)
+        site = next(venv.glob("lib/python*/site-packages"))
+        sys.path.insert(0, str(site))
+    os.environ.update(plan.env)
+    _ACTIVE.add(image.identifier)
+
+
+def _all_satisfied(step: list[str]) -> bool:
+    args = step[4:]  # after "pip install --python {python}"
+    if any(a.startswith("-") for a in args):
+        return False
+    return bool(args) and all(_satisfied(a) for a in args)
