@@ -39,7 +39,6 @@ _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("day of week", 0, 7, _DAY_NAMES),
 )
 _LONGEST_MONTH = {2: 29, 4: 30, 6: 30, 9: 30, 11: 30}
-_SEARCH_LIMIT = timedelta(days=366 * 8)  # covers every leap-day schedule
 
 
 class _TriggerTimeType:
@@ -186,34 +185,18 @@ class Cron:
             >>> Cron("0 0 1 * *").next_after(datetime(2024, 2, 10, tzinfo=timezone.utc))
             datetime.datetime(2024, 3, 1, 0, 0, tzinfo=datetime.timezone.utc)
         """
-        minutes, hours, days, months, weekdays = self._fields()
-        parts = _ALIASES.get(self.expression.strip().lower(), self.expression).split()
-        day_star, weekday_star = parts[2].startswith(("*", "?")), self._day_of_week_is_star(parts)
+        # croniter walks the calendar (DST gaps and repeats, leap days, day-of-month OR day-of-week
+        # when both are restricted); the expression was validated field by field above.
+        from croniter import CroniterBadDateError, croniter
+
         zone = _zone(self.timezone)
-        after = _aware(after)
-        # Walk wall-clock time in the schedule's zone, jumping over whole months, days and hours.
-        moment = after.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0) + timedelta(minutes=1)
-        limit = moment + _SEARCH_LIMIT
-        while moment < limit:
-            if moment.month not in months:
-                year, month = divmod(moment.month, 12)
-                moment = datetime(moment.year + year, month + 1, 1)
-                continue
-            day_ok, weekday_ok = moment.day in days, (moment.isoweekday() % 7) in weekdays
-            if not ((day_ok or weekday_ok) if not (day_star or weekday_star) else (day_ok and weekday_ok)):
-                moment = datetime(moment.year, moment.month, moment.day) + timedelta(days=1)
-                continue
-            if moment.hour not in hours:
-                moment = moment.replace(minute=0) + timedelta(hours=1)
-                continue
-            if moment.minute not in minutes:
-                moment += timedelta(minutes=1)
-                continue
-            candidate = moment.replace(tzinfo=zone)
-            if candidate > after:
-                return candidate
-            moment += timedelta(minutes=1)
-        raise ValueError(f"Cron expression {self.expression!r} never fires")
+        after = _aware(after).astimezone(zone)
+        text = _ALIASES.get(self.expression.strip().lower(), self.expression)
+        try:
+            moment: datetime = croniter(text, after, day_or=True).get_next(datetime)
+        except CroniterBadDateError as e:
+            raise ValueError(f"Cron expression {self.expression!r} never fires") from e
+        return moment
 
 
 @dataclass(frozen=True)
