@@ -417,7 +417,9 @@ def execute(ctx: click.Context, task: Any, inputs: dict[str, Any], path: Path | 
     task_name = getattr(task, "name", ctx.info_name or "task")
     _init_flyte(cli, options, task_name)
     # The task's image: its Python packages are installed into a venv put on sys.path (docs/images.md).
-    os.environ.setdefault("FLYTE_LOCAL_IMAGE_VENVS", "1")
+    if "FLYTE_LOCAL_IMAGE_VENVS" not in os.environ:
+        os.environ["FLYTE_LOCAL_IMAGE_VENVS"] = "1"
+        ctx.call_on_close(lambda: os.environ.pop("FLYTE_LOCAL_IMAGE_VENVS", None))
     runner = options.runner("local")
     console = stderr_console()
     started = time.monotonic()
