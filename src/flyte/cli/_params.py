@@ -208,17 +208,12 @@ class DateTimeType(click.ParamType):  # type: ignore[type-arg]  # generic only i
             self.fail(f"{value!r} is not an ISO 8601 date-time such as 2024-05-01T12:30:00", param, ctx)
 
 
-_ISO_DURATION = re.compile(
-    r"^P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$",
-    re.IGNORECASE,
-)
 _SHORT_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|d|h|m|s)", re.IGNORECASE)
 _SHORT_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds", "ms": "milliseconds"}
 
 
 def parse_duration(text: str) -> dt.timedelta | None:
-    """Parse ``90`` (seconds), ``1h30m``, ``250ms`` or ISO 8601 ``P1DT2H``; ``None`` if it is neither.
+    """Parse ``90`` (seconds), ``1h30m``, ``250ms``, ISO 8601 ``P1DT2H`` or ``01:30:00``; ``None`` if it is neither.
 
     Example:
         >>> parse_duration("1h30m")
@@ -229,10 +224,14 @@ def parse_duration(text: str) -> dt.timedelta | None:
         return dt.timedelta(seconds=float(text))
     except ValueError:
         pass
-    match = _ISO_DURATION.match(text)
-    if match and text.upper() not in ("P", "PT") and not text.upper().endswith("T"):
-        parts = {k: float(v) for k, v in match.groupdict().items() if v}
-        return dt.timedelta(**parts)
+    if text[:1].upper() == "P" or ":" in text:
+        # ISO 8601 durations (PT1H30M, P1DT2H, P1W) and HH:MM:SS, read by pydantic.
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            return TypeAdapter(dt.timedelta).validate_python(text)
+        except ValidationError:
+            return None
     pieces = _SHORT_DURATION.findall(text)
     if pieces and _SHORT_DURATION.sub("", text).strip() == "":
         total = dt.timedelta()
