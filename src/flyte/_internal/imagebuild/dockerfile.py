@@ -369,8 +369,8 @@ def render(image: Image, *, base_override: str | None = None) -> BuildPlan:
     Raises:
         ImageBuildError: a layer cannot be built by this builder.
     """
-    override = base_override if base_override is not None else os.environ.get(BASE_OVERRIDE_ENV) or None
-    return _Renderer(image, override).render()
+    override = base_override if base_override is not None else os.environ.get(BASE_OVERRIDE_ENV)
+    return _Renderer(image, override or None).render()
 
 
 def _host_files() -> dict[str, bytes]:
