@@ -9,7 +9,8 @@ time budget, and an optional hook before each sleep (for a warning in the log).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from tenacity import (
@@ -22,7 +23,21 @@ from tenacity import (
     wait_exponential,
 )
 
-__all__ = ["RETRIED_HTTP_STATUSES", "RetryableHTTPStatus", "call_with_retries", "transient_retrying"]
+__all__ = [
+    "RETRIED_HTTP_STATUSES",
+    "UPLOAD_PROGRESS",
+    "RetryableHTTPStatus",
+    "call_with_retries",
+    "put_signed_url",
+    "transient_retrying",
+]
+
+UPLOAD_PROGRESS: contextvars.ContextVar[Callable[[str, int, int], None] | None] = contextvars.ContextVar(
+    "flyte_upload_progress", default=None
+)
+"""A callback ``(what, bytes sent, total bytes)`` for signed-URL uploads (the CLI's progress bars)."""
+
+_CHUNK = 256 * 1024
 
 T = TypeVar("T")
 
@@ -126,9 +141,26 @@ async def put_signed_url(
     def transient(failure: BaseException) -> bool:
         return isinstance(failure, (httpx.TransportError, RetryableHTTPStatus))
 
+    report = UPLOAD_PROGRESS.get()
+
+    async def chunks(data: bytes) -> AsyncIterator[bytes]:
+        assert report is not None
+        for start in range(0, len(data), _CHUNK):
+            yield data[start : start + _CHUNK]
+            report(what, min(start + _CHUNK, len(data)), len(data))
+
     async def once() -> None:
         data = body() if callable(body) else body
-        response = await client.put(url, content=data, headers=headers)
+        content: Any = data if report is None else chunks(data)
+        sized = (
+            headers
+            if report is None or any(k.lower() == "content-length" for k in headers)
+            else {
+                **headers,
+                "Content-Length": str(len(data)),
+            }
+        )  # a streamed body is sent with its length, not chunked (signed URLs may require it)
+        response = await client.put(url, content=content, headers=sized)
         if response.status_code < 300:
             return
         detail = response.text.strip().splitlines()[0] if response.text.strip() else ""

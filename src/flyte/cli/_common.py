@@ -147,6 +147,45 @@ def stdout_console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
+@contextlib.contextmanager
+def activity(console: Console, description: str, *, enabled: bool) -> Iterator[None]:
+    """A spinner with ``description`` while the block runs, and a bar for each upload it makes.
+
+    Uploads (code bundles, files) report through ``flyte._internal.retrying.UPLOAD_PROGRESS``.
+    Nothing is shown when ``enabled`` is false (not a terminal, JSON output, ``--no-progress``).
+    """
+    if not enabled:
+        yield
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from flyte._internal.retrying import UPLOAD_PROGRESS
+
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    bars: dict[str, Any] = {}
+
+    def report(what: str, done: int, total: int) -> None:
+        if what not in bars:
+            bars[what] = progress.add_task(f"Uploading {what}", total=total)
+        progress.update(bars[what], completed=done, total=total)
+
+    token = UPLOAD_PROGRESS.set(report)
+    try:
+        with progress:
+            progress.add_task(description, total=None)
+            yield
+    finally:
+        UPLOAD_PROGRESS.reset(token)
+
+
 class CommandFailure(click.ClickException):
     """``Error: <message>`` on stderr and exit code 1."""
 

@@ -171,7 +171,14 @@ def deploy(
         images=image_refs or None,
         sync_local_sys_paths=not no_sync_local_sys_paths,
     )
-    with remote_errors(cli):
+    from flyte.cli._common import activity, stderr_console
+
+    console = stderr_console()
+    names = ", ".join(env.name for env in chosen)
+    with (
+        remote_errors(cli),
+        activity(console, f"Deploying {names}...", enabled=cli.progress and console.is_terminal and not cli.wants_json),
+    ):
         deployments = flyte.deploy(*chosen, dry_run=dry_run, version=version, copy_style=copy_style)
     rows = [
         {"environment": env.name, "task": task.name, "version": task.version, "triggers": list(task.triggers)}

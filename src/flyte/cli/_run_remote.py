@@ -81,7 +81,7 @@ def execute_remote(
     Exit code 1 with a one-line message when the run fails, times out or is aborted, or the
     control plane is unreachable; 3 when a deployed task does not exist.
     """
-    from flyte.cli._common import stderr_console
+    from flyte.cli._common import activity, stderr_console
 
     cli = get_cli_config(ctx)
     extra = dict(options.extra)
@@ -103,11 +103,8 @@ def execute_remote(
     task_name = getattr(task, "name", ctx.info_name or "task")
     started = time.monotonic()
     with remote_errors(cli):
-        if interactive:
-            with console.status(f"Starting {task_name} on the control plane..."):
-                run = runner.run(task, **inputs)
-        else:
-            run = runner.run(task, **inputs)
+        with activity(console, f"Starting {task_name} on the control plane...", enabled=interactive):
+            run: Any = runner.run(task, **inputs)  # a flyte.remote.Run
     if options.tui:
         from flyte.cli._tui import RemoteSource, RunExplorer
 

@@ -79,3 +79,20 @@ async def test_an_unreachable_url_names_it_without_its_signature() -> None:
     with pytest.raises(UploadFailed) as caught:
         await put_signed_url("http://127.0.0.1:9/blob?X-Signature=secret", b"x", {}, what="f", error=UploadFailed)
     assert str(caught.value).startswith("Cannot upload f to http://127.0.0.1:9/blob: ")
+
+
+async def test_upload_progress_is_reported_up_to_the_total(flaky_server: str) -> None:
+    from flyte._internal.retrying import UPLOAD_PROGRESS
+
+    seen: list[tuple[str, int, int]] = []
+    token = UPLOAD_PROGRESS.set(lambda what, done, total: seen.append((what, done, total)))
+    try:
+        payload = bytes(range(256)) * 4096  # 1 MiB
+        await put_signed_url(
+            flaky_server, payload, {"Content-Length": str(len(payload))}, what="the code bundle", error=UploadFailed
+        )
+    finally:
+        UPLOAD_PROGRESS.reset(token)
+    assert _Flaky.bodies == [payload]
+    assert seen[-1] == ("the code bundle", len(payload), len(payload))
+    assert [done for _, done, _ in seen] == sorted(done for _, done, _ in seen) and len(seen) == 4
