@@ -59,9 +59,18 @@ def wrap_command(
     if (cache_dir / (_key_prefix(match.group(1), worker_python) + _PLAIN)).exists() and not strict:
         return None
     return [
-        server_python, "-m", "flyte._internal.venvs.enter", "--image", image, "--worker-python", worker_python,
-        "--cache", str(cache_dir), *(["--strict"] if strict else []), "--", *argv,
-    ]  # fmt: skip
+        server_python,
+        str(Path(__file__).with_name("_fast_enter.py")),
+        "--image",
+        image,
+        "--worker-python",
+        worker_python,
+        "--cache",
+        str(cache_dir),
+        *(["--strict"] if strict else []),
+        "--",
+        *argv,
+    ]
 
 
 class _Stand_in(types.ModuleType):
