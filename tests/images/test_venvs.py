@@ -90,3 +90,15 @@ def test_an_unknown_package_fails_with_uv_output_and_leaves_nothing(tmp_path: Pa
     assert "installing the image's packages" in message
     assert "flyte-test-no-such-package-h3" in message
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]
+
+
+def test_a_python_version_the_worker_lacks_is_named() -> None:
+    from flyte._internal.venvs import check_python
+
+    other = (3, 10) if sys.version_info[:2] != (3, 10) else (3, 12)
+    plan = plan_venv(Image.from_debian_base(python_version=other).with_pip_packages("humanize"))
+    check_python(plan, sys.executable)
+    assert plan.skipped == [f"Python {other[0]}.{other[1]} (runs on the worker's Python 3.{sys.version_info[1]})"]
+    same = plan_venv(HUMANIZE)
+    check_python(same, sys.executable)
+    assert same.skipped == []

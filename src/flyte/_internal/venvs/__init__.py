@@ -199,6 +199,14 @@ def _site_dirs(base_python: str) -> list[str]:
     return list(dict.fromkeys(json.loads(out.stdout)))
 
 
+def check_python(plan: VenvPlan, base_python: str) -> None:
+    """Name a Python version the worker's Python cannot give (the venv shares the worker's runtime)."""
+    have = _python_version(base_python) if base_python != sys.executable else sys.version_info[:2]
+    if tuple(plan.python_version) != tuple(have):
+        wanted = ".".join(map(str, plan.python_version))
+        plan.skipped.append(f"Python {wanted} (runs on the worker's Python {have[0]}.{have[1]})")
+
+
 def _python_version(base_python: str) -> tuple[int, int]:
     out = subprocess.run(
         [base_python, "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"],
@@ -327,6 +335,7 @@ def use_in_process(image: object) -> None:
     if not isinstance(image, Image) or image.identifier in _ACTIVE:
         return
     plan = plan_venv(image)
+    check_python(plan, sys.executable)
     plan.tag += "-inproc"  # may leave out packages this process has: not the server's venv of the tag
     kept = [
         (s, c)

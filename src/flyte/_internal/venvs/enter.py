@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flyte._internal.venvs import _READY, VenvPlan, materialize, plan_venv, venv_key
+from flyte._internal.venvs import _READY, VenvPlan, check_python, materialize, plan_venv, venv_key
 from flyte.errors import ImageBuildError
 
 __all__ = ["main", "wrap_command"]
@@ -227,6 +227,7 @@ def main(args: Sequence[str] | None = None) -> int:
             os.execv(command[0], command)
         plan: VenvPlan = plan_venv(image)
         plan.tag = tag or plan.tag
+        check_python(plan, ns.worker_python)
         _report(plan.skipped, image.uri, ns.strict)
         if not plan.needed and not plan.env:
             cache.mkdir(parents=True, exist_ok=True)
