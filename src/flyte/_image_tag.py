@@ -47,7 +47,7 @@ from flyte._secret import Secret
 if TYPE_CHECKING:
     from flyte._image import Image
 
-__all__ = ["SLIM_BASE", "image_tag", "slim_base_preamble"]
+__all__ = ["SLIM_BASE", "image_tag", "script_header", "slim_base_preamble"]
 
 SLIM_BASE = re.compile(r"^python:(\d+)\.(\d+)-slim-bookworm$")
 """The slim Python base of ``from_debian_base(install_flyte=False)`` and the script images."""
@@ -114,19 +114,30 @@ def _pip_options(layer: _PipOptions) -> Iterator[bytes]:
     yield from _secrets(layer.secret_mounts)
 
 
-def _script_metadata(script: Path) -> bytes:
-    """The PEP 723 header of a script, rendered as the reference renders its parsed metadata."""
+def script_header(text: str) -> dict[str, object]:
+    """The TOML of a PEP 723 ``# /// script`` header ({} without one).
+
+    Raises:
+        ValueError: the header is not valid TOML.
+    """
     import tomllib
 
-    text = _read(script).decode(errors="replace")
     header = re.search(r"^# /// script\s*$(.*?)^# ///\s*$", text, re.MULTILINE | re.DOTALL)
-    data: dict[str, object] = {}
-    if header is not None:
-        body = "\n".join(line[2:] if line.startswith("# ") else line[1:] for line in header.group(1).splitlines())
-        try:
-            data = tomllib.loads(body)
-        except tomllib.TOMLDecodeError:
-            data = {}
+    if header is None:
+        return {}
+    body = "\n".join(line[2:] if line.startswith("# ") else line[1:] for line in header.group(1).splitlines())
+    try:
+        return tomllib.loads(body)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"the '# /// script' header is not valid TOML: {error}") from error
+
+
+def _script_metadata(script: Path) -> bytes:
+    """The PEP 723 header of a script, rendered as the reference renders its parsed metadata."""
+    try:
+        data = script_header(_read(script).decode(errors="replace"))
+    except ValueError:
+        data = {}
     requires = data.get("requires-python")
     deps = list(data.get("dependencies") or [])  # type: ignore[call-overload]
     tool = data.get("tool")

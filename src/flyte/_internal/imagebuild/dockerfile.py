@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import tomllib
-
 from flyte._image import DEFAULT_IMAGE_REPOSITORY
 from flyte._image_layers import (
     AptPackages,
@@ -53,7 +51,7 @@ from flyte._image_layers import (
     WorkDir,
     _PipOptions,
 )
-from flyte._image_tag import SLIM_APT, SLIM_BASE, SLIM_ENV, SLIM_LABELS, SLIM_USER_COMMAND, SLIM_WORKDIR
+from flyte._image_tag import SLIM_APT, SLIM_BASE, SLIM_ENV, SLIM_LABELS, SLIM_USER_COMMAND, SLIM_WORKDIR, script_header
 from flyte._secret import Secret
 from flyte.errors import ImageBuildError
 
@@ -132,18 +130,6 @@ class _Renderer:
         prefix = f"{exports} " if exports else ""
         self.lines.append(f"RUN {options + ' ' if options else ''}{prefix}{command}")
 
-    def pip_args(self, layer: _PipOptions) -> list[str]:
-        args: list[str] = []
-        if layer.index_url:
-            args += ["--index-url", layer.index_url]
-        for url in layer.extra_index_urls:
-            args += ["--extra-index-url", url]
-        if layer.pre:
-            args.append("--prerelease=allow")
-        if layer.extra_args:
-            args += shlex.split(layer.extra_args)
-        return args
-
     def uv_install(self, args: list[str], secrets: tuple[Secret, ...] = (), extra_mounts: str = "") -> None:
         command = f"{_host_env()} uv pip install --python {VENV}/bin/python " + " ".join(shlex.quote(a) for a in args)
         mounts = " ".join(m for m in (_UV_CACHE, _host_mount(), extra_mounts) if m)
@@ -205,17 +191,15 @@ class _Renderer:
 
     def layer(self, index: int, layer: Layer) -> None:
         if isinstance(layer, PipPackages):
-            self.uv_install([*self.pip_args(layer), *layer.packages], layer.secret_mounts)
+            self.uv_install([*pip_args(layer), *layer.packages], layer.secret_mounts)
         elif isinstance(layer, Requirements):
             path = self.add_file(f"layer{index}/requirements.txt", layer.file)
             mount = f"--mount=type=bind,source={path},target=/run/flyte-req/requirements.txt,ro"
-            self.uv_install(
-                [*self.pip_args(layer), "-r", "/run/flyte-req/requirements.txt"], layer.secret_mounts, mount
-            )
+            self.uv_install([*pip_args(layer), "-r", "/run/flyte-req/requirements.txt"], layer.secret_mounts, mount)
         elif isinstance(layer, UVScript):
             deps = script_dependencies(layer.script)
             if deps:
-                self.uv_install([*self.pip_args(layer), *deps], layer.secret_mounts)
+                self.uv_install([*pip_args(layer), *deps], layer.secret_mounts)
         elif isinstance(layer, UVProject):
             self.uv_project(index, layer)
         elif isinstance(layer, PoetryProject):
@@ -247,7 +231,7 @@ class _Renderer:
 
     def uv_project(self, index: int, layer: UVProject) -> None:
         project = layer.pyproject.parent
-        args = " ".join(shlex.quote(a) for a in self.pip_args(layer))
+        args = " ".join(shlex.quote(a) for a in pip_args(layer))
         if layer.project_install_mode == "install_project":
             path = self.add_file(f"layer{index}/project", project)
             self.lines.append(f"COPY {_json([path + '/', '/opt/flyte-project/'])}")
@@ -295,6 +279,20 @@ class _Renderer:
         return self.plan
 
 
+def pip_args(layer: _PipOptions) -> list[str]:
+    """uv/pip options of a layer: index URLs, pre-releases, extra arguments."""
+    args: list[str] = []
+    if layer.index_url:
+        args += ["--index-url", layer.index_url]
+    for url in layer.extra_index_urls:
+        args += ["--extra-index-url", url]
+    if layer.pre:
+        args.append("--prerelease=allow")
+    if layer.extra_args:
+        args += shlex.split(layer.extra_args)
+    return args
+
+
 def _env_value(value: str) -> str:
     """An ENV value; ``$VAR`` references are kept so that PATH-style values expand as in Docker."""
     return json.dumps(value) if re.search(r"[\s\"'\\]", value) else value
@@ -302,15 +300,11 @@ def _env_value(value: str) -> str:
 
 def script_dependencies(script: Path) -> list[str]:
     """The ``dependencies`` of a script's PEP 723 ``# /// script`` header."""
-    text = script.read_text(encoding="utf-8")
-    header = re.search(r"^# /// script\s*$(.*?)^# ///\s*$", text, re.MULTILINE | re.DOTALL)
-    if header is None:
-        return []
-    body = "\n".join(line[2:] if line.startswith("# ") else line[1:] for line in header.group(1).splitlines())
     try:
-        return [str(d) for d in tomllib.loads(body).get("dependencies", [])]
-    except tomllib.TOMLDecodeError as error:
-        raise ImageBuildError(f"{script}: the '# /// script' header is not valid TOML: {error}") from error
+        header = script_header(script.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ImageBuildError(f"{script}: {error}") from error
+    return [str(d) for d in header.get("dependencies", [])]
 
 
 def _uv_binary() -> str:

@@ -28,7 +28,6 @@ import fcntl
 import hashlib
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -55,7 +54,6 @@ from flyte._image_layers import (
     UVProject,
     UVScript,
     WorkDir,
-    _PipOptions,
 )
 from flyte.errors import ImageBuildError
 
@@ -100,19 +98,6 @@ class VenvPlan:
         return bool(self.steps)
 
 
-def _pip_args(layer: _PipOptions) -> list[str]:
-    args: list[str] = []
-    if layer.index_url:
-        args += ["--index-url", layer.index_url]
-    for url in layer.extra_index_urls:
-        args += ["--extra-index-url", url]
-    if layer.pre:
-        args.append("--prerelease=allow")
-    if layer.extra_args:
-        args += shlex.split(layer.extra_args)
-    return args
-
-
 def plan_venv(image: Image) -> VenvPlan:
     """What of ``image`` a venv can hold, and what it cannot.
 
@@ -121,6 +106,7 @@ def plan_venv(image: Image) -> VenvPlan:
         >>> plan_venv(Image.from_debian_base().with_apt_packages("git")).skipped
         ["apt packages 'git'"]
     """
+    from flyte._internal.imagebuild.dockerfile import pip_args as _pip_args
     from flyte._internal.imagebuild.dockerfile import script_dependencies
 
     plan = VenvPlan(tag=image.identifier, python_version=image.python_version)
