@@ -35,7 +35,7 @@ from typing import Any
 from flyte._internal.venvs import _READY, VenvPlan, check_python, materialize, plan_venv, venv_key
 from flyte.errors import ImageBuildError
 
-__all__ = ["main", "wrap_command"]
+__all__ = ["load_task_image", "main", "wrap_command"]
 
 _HASH_TAG = re.compile(r":([0-9a-f]{32})$")
 _PLAIN = ".plain"
@@ -108,8 +108,13 @@ class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
 
-def _load_image(argv: Sequence[str]) -> Any:
-    """The task's image, loading the task as ``a0`` would (missing packages stood in for)."""
+def load_task_image(argv: Sequence[str]) -> Any:
+    """The task's image (an Image, a URI string or ``None``), loading the task as ``a0`` would.
+
+    ``argv`` is the attempt's ``a0`` arguments (without ``a0``), run in the attempt's working
+    directory and environment; packages the module imports that are missing here are stood in for.
+    Executors that need an image's spec (not only its URI) use this.
+    """
     from flyte._internal.runtime.entrypoint import options_from_args
     from flyte._internal.runtime.taskrunner import _load_task_uncached
 
@@ -213,7 +218,7 @@ def main(args: Sequence[str] | None = None) -> int:
             _report(meta.get("skipped", []), tag, ns.strict)
             _exec(cache / prefix, command, meta.get("env", {}))
         try:
-            image = _load_image(runtime_args)
+            image = load_task_image(runtime_args)
         except Exception as error:
             print(
                 f"[flyte] could not read the task's image ({error}); running in the worker environment",
