@@ -104,3 +104,14 @@ def test_the_published_base_needs_no_bootstrap() -> None:
     text = render(BASE.with_pip_packages("humanize"), base_override="").dockerfile
     assert "uv venv" not in text and "_flyte/wheels" not in text
     assert "ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH" in text
+
+
+def test_a_local_wheel_goes_into_the_context(tmp_path: Path) -> None:
+    wheel = tmp_path / "tool-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    plan = render(BASE.with_pip_packages(str(wheel), "humanize"), base_override="")
+    assert plan.files["_flyte/layer0/tool-1.0-py3-none-any.whl"] == wheel
+    assert "source=_flyte/layer0/tool-1.0-py3-none-any.whl,target=/run/flyte-local/tool-1.0-py3-none-any.whl" in (
+        plan.dockerfile
+    )
+    assert "/run/flyte-local/tool-1.0-py3-none-any.whl humanize" in plan.dockerfile

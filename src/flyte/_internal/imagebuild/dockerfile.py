@@ -191,7 +191,18 @@ class _Renderer:
 
     def layer(self, index: int, layer: Layer) -> None:
         if isinstance(layer, PipPackages):
-            self.uv_install([*pip_args(layer), *layer.packages], layer.secret_mounts)
+            packages, mounts = [], []
+            for package in layer.packages:
+                local = Path(package)
+                if package.endswith((".whl", ".tar.gz", ".zip")) and local.is_file():
+                    # A local wheel or sdist: into the context, mounted while the step installs it.
+                    path = self.add_file(f"layer{index}/{local.name}", local)
+                    target = f"/run/flyte-local/{local.name}"
+                    mounts.append(f"--mount=type=bind,source={path},target={target},ro")
+                    packages.append(target)
+                else:
+                    packages.append(package)
+            self.uv_install([*pip_args(layer), *packages], layer.secret_mounts, " ".join(mounts))
         elif isinstance(layer, Requirements):
             path = self.add_file(f"layer{index}/requirements.txt", layer.file)
             mount = f"--mount=type=bind,source={path},target=/run/flyte-req/requirements.txt,ro"
