@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 _OUTPUT_LIMIT = 6000
+_OPENER = urllib.request.build_opener()
 
 
 def split_reference(uri: str) -> tuple[str | None, str, str]:
@@ -98,7 +99,8 @@ class RegistryChecker:
         registry, name, _ = split_reference(f"{repository}:{tag}")
         if registry is None:
             raise LookupError(f"{repository} names no registry")
-        schemes = ("http", "https") if _is_loopback(registry) else ("https",)
+        loopback = _is_loopback(registry)
+        schemes = ("http", "https") if loopback else ("https",)
         accept = ", ".join(
             [
                 "application/vnd.oci.image.index.v1+json",
@@ -113,7 +115,9 @@ class RegistryChecker:
                 f"{scheme}://{registry}/v2/{name}/manifests/{tag}", method="HEAD", headers={"Accept": accept}
             )
             try:
-                await asyncio.to_thread(urllib.request.urlopen, request, timeout=10)
+                # A loopback registry is asked directly, never through a configured proxy.
+                opener = urllib.request.build_opener(urllib.request.ProxyHandler({})) if loopback else _OPENER
+                await asyncio.to_thread(opener.open, request, timeout=10)
                 return f"{repository}:{tag}"
             except urllib.error.HTTPError as error:
                 if error.code == 404:
