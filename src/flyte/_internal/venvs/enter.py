@@ -162,16 +162,17 @@ def _fail(argv: Sequence[str], error: BaseException) -> int:
     return 0
 
 
-def _report(skipped: list[str], tag: str, strict: bool) -> None:
+def _report(skipped: list[str], image: str, strict: bool) -> None:
     if not skipped:
         return
     what = "; ".join(skipped)
     if strict:
         raise ImageBuildError(
-            f"image {tag} needs a container for: {what} (this server runs tasks in virtualenvs; --strict-images is set)"
+            f"image {image} needs a container for: {what} "
+            "(this server runs tasks in virtualenvs; --strict-images is set)"
         )
     print(
-        f"[flyte] image {tag}: running in a virtualenv with its Python packages; not reproduced without a "
+        f"[flyte] image {image}: running in a virtualenv with its Python packages; not reproduced without a "
         f"container: {what}",
         file=sys.stderr,
         flush=True,
@@ -215,7 +216,7 @@ def main(args: Sequence[str] | None = None) -> int:
         ready = cache / prefix / _READY
         if ready.exists():
             meta = json.loads(ready.read_text() or "{}")
-            _report(meta.get("skipped", []), tag, ns.strict)
+            _report(meta.get("skipped", []), ns.image, ns.strict)
             _exec(cache / prefix, command, meta.get("env", {}))
         try:
             image = load_task_image(runtime_args)
@@ -233,7 +234,7 @@ def main(args: Sequence[str] | None = None) -> int:
         plan: VenvPlan = plan_venv(image)
         plan.tag = tag or plan.tag
         check_python(plan, ns.worker_python)
-        _report(plan.skipped, image.uri, ns.strict)
+        _report(plan.skipped, ns.image, ns.strict)
         if not plan.needed and not plan.env:
             cache.mkdir(parents=True, exist_ok=True)
             (cache / (prefix + _PLAIN)).touch()
