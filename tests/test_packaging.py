@@ -36,7 +36,7 @@ DECLARED_NOT_IMPORTED = {
     "dask": "wave 3 in progress (issue 12)",
     "pyspark": "wave 3 in progress (issue 12)",
     "fastapi": "wave 3 in progress (issue 17)",
-    "pydantic-monty": "wave 3 in progress (issue 17)",
+    "pydantic-monty": "flyte.sandbox's Monty; the module pydantic_monty comes from its pydantic-monty-client",
 }
 
 

@@ -116,6 +116,13 @@ class TaskEnvironment(Environment):
         """The tasks of this environment, by full name."""
         return dict(self._tasks)
 
+    @property
+    def sandbox(self) -> Any:
+        """Sandboxed tasks of this environment: ``@env.sandbox.orchestrator`` (see :mod:`flyte.sandbox`)."""
+        from flyte.sandbox._namespace import SandboxNamespace
+
+        return SandboxNamespace(self)
+
     @classmethod
     def from_task(
         cls, name: str, *tasks: TaskTemplate[Any, Any], depends_on: list[Environment] | None = None

@@ -26,6 +26,7 @@ MODULES = (
     "flyte.git",
     "flyte.durable",
     "flyte.remote",
+    "flyte.sandbox",
 )
 
 # Names another issue owns, with the issue. Each one must still be missing from ours or present:

@@ -52,6 +52,10 @@ def is_interactive() -> bool:
 
 def source_file(task: TaskTemplate[Any, Any]) -> Path | None:
     """The file that defines ``task``'s function, when it is a real file."""
+    declared = getattr(task, "_definition_file", None)  # templates whose function is generated say where they live
+    if declared:
+        path = Path(declared)
+        return path.resolve() if path.suffix == ".py" and path.is_file() else None
     func = getattr(task, "func", None)
     if func is None:
         return None
