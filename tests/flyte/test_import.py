@@ -39,6 +39,7 @@ PUBLIC_NAMES = """
     init_from_api_key init_from_config init_in_cluster init_passthrough is_control_plane_available
     latest_checkpoint load_interactive_ctx load_plugin_config logger map rerun run run_python_script
     system_logger trace version with_runcontext
+    ConditionWebhook new_condition ImageBuild build build_images
 """.split()
 
 PROBE = """
