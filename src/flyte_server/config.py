@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flyte_server.handlers._options import ClusterOptions
 from flyte_server.limits import ServerLimits
 
 __all__ = ["ServerConfig", "default_data_dir"]
@@ -43,13 +44,18 @@ class ServerConfig:
     s3_secret_access_key: str | None = None
     """The secret key of the S3 store."""
     executor: str = "local"
-    """How actions run: ``local`` worker processes, or ``ray`` (a Ray cluster, docs/ray-executor.md)."""
+    """How actions run: ``local`` worker processes, ``ray`` (a Ray cluster, docs/ray-executor.md), or
+    ``podman``/``docker`` (a container per attempt, docs/containers.md)."""
     ray_address: str | None = None
     """With the ``ray`` executor: the cluster (``host:port``, ``auto``); ``None`` starts a local Ray head."""
+    container_image: str | None = None
+    """With the ``podman``/``docker`` executor: the image of tasks that name the SDK's default image."""
     workers: int = 32
     """How many actions may run at once (attempts in reused workers are cheap: a task each, not a process)."""
     worker_python: str = field(default_factory=lambda: sys.executable)
     """The interpreter of the Python environment whose ``a0`` runs the actions."""
+    clusters: ClusterOptions = field(default_factory=ClusterOptions)
+    """Where Ray, Dask and Spark tasks find their clusters (default: one per attempt on this machine)."""
     worker_user: str | None = None
     """The user workers run as when the server runs as root: ``None`` the default (``flyte-worker``, created on
     demand), ``"root"`` no switch (docs/isolation.md)."""

@@ -69,6 +69,7 @@ _SERVER_GROUPS: list[dict[str, Any]] = [
             "--worker-s3-secret-access-key",
         ],
     },
+    {"name": "Plugin tasks", "options": ["--dask-scheduler", "--spark-master"]},
 ]
 
 OPTION_GROUPS: dict[str, list[dict[str, Any]]] = {

@@ -80,6 +80,18 @@ def start() -> None:
     "flyte-worker, created on first start]",
 )
 @click.option(
+    "--dask-scheduler",
+    metavar="ADDRESS",
+    help="Dask tasks connect to this scheduler (tcp://HOST:8786).  [default: a scheduler and the task's workers per "
+    "attempt]",
+)
+@click.option(
+    "--spark-master",
+    metavar="URL",
+    help="Spark tasks run on this master (spark://HOST:7077, local[4]).  [default: a local Spark sized by the task's "
+    "executor settings]",
+)
+@click.option(
     "--worker-s3-access-key-id",
     envvar="FLYTE_WORKER_AWS_ACCESS_KEY_ID",
     show_envvar=True,
@@ -151,6 +163,8 @@ def server(
     workers: int,
     worker_python: Path | None,
     worker_user: str | None,
+    dask_scheduler: str | None,
+    spark_master: str | None,
     worker_s3_access_key_id: str | None,
     worker_s3_secret_access_key: str | None,
     secret_key: str | None,
@@ -176,6 +190,7 @@ def server(
     """
 
     from flyte_server.config import ServerConfig, default_data_dir
+    from flyte_server.handlers import ClusterOptions
     from flyte_server.logging import configure_logging
     from flyte_server.server import ServerStartError, run_server, serve
 
@@ -207,6 +222,7 @@ def server(
         workers=workers,
         worker_python=str(worker_python.absolute()) if worker_python else sys.executable,
         worker_user=worker_user,
+        clusters=ClusterOptions(dask_scheduler=dask_scheduler, spark_master=spark_master),
         worker_s3_access_key_id=worker_s3_access_key_id,
         worker_s3_secret_access_key=worker_s3_secret_access_key,
         log_level=log_level,

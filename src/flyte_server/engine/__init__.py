@@ -45,7 +45,8 @@ from flyte_server.engine.writer import StoreWriter
 from flyte_server.executors import Executor
 from flyte_server.executors.local import LocalExecutor
 from flyte_server.executors.zygote import ZYGOTE_SCRIPT
-from flyte_server.isolation import WorkerIdentity, prepare_worker_areas, resolve_worker_identity
+from flyte_server.handlers import TaskHandlers
+from flyte_server.isolation import WorkerIdentity, prepare_worker_areas, resolve_worker_identity, user_options
 from flyte_server.store.db import Database
 
 __all__ = ["MAX_REQUEST_BYTES", "Engine", "EnginePolicy"]
@@ -143,7 +144,18 @@ class Engine:
         self.replicas: Replicas | None = Replicas(self)
         self.cache = CacheManager(database, requeue=self.machine.requeue)
         self.scheduler = Scheduler(
-            machine=self.machine, executor=self.executor, launcher=self.launcher, cache=self.cache, data=self.data
+            machine=self.machine,
+            executor=self.executor,
+            launcher=self.launcher,
+            cache=self.cache,
+            data=self.data,
+            handlers=TaskHandlers.default(
+                config.clusters,
+                worker_python=config.worker_python,
+                owner=self.worker.owner if self.worker is not None else None,
+                popen_options=user_options(self.worker),
+                executor=config.executor,
+            ),
         )
         self.submit = SubmitService(self)
         self.queries = Queries(self)

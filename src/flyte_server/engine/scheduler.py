@@ -29,6 +29,7 @@ from flyte_server.engine.model import (
 )
 from flyte_server.engine.outcome import Outcome, classify
 from flyte_server.executors import AttemptHandle, Executor, LaunchError
+from flyte_server.handlers import HandlerError, TaskHandlers, TaskSpecError
 
 __all__ = ["Scheduler"]
 
@@ -49,8 +50,11 @@ class Scheduler:
         launcher: Launcher,
         cache: CacheManager,
         data: DataAccess,
+        handlers: TaskHandlers | None = None,
     ) -> None:
         self.machine = machine
+        self.handlers = handlers or TaskHandlers()
+        """Prepare attempts by task type (a cluster for a Ray task); see :mod:`flyte_server.handlers`."""
         self.executor = executor
         self.launcher = launcher
         self.cache = cache
@@ -137,6 +141,7 @@ class Scheduler:
     # ------------------------------------------------------------------ attempts
 
     async def _run(self, a: ActionState) -> None:
+        attempt = (a.key, a.attempt)
         try:
             await self._attempt(a)
         except asyncio.CancelledError:
@@ -146,6 +151,7 @@ class Scheduler:
             if self.machine.is_current(a):
                 await self.machine.fail(a, error_info("EngineError", f"{type(error).__name__}: {error}", system=True))
         finally:
+            await self.handlers.release(attempt)  # e.g. tear down the attempt's cluster, however it ended
             a.runner = None
             self.machine.release_slot(a)
             self.wake()
@@ -162,9 +168,15 @@ class Scheduler:
                     return
             try:
                 spec = await self.launcher.prepare(a)
-            except PrepareError as error:
-                await machine.fail(a, error_info(error.code, str(error), system=False))
+                spec = await self.handlers.prepare((a.key, a.attempt), a.template, spec)
+            except (PrepareError, TaskSpecError) as error:
+                code = error.code if isinstance(error, PrepareError) else "BadTaskSpec"
+                await machine.fail(a, error_info(code, str(error), system=False))
                 await self.cache.release(a)
+                return
+            except HandlerError as error:
+                failure = error_info("ClusterFailed", str(error), system=True)
+                await self._handle(a, Outcome(succeeded=False, error=failure, retry="system"))
                 return
             if not machine.is_current(a):
                 return
@@ -181,7 +193,7 @@ class Scheduler:
                 log_path=str(spec.log_path),
                 work_dir=str(spec.cwd),
             )
-            exit_code = await process.wait()
+            exit_code = await self.handlers.wait((a.key, a.attempt), process, machine.policy.kill_grace)
         else:
             a.process = process
             machine.arm_runtime_timeout(a)
@@ -199,6 +211,9 @@ class Scheduler:
             getattr(process, "acknowledge", _no_op)()  # committed (or moot): the worker may forget them
             return
         outcome = await classify(self.data, a, exit_code=exit_code, log_path=self.launcher.log_path(a))
+        crash = self.handlers.crash((a.key, a.attempt))
+        if crash is not None:  # the attempt was stopped because its cluster died under it
+            outcome = Outcome(succeeded=False, error=error_info("ClusterFailed", crash, system=True), retry="system")
         if not machine.is_current(a):
             return
         if getattr(process, "uses_work_dir", True):
