@@ -115,3 +115,16 @@ def test_a_local_wheel_goes_into_the_context(tmp_path: Path) -> None:
         plan.dockerfile
     )
     assert "/run/flyte-local/tool-1.0-py3-none-any.whl humanize" in plan.dockerfile
+
+
+def test_a_named_image_resolves_through_configuration() -> None:
+    import flyte
+    from flyte._build import build
+
+    with pytest.raises(ImageBuildError, match="names no configured image"):
+        build(Image.from_ref_name("h3-gpu"))
+    flyte.init(images={"h3-gpu": "ghcr.io/acme/gpu:1"})
+    try:
+        assert build(Image.from_ref_name("h3-gpu")).uri == "ghcr.io/acme/gpu:1"
+    finally:
+        flyte.init()

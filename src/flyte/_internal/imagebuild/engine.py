@@ -356,7 +356,15 @@ class ImageBuildEngine:
         from flyte._build import ImageBuild
 
         if image.ref_name is not None and image.base_image is None:
-            raise ImageBuildError(f"Image.from_ref_name({image.ref_name!r}) must be resolved through configuration")
+            from flyte._initialize import get_init_config
+
+            named = get_init_config().images.get(image.ref_name)
+            if named is None:
+                raise ImageBuildError(
+                    f"Image.from_ref_name({image.ref_name!r}) names no configured image; add it under image.image_refs "
+                    f"in the config file or flyte.init(images={{{image.ref_name!r}: URI}})"
+                )
+            return ImageBuild(uri=named, remote_run=None, existed=True)
         if not image.needs_build:
             return ImageBuild(uri=image.uri, remote_run=None)
         impl = cls._builder(builder)
