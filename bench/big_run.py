@@ -78,8 +78,9 @@ import big_wf
 flyte.init(endpoint=sys.argv[1], insecure=True, project="flytesnacks", domain="development")
 run = flyte.run(big_wf.big, n=int(sys.argv[2]), batch=int(sys.argv[3]))
 run.wait(quiet=True)
-print("RESULT " + json.dumps({"phase": str(run.phase), "outputs": run.outputs()[0] if run.phase == "SUCCEEDED" else None,
-                              "error": str(run.action.error) if run.action.error else None}), flush=True)
+outputs = run.outputs()[0] if run.phase == "SUCCEEDED" else None
+error = str(run.action.error) if run.action.error else None
+print("RESULT " + json.dumps({"phase": str(run.phase), "outputs": outputs, "error": error}), flush=True)
 """
 
 
