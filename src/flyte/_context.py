@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from flyte._internal.controllers import Controller
-    from flyte.models import GroupData, TaskContext
+    from flyte.models import GroupData, RawDataPath, TaskContext
 
 
 @dataclass
@@ -99,3 +99,28 @@ def ctx() -> TaskContext:
     from flyte.models import NULL_TASK_CONTEXT  # flyte.models imports this module
 
     return NULL_TASK_CONTEXT
+
+
+@dataclass(frozen=True)
+class InternalContext:
+    """What ``internal_ctx()`` returns: the raw-data location values are written under."""
+
+    raw_data: RawDataPath
+
+    @property
+    def has_raw_data(self) -> bool:
+        """Always ``True``: outside a task, the process's raw-data prefix is used."""
+        return True
+
+
+def internal_ctx() -> InternalContext:
+    """The private path Flyte 2's plugin encoders (polars, spark) find where to write data from:
+    the running task's raw-data path, else the process's raw-data prefix."""
+    from flyte.models import RawDataPath
+
+    state = _current.get()
+    if state is not None and state.task_context.raw_data_path is not None:
+        return InternalContext(raw_data=state.task_context.raw_data_path)
+    from flyte.storage._filesystem import raw_data_prefix
+
+    return InternalContext(raw_data=RawDataPath(raw_data_prefix()))

@@ -118,6 +118,10 @@ def init(
         from flyte.storage import set_default_config
 
         set_default_config(storage)
+    if extra.get("load_plugin_type_transformers", True) is False:
+        from flyte.types._plugins import disable_plugin_type_transformers
+
+        disable_plugin_type_transformers()
     _config = InitConfig(
         endpoint=endpoint,
         insecure=insecure,
@@ -131,6 +135,16 @@ def init(
         extra={**extra, "storage": storage} if storage is not None else extra,
         initialized=True,
     )
+
+
+def get_storage() -> Any:
+    """The storage settings given to :func:`init` (``flyte.storage.S3``, ...), or ``None``.
+
+    The private path Flyte 2's ``flyteplugins-polars`` reads them from.
+    """
+    from flyte.storage import get_config
+
+    return get_config()
 
 
 def init_from_config(

@@ -39,10 +39,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_MAX_INLINE_IO_BYTES = 10 * 1024 * 1024
 
-__all__ = ["AsyncFunctionTaskTemplate", "TaskTemplate"]
+__all__ = ["AsyncFunctionTaskTemplate", "RuntimeTaskTemplate", "TaskTemplate"]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False)
 class TaskTemplate(Generic[P, R]):
     """A task: a function plus everything Flyte needs to run it as an action.
 
@@ -163,6 +163,10 @@ class TaskTemplate(Generic[P, R]):
         """Called with the task's result after each execution (a plugin's tear-down hook)."""
         return return_vals
 
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task's code inside an action (plugins whose code is not a Python function override it)."""
+        raise NotImplementedError(f"Task {self.name} of type {self.task_type!r} has no code to execute")
+
     def custom_config(self, sctx: SerializationContext) -> dict[str, Any]:
         """Plugin settings sent as the task template's ``custom`` struct (``{}``: none)."""
         return {}
@@ -211,10 +215,22 @@ class TaskTemplate(Generic[P, R]):
         unknown = sorted(set(options) - valid)
         if unknown:
             raise TypeError(f"override() got unknown option(s) {', '.join(unknown)}; valid options: {sorted(valid)}")
-        return replace(self, **normalize_task_options(options))
+        options = normalize_task_options(options)
+        config = options.get("plugin_config")
+        if config is not None and not isinstance(config, type(self.plugin_config)):
+            # Another plugin's config makes the task that plugin's template class.
+            from flyte._task_plugins import TaskPluginRegistry
+
+            plugin = TaskPluginRegistry.plugin_for(config)
+            wanted = {f.name for f in fields(plugin) if f.init}
+            values = {f.name: getattr(self, f.name) for f in fields(self) if f.init and f.name in wanted}
+            values.pop("task_type", None)
+            values.update(options)
+            return plugin(**values)  # type: ignore[no-any-return]
+        return replace(self, **options)
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
+@dataclass(kw_only=True, eq=False)
 class AsyncFunctionTaskTemplate(TaskTemplate[P, R]):
     """A task made from a Python function, sync or async.
 
@@ -236,6 +252,12 @@ class AsyncFunctionTaskTemplate(TaskTemplate[P, R]):
         for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
             object.__setattr__(self, attribute, getattr(self.func, attribute, None))
         object.__setattr__(self, "__wrapped__", self.func)
+        cls = type(self)
+        if cls.__hash__ is None:
+            # A plugin's ``@dataclass`` subclass gets a field-wise ``__eq__`` and no hash; tasks are
+            # compared and hashed by identity (they key weak dictionaries of the controllers).
+            cls.__hash__ = object.__hash__  # type: ignore[method-assign]
+            cls.__eq__ = object.__eq__  # type: ignore[method-assign]
 
     @functools.cached_property
     def interface(self) -> NativeInterface:
@@ -296,6 +318,12 @@ class AsyncFunctionTaskTemplate(TaskTemplate[P, R]):
         What ``pre`` returns is added to ``flyte.ctx().data`` while the function runs (how a plugin
         hands the task what it set up); ``post`` sees the result, which is returned unchanged.
         """
+        from flyte._internal.plugin_runtime import plugin_runtime
+
+        async with plugin_runtime(self):
+            return await self._execute_with_hooks(*args, **kwargs)
+
+    async def _execute_with_hooks(self, *args: Any, **kwargs: Any) -> R:
         extra = await self.pre(*args, **kwargs)
         state = current_state()
         token = None
@@ -314,6 +342,15 @@ class AsyncFunctionTaskTemplate(TaskTemplate[P, R]):
                 reset_state(token)
         await self.post(result)
         return result
+
+
+@dataclass(kw_only=True, eq=False)
+class RuntimeTaskTemplate(TaskTemplate[P, R]):
+    """A task whose code is the template's own :meth:`execute` rather than a user's function
+    (a plugin's query or container task), run by the ``a0`` entry point like function tasks."""
+
+    task_resolver: Any = None
+    """The resolver that loads the task in a worker; ``None`` means the default (module + name)."""
 
 
 async def _call_plain(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

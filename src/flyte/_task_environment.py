@@ -236,7 +236,12 @@ class TaskEnvironment(Environment):
                     "links": links,
                 }
             )
-            template = AsyncFunctionTaskTemplate(
+            template_class: type[AsyncFunctionTaskTemplate[Any, Any]] = AsyncFunctionTaskTemplate
+            if self.plugin_config is not None:
+                from flyte._task_plugins import TaskPluginRegistry
+
+                template_class = TaskPluginRegistry.plugin_for(self.plugin_config)
+            template = template_class(
                 name=f"{self.name}.{func.__name__}",
                 short_name=short_name or func.__name__,
                 func=func,

@@ -30,3 +30,10 @@ __all__ = [
 ]
 
 register_builtin_transformers()
+
+
+def _load_custom_type_transformers() -> None:
+    """Load the type transformers of installed plugins (``flyte.plugins.types`` entry points), once."""
+    from flyte.types._plugins import load_plugin_type_transformers
+
+    load_plugin_type_transformers()

@@ -179,6 +179,7 @@ class TypeEngine:
     _transformer_cache: typing.ClassVar[dict[Any, TypeTransformer[Any]]] = {}
     _literal_type_cache: typing.ClassVar[dict[Any, types_pb2.LiteralType]] = {}
     _guessers: typing.ClassVar[list[TypeTransformer[Any]]] = []
+    _by_origin: typing.ClassVar[set[Any]] = set()
 
     @classmethod
     def register(cls, transformer: TypeTransformer[Any], additional_types: typing.Iterable[Any] = ()) -> None:
@@ -256,12 +257,19 @@ class TypeEngine:
 
     @classmethod
     def _find_transformer(cls, python_type: Any) -> TypeTransformer[Any]:
+        from flyte.types._plugins import load_plugin_type_transformers, may_need_plugins
+
+        if may_need_plugins(python_type):  # plugins' transformers take part from the first such lookup
+            load_plugin_type_transformers()
         try:
             found = cls._registry.get(python_type)
         except TypeError:
             found = None
         if found is not None:
             return found
+        origin = typing.get_origin(python_type)
+        if origin is not None and origin in cls._by_origin:
+            return cls._registry[origin]
         for _, resolver in cls._resolvers:
             candidate = resolver(python_type)
             if candidate is not None:
@@ -379,6 +387,23 @@ class TypeEngine:
             except (ValueError, TypeError, NotImplementedError):
                 continue
         raise ValueError(f"No Python type known for literal type {literal_type}")
+
+    @classmethod
+    def register_additional_type(
+        cls, transformer: TypeTransformer[Any], additional_type: Any, override: bool = False
+    ) -> None:
+        """Make ``transformer`` handle ``additional_type`` too (and its parameterisations, such as
+        ``pandera.typing.DataFrame[Schema]`` for ``pandera.typing.DataFrame``).
+
+        Args:
+            transformer: the transformer.
+            additional_type: the extra Python type.
+            override: replace a transformer already registered for the type.
+        """
+        if additional_type not in cls._registry or override:
+            cls._registry[additional_type] = transformer
+            cls._by_origin.add(additional_type)
+            cls._clear_caches()
 
     @classmethod
     def register_guesser(cls, transformer: TypeTransformer[Any]) -> None:

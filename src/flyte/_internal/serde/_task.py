@@ -166,7 +166,7 @@ def _metadata(task: TaskTemplate[Any, Any], context: SerializationContext) -> ta
         cache_serializable=cache.is_enabled() and cache.serialize,
         cache_ignore_input_vars=list(cache.get_ignored_inputs()) if cache.is_enabled() else [],
         generates_deck=wrappers_pb2.BoolValue(value=task.report),
-        debuggable=True,
+        debuggable=task.debuggable if task.reusable is None else False,
         is_entrypoint=task.entrypoint,
     )
     timeout = task.timeout
@@ -219,6 +219,7 @@ def task_template_to_proto(
         metadata=_metadata(task, context),
         interface=task.interface.to_typed_interface(),
         container=container,
+        task_type_version=task.task_type_version,
     )
     if task.secrets or task.service_account:
         security = template.security_context

@@ -187,6 +187,11 @@ class DataFrame(BaseModel, SerializableType):
         return self._val
 
     @property
+    def _raw_df(self) -> Any:
+        """The in-memory frame (the name Flyte 2's plugin encoders read)."""
+        return self._val
+
+    @property
     def literal(self) -> literals_pb2.StructuredDataset | None:
         """The data set literal this handle was read from (or set with :meth:`set_literal`)."""
         return self._literal.scalar.structured_dataset if self._literal is not None else None
@@ -228,7 +233,20 @@ class DataFrame(BaseModel, SerializableType):
             return self._val
         if not self.uri:
             raise TypeTransformerFailedError("This DataFrame has neither a value nor a uri to read")
+        if self._open_type is not None:
+            from flyte.io.extend import _ENGINE, has_decoder
+
+            if has_decoder(self._open_type):  # a plugin's decoder (flyte.io.extend) reads it
+                return await _ENGINE.decode(self._dataset(), self._open_type, self._columns)
         return await decode_frame(self.uri, self.format or PARQUET, self._target_name(), self._columns)
+
+    def _dataset(self) -> literals_pb2.StructuredDataset:
+        if self.literal is not None:
+            return self.literal
+        metadata = literals_pb2.StructuredDatasetMetadata(
+            structured_dataset_type=columns_literal_type(self._columns, self.format or "")
+        )
+        return literals_pb2.StructuredDataset(uri=self.uri or "", metadata=metadata)
 
     def all_sync(self) -> Any:
         """Blocking variant of :meth:`all`."""
@@ -254,6 +272,17 @@ class DataFrame(BaseModel, SerializableType):
             return self._literal
         columns = columns or self._columns
         if self._val is not None and (not self.uri or not self.format):
+            from flyte.io.extend import DataFrameTransformerEngine
+
+            if DataFrameTransformerEngine._find(DataFrameTransformerEngine.ENCODERS, type(self._val), None, None):
+                # A plugin's encoder (flyte.io.extend) writes this library's frames.
+                literal = await DataFrameTransformerEngine()._encode(self._val, self.uri, columns, None)
+                dataset = literal.scalar.structured_dataset
+                self.uri, self.format = dataset.uri, dataset.metadata.structured_dataset_type.format
+                if self.hash:
+                    literal.hash = self.hash
+                self._literal, self._metadata = literal, dataset.metadata
+                return literal
             uri, fmt = await encode_frame(self._val, self.uri, codec_for_value(self._val))
             self.uri, self.format = uri, fmt
         if not self.uri:
