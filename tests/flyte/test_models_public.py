@@ -49,8 +49,8 @@ def test_the_null_context_is_falsy_and_reads_none_everywhere() -> None:
 def test_serialization_context_knows_the_entrypoint_next_to_the_interpreter() -> None:
     context = SerializationContext(version="v1")
     assert context.interpreter_path == "/opt/venv/bin/python"
-    assert context.get_entrypoint_path() == "/opt/venv/bin/a0"
-    assert context.get_entrypoint_path("/usr/local/bin/python3") == "/usr/local/bin/a0"
+    assert context.get_entrypoint_path() == "/opt/venv/bin/runtime.py"
+    assert context.get_entrypoint_path("/usr/local/bin/python3") == "/usr/local/bin/runtime.py"
     bundle = models.CodeBundle(tgz="s3://b/fast.tar.gz", computed_version="abc")
     assert bundle.with_downloaded_path(Path("/work")).downloaded_path == Path("/work")
 

@@ -145,12 +145,13 @@ class SerializationContext:
     """The Python interpreter of the task's image; the ``a0`` entry point sits next to it."""
 
     def get_entrypoint_path(self, interpreter_path: str | None = None) -> str:
-        """The path of the ``a0`` runtime entry point in the image (next to the interpreter).
+        """The path of the runtime entry point script in the image (``runtime.py`` next to the
+        interpreter, as Flyte 2 names it; the Spark plugin makes it the main application file).
 
         Example:
             >>> SerializationContext(version="v1").get_entrypoint_path()
-            '/opt/venv/bin/a0'
+            '/opt/venv/bin/runtime.py'
         """
         import os.path
 
-        return os.path.join(os.path.dirname(interpreter_path or self.interpreter_path), "a0")
+        return os.path.join(os.path.dirname(interpreter_path or self.interpreter_path), "runtime.py")
