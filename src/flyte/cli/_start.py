@@ -52,10 +52,17 @@ def start() -> None:
 )
 @click.option(
     "--executor",
-    type=click.Choice(["local", "ray"]),
+    type=click.Choice(["local", "ray", "podman", "docker"]),
     default="local",
     show_default=True,
-    help="How actions run: processes on this machine, or on a Ray cluster (--ray-address).",
+    help="How actions run: processes on this machine, on a Ray cluster (--ray-address), or in a container of "
+    "their task's image (podman/docker).",
+)
+@click.option(
+    "--container-image",
+    metavar="IMAGE",
+    help="With --executor podman/docker: the image of tasks that name the SDK's default image (which cannot be "
+    "pulled here).",
 )
 @click.option(
     "--ray-address",
@@ -159,6 +166,7 @@ def server(
     s3_access_key_id: str | None,
     s3_secret_access_key: str | None,
     executor: str,
+    container_image: str | None,
     ray_address: str | None,
     workers: int,
     worker_python: Path | None,
@@ -206,6 +214,8 @@ def server(
         )
     if ray_address and executor != "ray":
         raise click.UsageError("--ray-address needs --executor ray")
+    if container_image and executor not in ("podman", "docker"):
+        raise click.UsageError("--container-image needs --executor podman or docker")
     configure_logging(log_level, log_format)
     _warn_about_secrets_in_argv(ctx)
     config = ServerConfig(
@@ -219,6 +229,7 @@ def server(
         s3_secret_access_key=s3_secret_access_key,
         executor=executor,
         ray_address=ray_address,
+        container_image=container_image,
         workers=workers,
         worker_python=str(worker_python.absolute()) if worker_python else sys.executable,
         worker_user=worker_user,

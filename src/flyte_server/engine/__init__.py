@@ -121,6 +121,10 @@ class Engine:
             secret_resolver=secret_resolver,
             home=str(config.data_dir / "worker-home") if self.worker is not None else None,
         )
+        if executor is None and config.executor in ("podman", "docker"):  # docs/containers.md
+            from flyte_server.executors.container import container_executor
+
+            executor = container_executor(config, self.launcher, blobs)
         self.launcher.image_venvs = executor is None
         self.executor: Executor = executor or LocalExecutor(
             config.worker_python,

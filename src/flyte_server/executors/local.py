@@ -66,6 +66,9 @@ class LocalExecutor:
         max_reused_workers: int | None = None,
         inline_outputs: int = 0,
         worker: WorkerIdentity | None = None,
+        zygote_prefix: list[str] | None = None,
+        zygote_client_env: dict[str, str] | None = None,
+        spawn_fallback: bool = True,
     ) -> None:
         self.worker_python = worker_python
         self.worker = worker
@@ -82,6 +85,11 @@ class LocalExecutor:
             inline_outputs=inline_outputs,
             owner=worker.owner if worker else None,
         )
+        self.zygote_prefix = zygote_prefix
+        """The warm worker runs through this command (a container executor's warm container)."""
+        self.zygote_client_env = zygote_client_env
+        self.spawn_fallback = spawn_fallback
+        """Whether an attempt the warm worker cannot take runs as a plain process here (else LaunchError)."""
         self._zygote_failures = 0
         self._restart: asyncio.Task[None] | None = None
 
@@ -93,7 +101,7 @@ class LocalExecutor:
     async def start(self) -> None:
         if not self.warm_workers:
             return
-        if not (Path(self.worker_python).parent / "a0").exists():
+        if self.zygote_prefix is None and not (Path(self.worker_python).parent / "a0").exists():
             # No runtime in that environment (yet): nothing to keep warm.
             logger.info("no a0 next to %s: attempts start as plain processes", self.worker_python)
             return
@@ -106,6 +114,8 @@ class LocalExecutor:
             preload_file=preload_file_for(self.state_dir, self.worker_python),
             log_path=self.state_dir / "warm-worker.log",
             worker=self.worker,
+            command_prefix=self.zygote_prefix,
+            client_env=self.zygote_client_env,
         )
         try:
             await zygote.start()
@@ -142,6 +152,8 @@ class LocalExecutor:
                 except LaunchError as error:
                     logger.warning("the warm worker failed, launching a plain process: %s", error)
             self._restart_zygote_later()
+        if not self.spawn_fallback:
+            raise LaunchError("the warm worker is not running")
         return await self._spawn(spec)
 
     def _restart_zygote_later(self) -> None:

@@ -63,8 +63,14 @@ class Zygote:
         preload_file: Path,
         log_path: Path,
         worker: WorkerIdentity | None = None,
+        command_prefix: list[str] | None = None,
+        client_env: dict[str, str] | None = None,
     ) -> None:
         self.python = python
+        self.command_prefix = command_prefix or []
+        """Runs the zygote through this (``podman run -i ... IMAGE``: a warm container)."""
+        self.client_env = client_env
+        """The environment of the process started (with a prefix: the container client's); default ``env``."""
         self.worker = worker
         """The user it (and so every child it forks) runs as; ``None``: the server's."""
         self.env = env
@@ -97,6 +103,7 @@ class Zygote:
             raise LaunchError(f"cannot open the warm worker's log {self.log_path}: {error}") from error
         try:
             self._process = await asyncio.create_subprocess_exec(
+                *self.command_prefix,
                 self.python,
                 str(ZYGOTE_SCRIPT),
                 "a0",
@@ -104,7 +111,7 @@ class Zygote:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
-                env=self.env,
+                env=self.client_env if self.client_env is not None else self.env,
                 cwd=str(self.log_path.parent),
                 start_new_session=True,
                 limit=1 << 20,

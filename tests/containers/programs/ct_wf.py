@@ -1,0 +1,45 @@
+"""Tasks the container tests run (with either SDK as the client)."""
+
+import asyncio
+import os
+from pathlib import Path
+
+import flyte
+
+limited = flyte.TaskEnvironment("ct_limited", resources=flyte.Resources(cpu=1, memory="300Mi"))
+light = flyte.TaskEnvironment("ct_light")
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+@limited.task
+async def limits() -> str:
+    """memory bytes | cpu quota/period, from cgroup v2 or v1; and whether this runs in a container."""
+    memory = _read("/sys/fs/cgroup/memory.max") or _read("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+    cpu = _read("/sys/fs/cgroup/cpu.max").replace(" ", "/") or (
+        _read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") + "/" + _read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+    )
+    print(f"inside the container: memory {memory}, cpu {cpu}", flush=True)
+    return f"{memory}|{cpu}|{os.path.exists('/run/.containerenv')}|{_read('/etc/debian_version')}"
+
+
+@limited.task
+async def sleepy(seconds: int) -> int:
+    print("sleeping", flush=True)
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@light.task
+async def square(x: int) -> int:
+    return x * x
+
+
+@light.task
+async def fan_out(n: int) -> int:
+    return sum(await asyncio.gather(*(square(i) for i in range(n))))

@@ -1,0 +1,135 @@
+"""``flyte start server --executor podman``: attempts in containers of their task's image (issue 13 scope 2).
+
+One server for the module (the Debian test image stands in for the SDK's default image); the
+tasks are driven by our SDK and by PyPI flyte. What a user notices: resources become container
+limits seen inside, an abort removes the container, a server killed with -9 and started again
+finds a running container by its labels and does not run the attempt twice, fan-outs of trivial
+children stay fast in warm containers, and the attempt's output reaches its log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from flyteidl2.common import identifier_pb2, phase_pb2
+from flyteidl2.workflow import run_service_pb2
+
+from containers.conftest import containers_of, drive
+from e2e.helpers import DOMAIN, PROJECT, ServerProcess, make_rpc
+
+pytestmark = pytest.mark.podman
+
+P = phase_pb2
+
+
+def _action(run: str) -> identifier_pb2.ActionIdentifier:
+    return identifier_pb2.ActionIdentifier(
+        run=identifier_pb2.RunIdentifier(project=PROJECT, domain=DOMAIN, name=run), name="a0"
+    )
+
+
+async def _details(server: ServerProcess, run: str) -> object:
+    rpc = make_rpc(server.base_url)
+    try:
+        request = run_service_pb2.GetActionDetailsRequest(action_id=_action(run))
+        return (await rpc.runs.get_action_details(request)).details
+    finally:
+        await rpc.close()
+
+
+async def _wait_phase(server: ServerProcess, run: str, phases: set[int], timeout: float = 90) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            details = await _details(server, run)
+            if details.status.phase in phases:  # type: ignore[attr-defined]
+                return details
+        except Exception:  # the server may be restarting
+            if time.monotonic() > deadline:
+                raise
+        assert time.monotonic() < deadline, f"run {run} not in {phases}:\n{server.log_tail()}"
+        await asyncio.sleep(0.3)
+
+
+async def _wait_container(server: ServerProcess, run: str, timeout: float = 90) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        running = [c for c in containers_of(server, run=run) if str(c.get("State")).lower() == "running"]
+        if running:
+            return running[0]
+        assert time.monotonic() < deadline, f"no container for {run}:\n{server.log_tail()}"
+        await asyncio.sleep(0.3)
+
+
+@pytest.mark.parametrize("sdk", ["ours", "pypi"])
+def test_resources_become_container_limits_seen_inside(
+    sdk: str, podman_server: ServerProcess, programs_dir: Path, reference_python: str, tmp_path: Path
+) -> None:
+    python = sys.executable if sdk == "ours" else reference_python
+    result = drive(python, podman_server, programs_dir, tmp_path / "home", task="limits")
+    assert result["phase"] == "SUCCEEDED", podman_server.log_tail()
+    memory, cpu, in_container, debian = result["values"][0].split("|")
+    assert int(memory) == 300 * 1024 * 1024, "Resources(memory='300Mi') is the container's memory limit"
+    quota, period = cpu.split("/")
+    assert quota != "max" and int(quota) == int(period), "Resources(cpu=1) is one CPU's quota"
+    assert in_container == "True" and debian.startswith("12"), "it ran in the Debian image, not on the host"
+    log = podman_server.data_dir / "logs" / PROJECT / DOMAIN / result["run"] / "a0" / "1.log"
+    assert f"memory {memory}" in log.read_text(), "the container's output reached the attempt's log"
+    assert not containers_of(podman_server, run=result["run"]), "a finished attempt's container is removed"
+
+
+@pytest.mark.parametrize("sdk", ["ours", "pypi"])
+def test_a_fan_out_of_trivial_children_runs_in_a_warm_container(
+    sdk: str, podman_server: ServerProcess, programs_dir: Path, reference_python: str, tmp_path: Path
+) -> None:
+    python = sys.executable if sdk == "ours" else reference_python
+    result = drive(python, podman_server, programs_dir, tmp_path / "home", task="fan_out", inputs={"n": 20})
+    assert result["phase"] == "SUCCEEDED", podman_server.log_tail()
+    assert result["values"] == [sum(i * i for i in range(20))]
+    assert not containers_of(podman_server, run=result["run"]), "no container of its own per child"
+    assert containers_of(podman_server, kind="warm"), "the children ran in the warm container of their image"
+
+
+async def test_abort_stops_and_removes_the_container(
+    podman_server: ServerProcess, programs_dir: Path, tmp_path: Path
+) -> None:
+    started = drive(
+        sys.executable, podman_server, programs_dir, tmp_path / "home", task="sleepy", inputs={"seconds": 300}, wait=False
+    )
+    run = started["run"]
+    await _wait_container(podman_server, run)
+    rpc = make_rpc(podman_server.base_url)
+    try:
+        await rpc.runs.abort_run(
+            run_service_pb2.AbortRunRequest(run_id=_action(run).run, reason="container test abort")
+        )
+    finally:
+        await rpc.close()
+    details = await _wait_phase(podman_server, run, {P.ACTION_PHASE_ABORTED})
+    assert details.status.phase == P.ACTION_PHASE_ABORTED  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 60
+    while containers_of(podman_server, run=run):
+        assert time.monotonic() < deadline, "the aborted attempt's container is still there"
+        await asyncio.sleep(0.3)
+
+
+async def test_a_restarted_server_finds_the_running_container_by_its_labels(
+    podman_server: ServerProcess, programs_dir: Path, tmp_path: Path
+) -> None:
+    started = drive(
+        sys.executable, podman_server, programs_dir, tmp_path / "home", task="sleepy", inputs={"seconds": 12}, wait=False
+    )
+    run = started["run"]
+    container = await _wait_container(podman_server, run)
+    podman_server.kill9()
+    podman_server.start()
+    details = await _wait_phase(podman_server, run, {P.ACTION_PHASE_SUCCEEDED, P.ACTION_PHASE_FAILED})
+    assert details.status.phase == P.ACTION_PHASE_SUCCEEDED, podman_server.log_tail()  # type: ignore[attr-defined]
+    assert details.status.attempts == 1, "re-attached to the running container, not run again"  # type: ignore[attr-defined]
+    log = podman_server.data_dir / "logs" / PROJECT / DOMAIN / run / "a0" / "1.log"
+    assert log.read_text().count("sleeping") == 1
+    assert container["Id"], container
