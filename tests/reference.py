@@ -20,7 +20,13 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["REFERENCE_VERSION", "find_reference_python", "reference_env"]
+__all__ = [
+    "PLUGIN_PACKAGES",
+    "REFERENCE_VERSION",
+    "find_reference_plugins_python",
+    "find_reference_python",
+    "reference_env",
+]
 
 REFERENCE_VERSION = "2.12.1"
 
@@ -73,4 +79,48 @@ def find_reference_python() -> str:
         if any(marker in output for marker in _NETWORK_MARKERS):
             pytest.skip(f"pip cannot reach the package index to install flyte=={REFERENCE_VERSION}")
         raise RuntimeError(f"Installing flyte=={REFERENCE_VERSION} failed:\n{output[-3000:]}")
+    return str(python)
+
+
+PLUGIN_PACKAGES = ("ray", "dask", "spark", "polars", "pandera")
+"""The PyPI plugins (``flyteplugins-NAME``) of the second reference venv."""
+
+
+def _has_reference_plugins(python: str) -> bool:
+    modules = ", ".join(f"flyteplugins.{name}" for name in PLUGIN_PACKAGES)
+    probe = f"import flyte, {modules}, sys; sys.exit(0 if flyte.__version__ == {REFERENCE_VERSION!r} else 1)"
+    return subprocess.run([python, "-c", probe], capture_output=True, env=reference_env()).returncode == 0
+
+
+@functools.cache
+def find_reference_plugins_python() -> str:
+    """A Python with ``flyte==2.12.1`` and the five PyPI plugins at that version (built once, then cached).
+
+    ``$FLYTE_REFERENCE_PLUGINS_PYTHON``, or the venv ``~/.cache/flyte-ours/refplugins-2.12.1``; skips
+    when pip cannot reach the package index to build it.
+    """
+    configured = os.environ.get("FLYTE_REFERENCE_PLUGINS_PYTHON")
+    if configured and _has_reference_plugins(configured):
+        return configured
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    venv = home / ".cache" / "flyte-ours" / f"refplugins-{REFERENCE_VERSION}"
+    python = _venv_python(venv)
+    if python.exists() and _has_reference_plugins(str(python)):
+        return str(python)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True)
+    packages = [
+        f"flyte=={REFERENCE_VERSION}",
+        *(f"flyteplugins-{name}=={REFERENCE_VERSION}" for name in PLUGIN_PACKAGES),
+    ]
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", *packages],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if result.returncode != 0:
+        output = result.stdout + result.stderr
+        if any(marker in output for marker in _NETWORK_MARKERS):
+            pytest.skip("pip cannot reach the package index to install flyte and its plugins")
+        raise RuntimeError(f"Installing flyte=={REFERENCE_VERSION} and its plugins failed:\n{output[-3000:]}")
     return str(python)

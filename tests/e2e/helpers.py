@@ -116,6 +116,9 @@ class ServerProcess:
         )
         log.close()
         self.starts += 1
+        if self.command_prefix:
+            self._wait_healthy_inside(timeout)
+            return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -128,6 +131,25 @@ class ServerProcess:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"the server did not get ready in {timeout}s:\n{self.log_tail()}")
+
+    def _wait_healthy_inside(self, timeout: float) -> None:
+        """Poll /healthz from under the command prefix (a network namespace the test process is not in)."""
+        probe = (
+            "import sys, time, urllib.request\n"
+            f"deadline = time.monotonic() + {timeout}\n"
+            "while time.monotonic() < deadline:\n"
+            "    try:\n"
+            f"        urllib.request.urlopen('{self.base_url}/healthz', timeout=1); sys.exit(0)\n"
+            "    except Exception:\n"
+            "        time.sleep(0.2)\n"
+            "sys.exit(1)\n"
+        )
+        result = subprocess.run([*self.command_prefix, sys.executable, "-c", probe], timeout=timeout + 30)
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
+        if result.returncode != 0:
+            raise RuntimeError(f"the server did not get ready in {timeout}s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 60) -> str:
         return file_tail(self.log_path, lines)
