@@ -8,6 +8,7 @@ environment is the worker base (storage settings, this server's address), then t
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import sys
@@ -28,6 +29,9 @@ from flyte_server.isolation import inherited_environment
 __all__ = ["Launcher", "PrepareError", "SecretResolver", "rfc3339", "substitute"]
 
 SecretResolver = Callable[[str, str, Sequence[security_pb2.Secret]], Awaitable[dict[str, str]]]
+
+RAW_CONTAINER = "raw-container"
+"""The template type of ``flyte.extras.ContainerTask`` (a command in an image, inputs and outputs as files)."""
 
 _TEMPLATE = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 
@@ -154,6 +158,8 @@ class Launcher:
         if not argv:
             raise PrepareError("UnsupportedTask", "the task's container has no command or args")
         entry: str | None = None
+        if template.type == RAW_CONTAINER:
+            return self._raw_container(a, argv), "raw"
         if argv[0] == "a0":
             runtime = self.worker_bin / "a0"
             if not runtime.exists():
@@ -167,6 +173,30 @@ class Launcher:
         elif argv[0] in ("python", "python3"):
             argv[0] = self.worker_python
         return argv, entry
+
+    def _raw_container(self, a: ActionState, argv: list[str]) -> list[str]:
+        """A ContainerTask's command behind the runtime that makes inputs and outputs files (docs/containers.md)."""
+        config = a.template.container.data_config
+        values = self.template_values(a)
+        return [
+            self.worker_python,
+            "-m",
+            "flyte.extras._container_runtime",
+            "--inputs",
+            a.input_uri,
+            "--outputs-path",
+            values["outputprefix"],
+            "--raw-data-path",
+            values["rawoutputdataprefix"],
+            "--interface",
+            base64.b64encode(a.template.interface.SerializeToString()).decode(),
+            "--input-dir",
+            config.input_path or "/var/inputs",
+            "--output-dir",
+            config.output_path or "/var/outputs",
+            "--",
+            *argv,
+        ]
 
     async def environment(self, a: ActionState) -> dict[str, str]:
         return (await self._environment(a))[0]

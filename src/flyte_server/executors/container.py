@@ -280,7 +280,8 @@ class ContainerExecutor:
 
     async def launch(self, spec: LaunchSpec) -> AttemptHandle:
         image = self._image(spec)
-        own_runtime = await self._has_own_runtime(image)
+        # A raw container (ContainerTask) always gets the server's runtime mounted, to run in front of its command.
+        own_runtime = spec.entry != "raw" and await self._has_own_runtime(image)
         if self.reuse and spec.entry == "a0" and not own_runtime and _no_limits(spec.resources):
             loop = asyncio.get_running_loop()
             if self._warm_failed.get(image, -1e9) + _WARM_RETRY_SECONDS < loop.time():

@@ -43,3 +43,38 @@ async def square(x: int) -> int:
 @light.task
 async def fan_out(n: int) -> int:
     return sum(await asyncio.gather(*(square(i) for i in range(n))))
+
+
+# A command in an image, inputs and outputs as files (flyte.extras.ContainerTask, either SDK).
+from flyte.extras import ContainerTask  # noqa: E402
+
+greet = ContainerTask(
+    name="ct_greet",
+    image="localhost/flyte-test/debian:bookworm",
+    inputs={"name": str, "n": int},
+    outputs={"greeting": str, "total": int},
+    command=[
+        "/bin/sh",
+        "-c",
+        "echo \"hello {{.inputs.name}}\" > /var/outputs/greeting && "
+        "echo $(( $(cat /var/inputs/n) * 2 )) > /var/outputs/total && echo container-task-ran",
+    ],
+)
+greet_env = flyte.TaskEnvironment.from_task("ct_greet_env", greet)
+caller = flyte.TaskEnvironment("ct_caller", depends_on=[greet_env])
+
+
+@caller.task
+async def greet_twice(name: str) -> str:
+    greeting, total = await greet(name=name, n=21)
+    return f"{greeting}|{total}"
+
+
+broken = ContainerTask(
+    name="ct_broken",
+    image="localhost/flyte-test/debian:bookworm",
+    inputs={"n": int},
+    outputs={"total": int},
+    command=["/bin/sh", "-c", "echo about to fail; exit 3"],
+)
+broken_env = flyte.TaskEnvironment.from_task("ct_broken_env", broken)

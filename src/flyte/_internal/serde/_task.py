@@ -206,6 +206,9 @@ def task_template_to_proto(
     resources = resources_to_proto(task.resources)
     if resources is not None:
         container.resources.CopyFrom(resources)
+    data_config = task.data_loading_config(context)  # raw containers (flyte.extras.ContainerTask)
+    if data_config is not None:
+        container.data_config.CopyFrom(data_config)
     template = tasks_pb2.TaskTemplate(
         id=identifier_pb2.Identifier(
             resource_type=identifier_pb2.TASK,
