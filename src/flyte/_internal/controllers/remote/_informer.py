@@ -88,17 +88,29 @@ class Informer:
         """
         update = self._updates.get(name)
         if update is not None and update.phase in TERMINAL_PHASES:
+            self._consumed(name)
             return update
         if self._error is not None:
             raise self._error
         future: asyncio.Future[state_service_pb2.ActionUpdate] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(name, []).append(future)
         try:
-            return await future
+            update = await future
+            self._consumed(name)
+            return update
         finally:
             waiters = self._waiters.get(name)
             if waiters is not None and future in waiters:
                 waiters.remove(future)
+            if waiters == []:
+                self._waiters.pop(name, None)
+
+    def _consumed(self, name: str) -> None:
+        """Forget a child whose terminal update its caller has: a parent with a million children keeps
+        no state per finished child. (Its name is never submitted again by this attempt: repeated
+        identical calls get new sequence numbers; a resubscribed stream sends it again if needed.)"""
+        if not self._waiters.get(name):
+            self._updates.pop(name, None)
 
     def _apply(self, update: state_service_pb2.ActionUpdate) -> None:
         name = update.action_id.name
