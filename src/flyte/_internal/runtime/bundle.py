@@ -8,6 +8,8 @@ import os
 import sys
 import tarfile
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,20 @@ if TYPE_CHECKING:
     from flyte._task import TaskTemplate
 
 __all__ = ["add_sys_path", "download_pickled_task", "download_tgz"]
+
+
+def _dated_data_filter(now: float) -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo]:
+    """tarfile's ``data`` filter, giving members with a zero mtime (our reproducible bundles) the time ``now``.
+
+    Files dated 1970 break tools that archive the code again: the Spark plugin zips it for its
+    executors, and zip refuses dates before 1980.
+    """
+
+    def dated(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
+        member = tarfile.data_filter(member, path)
+        return member.replace(mtime=now, deep=False) if member.mtime == 0 else member
+
+    return dated
 
 
 async def download_tgz(uri: str, destination: Path) -> None:
@@ -36,7 +52,7 @@ async def download_tgz(uri: str, destination: Path) -> None:
         try:
             with tarfile.open(local, "r:*") as archive:
                 if hasattr(tarfile, "data_filter"):
-                    archive.extractall(destination, filter="data")
+                    archive.extractall(destination, filter=_dated_data_filter(time.time()))
                 else:  # Python < 3.11.4
                     archive.extractall(destination)
         except (tarfile.TarError, OSError) as error:
