@@ -330,3 +330,14 @@ def test_both_controllers_implement_the_protocol():
     for implementation in (LocalController, RemoteController):
         for name in members:
             assert hasattr(implementation, name), f"{implementation.__name__} lacks {name}"
+
+
+async def test_a_parent_keeps_no_state_per_finished_child(plane: FakePlane, bundle: str):
+    # A parent with a million children must not hold a million updates: once a call has its
+    # child's result, the informer forgets the child (the memory bound of issue 14).
+    async with remote_controller(plane, bundle) as controller:
+        with in_task(controller):
+            results = await asyncio.gather(*(rt.square(i) for i in range(50)))
+        informers = list(controller._informers.values())
+    assert results == [i * i for i in range(50)]
+    assert len(informers) == 1 and informers[0]._updates == {} and informers[0]._waiters == {}
