@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import PROGRAMS, program_env, run_program
+from plugin_programs import PROGRAMS, program_env, run_program
 
 
 def _alive(pids: list[int]) -> list[int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROGRAMS, program_env
+from plugin_programs import PROGRAMS, program_env
 
 import flyte
 from flyte.extend import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from conftest import run_program
+from plugin_programs import run_program
 
 EXPECTED = {"good": [10, 5, 3], "handle": ["polars", "x"], "bad": True}
 
