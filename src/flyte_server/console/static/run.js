@@ -206,7 +206,7 @@
     const phase = h("span", { id: "run-phase" });
     const actionsBar = h("div", { className: "actions-bar", id: "run-actions" });
     const summary = h("dl", { className: "summary" });
-    const runError = h("pre", { className: "error", hidden: true, id: "run-error" });
+    const runError = h("pre", { className: "error", hidden: true });
     const problem = h("p", { className: "error", hidden: true });
     const notice = h("p", { className: "notice", hidden: true, id: "run-notice" });
     const list = virtualList("tree", "actions", (row, index) => (mode === "timeline" ? timelineRow(row, index) : treeRow(row)));
@@ -596,6 +596,7 @@
         {
           className: name === selected ? "vrow timeline-row selected" : "vrow timeline-row",
           "data-action": name,
+          "data-phase": C.phaseName(status.phase),
           onclick: () => select(name),
         },
         h("div", { className: "tl-label", style: indent }, twisty(row), C.shortLabel(action), h("span", { className: "muted id" }, ` ${name}`)),
