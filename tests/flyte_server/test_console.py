@@ -384,14 +384,15 @@ def test_browser_shows_a_run_as_a_tree_of_actions_with_its_log(
     chromium: str, console_server: ConsoleServer, tmp_path: Path
 ) -> None:
     dom = _render(chromium, f"{console_server.url}/v2#/runs/{console_server.ok_run}", tmp_path)
-    tree = re.search(r'<ul class="tree" id="actions">(.*)</ul></section>', dom)
+    tree = re.search(r'<div class="vlist tree" id="actions">(.*?)</section>', dom, re.S)
     assert tree is not None, dom
-    root, _, nested = tree.group(1).partition("<ul>")
-    assert 'data-action="a0"' in root and '<span class="label">fan_out</span>' in root
-    assert len(re.findall(r'data-action="[^"]+"', nested)) == 3, "three children under the root action"
-    assert nested.count('<span class="label">square</span>') == 3
-    assert nested.count("phase-succeeded") == 3
-    log = re.search(r'<pre class="log" id="log">(.*?)</pre>', dom, re.S)
+    rows = re.findall(r'<div class="vrow node[^"]*" data-action="([^"]+)"[^>]*>(.*?)</div>', tree.group(1))
+    root = [cells for name, cells in rows if name == "a0"]
+    assert root and '<span class="label">fan_out</span>' in root[0]
+    children = [cells for name, cells in rows if name != "a0"]
+    assert len(children) == 3, "three children under the root action"
+    assert all('<span class="label">square</span>' in cells and "phase-succeeded" in cells for cells in children)
+    log = re.search(r'<div class="log" id="log"[^>]*>(.*?)</div></div>', dom, re.S)
     assert log is not None and "fanning out to 3 squares" in log.group(1)
 
 
