@@ -39,9 +39,6 @@ EXCLUDED: dict[str, str] = {
     "flyte.serve": "issue 17 (apps)",
     "flyte.with_servecontext": "issue 17 (apps)",
     "flyte.remote.App": "issue 17 (apps)",
-    "flyte.extend.ImageBuildEngine": "issue 13 (images)",
-    "flyte.extend.ImageBuilder": "issue 13 (images)",
-    "flyte.extend.ImageChecker": "issue 13 (images)",
 }
 
 # Reference names that are not API: typing helpers and modules a module without ``__all__``

@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flyte._image_layers import Architecture
+from flyte._internal.imagebuild.engine import ImageBuildEngine, ImageBuilder, ImageChecker
 from flyte._task import AsyncFunctionTaskTemplate, RuntimeTaskTemplate, TaskTemplate
 from flyte._task_plugins import TaskPluginRegistry
 from flyte._utils.lazy_module import lazy_module
@@ -48,6 +49,9 @@ __all__ = [
     "PRIMARY_CONTAINER_DEFAULT_NAME",
     "Architecture",
     "AsyncFunctionTaskTemplate",
+    "ImageBuildEngine",
+    "ImageBuilder",
+    "ImageChecker",
     "RuntimeTaskTemplate",
     "TaskPluginRegistry",
     "TaskTemplate",
