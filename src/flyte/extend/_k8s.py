@@ -49,7 +49,10 @@ def pod_spec_from_resources(
         >>> spec.containers[0].resources.limits["nvidia.com/gpu"]  # doctest: +SKIP
         '1'
     """
-    from kubernetes.client import V1Container, V1PodSpec, V1ResourceRequirements
+    try:
+        from kubernetes.client import V1Container, V1PodSpec, V1ResourceRequirements
+    except ImportError as error:  # an optional dependency, as in Flyte 2
+        raise ImportError("pod_spec_from_resources needs the kubernetes package: pip install kubernetes") from error
 
     wanted = _entries(requests, 0, k8s_gpu_resource_key)
     capped = (
