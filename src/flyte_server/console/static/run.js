@@ -265,12 +265,14 @@
         setActions(first.actions);
         if (!byName.has(selected)) selected = "a0";
         showSummary(runDetails?.action || {});
+        // The selected action's details load while the rest of a big run's actions arrive.
+        const shown = showSelected();
         if (first.more) {
           setActions(await listActions(false).then((rest) => [...first.actions, ...rest.actions]));
           showSummary(runDetails?.action || {});
         }
         if (view.closed) return false;
-        await Promise.all([showSelected(), loadTimeline()]);
+        await Promise.all([shown, loadTimeline()]);
         if (view.closed) return false;
         const runDone = C.isTerminal(runDetails?.action?.status?.phase);
         return !(runDone && actions.every((action) => C.isTerminal(action.status?.phase)));
