@@ -249,6 +249,8 @@ class RunConfig:
     cache_lookup_scope: CacheLookupScope = "global"
     preserve_original_types: bool = False
     debug: bool = False
+    notifications: Any = None
+    """``flyte.notify`` rules the control plane delivers when the run ends (remote runs)."""
 
 
 class Runner:
@@ -543,7 +545,8 @@ def with_runcontext(
         disable_run_cache: neither read nor write the cache in this run.
         queue: the queue every action is scheduled on.
         max_action_concurrency: how many actions of the run may run at once.
-        notifications: not supported by this implementation; passing any raises.
+        notifications: ``flyte.notify`` rules (a Notification, a tuple of them, or a NamedRule) the
+            control plane delivers when the run ends in their phases (remote runs only).
         custom_context: key/values every action can read with ``flyte.ctx().custom_context``.
         cache_lookup_scope: ``"global"`` (any project finds an entry) or ``"project-domain"``
             (only entries written in the run's project and domain).
@@ -557,7 +560,7 @@ def with_runcontext(
 
     Raises:
         ValueError: an option has a value it cannot take (e.g. ``copy_style="some"``).
-        NotImplementedError: ``notifications`` or ``tracked`` was asked for.
+        NotImplementedError: ``tracked`` was asked for.
 
     Example:
         >>> run = flyte.with_runcontext(name="nightly", overwrite_cache=True).run(main, n=3)  # doctest: +SKIP
@@ -583,7 +586,9 @@ def with_runcontext(
     if copy_bundle_to is not None and not dry_run:
         raise ValueError("copy_bundle_to only applies to a dry run; pass dry_run=True as well")
     if notifications is not None:
-        raise NotImplementedError("with_runcontext(notifications=...) is not supported by this Flyte implementation")
+        from flyte.notify import to_run_spec
+
+        to_run_spec(notifications)  # a bad rule fails here, on one line
     if tracked or tracked_strict or _tracker is not None:
         raise NotImplementedError("Tracked local runs (tracked=True) are not supported by this Flyte implementation")
     if run_start_time is not None and not isinstance(run_start_time, datetime):
@@ -619,6 +624,7 @@ def with_runcontext(
             cache_lookup_scope=cache_lookup_scope,
             preserve_original_types=preserve_original_types,
             debug=debug,
+            notifications=notifications,
         )
     )
 

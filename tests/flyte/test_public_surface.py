@@ -26,6 +26,7 @@ MODULES = (
     "flyte.git",
     "flyte.durable",
     "flyte.remote",
+    "flyte.notify",
     "flyte.extend",
     "flyte.io.extend",
     "flyte.sandbox",

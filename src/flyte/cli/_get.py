@@ -162,6 +162,11 @@ def get_run(
         "error": f"{action.error.code}: {action.error.message}" if action.error else None,
         "aborted": action.abort_reason,
         "labels": ", ".join(f"{k}={v}" for k, v in details.labels.items()) or None,
+        # The server's notification delivery log (flyte.notify), one "phase kind target: status" per rule.
+        "notifications": "; ".join(
+            text for key, text in sorted(details.annotations.items()) if key.startswith("flyte.notify/")
+        )
+        or None,
     }
     emit_one(cli, f"Run {name}", fields, details.to_dict())
 

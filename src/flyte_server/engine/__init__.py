@@ -31,6 +31,7 @@ from flyte_server.blobs import BlobStore
 from flyte_server.blobs.local import LocalBlobStore
 from flyte_server.config import ServerConfig
 from flyte_server.engine.cache import CacheManager
+from flyte_server.engine.conditions import Conditions
 from flyte_server.engine.data import INLINE_DATA_MAX, DataAccess
 from flyte_server.engine.launch import Launcher
 from flyte_server.engine.machine import ActionMachine, EnginePolicy
@@ -43,6 +44,7 @@ from flyte_server.engine.submit import SubmitService
 from flyte_server.engine.watch import WatchHub
 from flyte_server.engine.writer import StoreWriter
 from flyte_server.executors import Executor
+from flyte_server.notify import Notifier
 from flyte_server.executors.local import LocalExecutor
 from flyte_server.executors.zygote import ZYGOTE_SCRIPT
 from flyte_server.handlers import TaskHandlers
@@ -162,6 +164,9 @@ class Engine:
             ),
         )
         self.submit = SubmitService(self)
+        self.conditions = Conditions(self)
+        self.notifier = Notifier(self)
+        self.hub.listeners.append(self.notifier.on_event)
         self.queries = Queries(self)
         self.known_specs: set[str] = set()
         self._started = False

@@ -110,6 +110,8 @@ class Launcher:
                 "_U_EP_OVERRIDE": self.endpoint,
                 "_U_INSECURE": "true",
                 "_U_ORG_NAME": "local",
+                # PyPI flyte's runtime sends condition actions only through ActionsService.
+                "_U_USE_ACTIONS": "1",
                 INLINE_LIMIT_ENV: str(INLINE_DATA_MAX),
                 "PYTHONUNBUFFERED": "1",
             }

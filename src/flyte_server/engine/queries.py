@@ -65,9 +65,15 @@ class Queries:
         return row
 
     async def run_details(self, key: ActionKey) -> run_definition_pb2.RunDetails:
+        from flyte_server.notify import delivery_log, log_annotations
+
         row = await self._row(key)
         async with self.engine.database.session() as session:
-            return await run_details(session, row)
+            details = await run_details(session, row)
+        # The notification delivery log travels as annotations (flyte.notify/<rule>): the protocol has no field for it.
+        for name, text in log_annotations(await delivery_log(self.engine, key.project, key.domain, key.run)).items():
+            details.run_spec.annotations.values[name] = text
+        return details
 
     async def action_details(self, key: ActionKey) -> run_definition_pb2.ActionDetails:
         row = await self._row(key)

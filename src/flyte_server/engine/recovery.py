@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from flyteidl2.task import run_pb2, task_definition_pb2
 from sqlalchemy import select
 
+from flyte_server.engine.conditions import CONDITION
 from flyte_server.engine.model import (
     INITIALIZING,
     QUEUED,
@@ -110,6 +111,9 @@ async def recover(
                 known=set(names[run_key]),
             )
             machine.runs[run_key] = run_state
+        if row.action_type == CONDITION:
+            engine.conditions.restore(row, run_state)
+            continue
         if row.action_type != TASK:
             continue
         a = ActionState(

@@ -12,7 +12,7 @@ its own queue; publishing never blocks. A subscriber that falls far behind is to
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from flyteidl2.workflow import run_definition_pb2
@@ -124,6 +124,8 @@ class WatchHub:
     def __init__(self) -> None:
         self._subscribers: dict[Topic, set[Subscription]] = {}
         self._closed = False
+        self.listeners: list[Callable[[ActionEvent], None]] = []
+        """Called with every published event (the notifier)."""
 
     def subscribe(self, *topics: Topic) -> Subscription:
         """Start receiving the events of ``topics`` (call ``close()`` when done)."""
@@ -160,7 +162,9 @@ class WatchHub:
                     subscription._queue.put_nowait(None)
 
     def publish(self, event: ActionEvent) -> None:
-        """Hand ``event`` to the subscribers of its parent, action, run and project topics."""
+        """Hand ``event`` to the listeners and to the subscribers of its parent, action, run and project topics."""
+        for listener in self.listeners:
+            listener(event)
         if not self._subscribers:
             return
         key = event.key

@@ -13,11 +13,32 @@ import flyte
 import flyte.remote
 
 
+def _notifications(settings):
+    """Email on success and failure, a webhook on failure, Slack on success (flyte.notify of either SDK)."""
+    from flyte import notify
+    from flyte.models import ActionPhase
+
+    return (
+        notify.Email(on_phase=(ActionPhase.SUCCEEDED, ActionPhase.FAILED), recipients=(settings["email"],)),
+        notify.Webhook(
+            on_phase=ActionPhase.FAILED,
+            url=settings["url"] + "/webhook",
+            body={"run": "{{.Run.Name}}", "phase": "{{.Phase}}", "error": "{{.Error}}"},
+        ),
+        notify.Slack(
+            on_phase=ActionPhase.SUCCEEDED, webhook_url=settings["url"] + "/slack", message="{{.Run.Name}} done"
+        ),
+    )
+
+
 def main(command):
     flyte.init(endpoint=command["endpoint"], insecure=True, project=command["project"], domain=command["domain"])
     op = command["op"]
     if op == "run":
-        run = flyte.run(getattr(hitl_wf, command["task"]), **command.get("inputs", {}))
+        runner = (
+            flyte.with_runcontext(notifications=_notifications(command["notify"])) if "notify" in command else flyte
+        )
+        run = runner.run(getattr(hitl_wf, command["task"]), **command.get("inputs", {}))
         return {"run": run.name}
     if op == "wait":
         run = flyte.remote.Run.get(command["run"])

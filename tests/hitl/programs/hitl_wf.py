@@ -81,3 +81,13 @@ async def whole(n: int, marks: str) -> int:
     if failed:
         raise RuntimeError(f"{len(failed)} parts failed")
     return sum(results)
+
+
+@env.task
+async def echo(x: int) -> int:
+    return x
+
+
+@env.task
+async def boom() -> int:
+    raise ValueError("boom on purpose")

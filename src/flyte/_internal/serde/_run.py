@@ -104,6 +104,16 @@ def run_spec_to_proto(
         spec.max_action_concurrency = config.max_action_concurrency
     if config.run_base_dir:
         spec.run_base_dir = config.run_base_dir
+    if config.notifications is not None:
+        from flyte.notify import to_run_spec
+
+        rule_name, rules = to_run_spec(config.notifications)
+        spec.ClearField("notification_rule_name")
+        spec.ClearField("notification_rules")
+        if rule_name:
+            spec.notification_rule_name = rule_name
+        if rules is not None:
+            spec.notification_rules.CopyFrom(rules)
     if config.run_start_time is not None:
         spec.run_start_time.FromDatetime(_utc(config.run_start_time))
     elif base is not None:
