@@ -4,7 +4,8 @@ One server for the module (the Debian test image stands in for the SDK's default
 tasks are driven by our SDK and by PyPI flyte. What a user notices: resources become container
 limits seen inside, an abort removes the container, a server killed with -9 and started again
 finds a running container by its labels and does not run the attempt twice, fan-outs of trivial
-children stay fast in warm containers, and the attempt's output reaches its log.
+children stay fast in warm containers (whose attempts also outlive a crash of the server), and the
+attempt's output reaches its log.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ async def test_abort_stops_and_removes_the_container(
     podman_server: ServerProcess, programs_dir: Path, tmp_path: Path
 ) -> None:
     started = drive(
-        sys.executable, podman_server, programs_dir, tmp_path / "home", task="sleepy", inputs={"seconds": 300}, wait=False
+        sys.executable, podman_server, programs_dir, tmp_path / "h", task="sleepy", inputs={"seconds": 300}, wait=False
     )
     run = started["run"]
     await _wait_container(podman_server, run)
@@ -117,19 +118,24 @@ async def test_abort_stops_and_removes_the_container(
         await asyncio.sleep(0.3)
 
 
-async def test_a_restarted_server_finds_the_running_container_by_its_labels(
-    podman_server: ServerProcess, programs_dir: Path, tmp_path: Path
+@pytest.mark.parametrize("task", ["sleepy", "warm_sleepy"])
+async def test_a_server_killed_and_restarted_finds_its_running_attempts_again(
+    task: str, podman_server: ServerProcess, programs_dir: Path, tmp_path: Path
 ) -> None:
+    """``sleepy`` runs in a container of its own (found by its handle/labels), ``warm_sleepy`` in the warm container."""
     started = drive(
-        sys.executable, podman_server, programs_dir, tmp_path / "home", task="sleepy", inputs={"seconds": 12}, wait=False
+        sys.executable, podman_server, programs_dir, tmp_path / "home", task=task, inputs={"seconds": 12}, wait=False
     )
     run = started["run"]
-    container = await _wait_container(podman_server, run)
+    log = podman_server.data_dir / "logs" / PROJECT / DOMAIN / run / "a0" / "1.log"
+    deadline = time.monotonic() + 90
+    while not (log.exists() and "sleeping" in log.read_text()):
+        assert time.monotonic() < deadline, f"{task} did not start:\n{podman_server.log_tail()}"
+        await asyncio.sleep(0.3)
     podman_server.kill9()
     podman_server.start()
     details = await _wait_phase(podman_server, run, {P.ACTION_PHASE_SUCCEEDED, P.ACTION_PHASE_FAILED})
     assert details.status.phase == P.ACTION_PHASE_SUCCEEDED, podman_server.log_tail()  # type: ignore[attr-defined]
-    assert details.status.attempts == 1, "re-attached to the running container, not run again"  # type: ignore[attr-defined]
-    log = podman_server.data_dir / "logs" / PROJECT / DOMAIN / run / "a0" / "1.log"
+    assert details.status.attempts == 1, "re-attached to the running attempt, not run again"  # type: ignore[attr-defined]
     assert log.read_text().count("sleeping") == 1
-    assert container["Id"], container
+    assert not (log.parent / "2.log").exists()

@@ -155,6 +155,7 @@ class ContainerExecutor:
         self._warm: dict[str, LocalExecutor] = {}
         self._warm_lock = asyncio.Lock()
         self._warm_failed: dict[str, float] = {}
+        self._warm_ids: dict[str, str] = {}
         self._events: asyncio.Task[None] | None = None
         self._reconciler: asyncio.Task[None] | None = None
         self._events_process: asyncio.subprocess.Process | None = None
@@ -217,8 +218,16 @@ class ContainerExecutor:
                 self._events_process.kill()
             await self._events_process.wait()
         for pool in list(self._warm.values()):
-            await pool.stop()  # the warm worker exits with its stdin: its container goes (--rm)
+            await pool.stop()  # the warm worker exits with its stdin
         self._warm.clear()
+        self._warm_ids.clear()
+        # A clean stop (the engine stopped the running attempts first): no warm container is needed,
+        # this server's or one an earlier server left and nothing adopted.
+        with contextlib.suppress(LaunchError, ValueError):
+            for entry in await self._list():
+                labels = entry.get("Labels") or {}
+                if isinstance(labels, dict) and labels.get(_LABEL + "kind") == "warm":
+                    await self._remove(str(entry.get("Id") or entry.get("ID")), 0)
 
     # ------------------------------------------------------------------ launching
 
@@ -358,24 +367,19 @@ class ContainerExecutor:
         volumes.append(f"{ZYGOTE_SCRIPT.parent}:{ZYGOTE_SCRIPT.parent}:ro")
         for path in {self.state_dir, self.work_root, self.log_root, *self.shared_paths}:
             volumes.append(f"{path}:{path}:rw")
-        labels = self._labels(LaunchSpec(argv=[], env={}, cwd=state_dir, log_path=state_dir), "warm")
+        container_id = await self._warm_container(image, state_dir, volumes)
+        self._warm_ids[image] = container_id
+        # The warm worker is exec'd into a container that only waits: when this server dies (and
+        # the warm worker with its stdin), the container and the attempts forked in it live on,
+        # and the next server adopts the container.
         prefix = [
             self.binary,
-            "run",
+            "exec",
             "-i",
-            "--rm",
-            "--network=host",
-            "--pid=host",
-            *labels,
-            "--label",
-            f"{_LABEL}image={image}",
             *self._env_args(self.base_env, own_runtime=False),
-            *[arg for volume in volumes for arg in ("-v", volume)],
             "--workdir",
             str(state_dir),
-            "--entrypoint",
-            "",
-            image,
+            container_id,
         ]
         pool = LocalExecutor(
             self.worker_python,
@@ -395,6 +399,43 @@ class ContainerExecutor:
             raise LaunchError(f"the warm container of {image} did not start; see {state_dir / 'warm-worker.log'}")
         logger.info("warm container of %s ready", image)
         return pool
+
+    async def _warm_container(self, image: str, state_dir: Path, volumes: list[str]) -> str:
+        """The id of the running warm container of ``image``: an earlier server's, or a new one."""
+        out = await self._cli(
+            "ps",
+            "--filter",
+            f"label={_LABEL}server={self.server_id}",
+            "--filter",
+            f"label={_LABEL}kind=warm",
+            "--format",
+            "json",
+        )
+        for entry in _parse_ps(self.name, out):
+            labels = entry.get("Labels") or {}
+            if isinstance(labels, dict) and labels.get(_LABEL + "image") == image:
+                logger.info("adopting the warm container of %s left by an earlier server", image)
+                return str(entry.get("Id") or entry.get("ID"))
+        labels = self._labels(LaunchSpec(argv=[], env={}, cwd=state_dir, log_path=state_dir), "warm")
+        out = await self._cli(
+            "run",
+            "-d",
+            "--rm",
+            "--network=host",
+            "--pid=host",
+            *labels,
+            "--label",
+            f"{_LABEL}image={image}",
+            *[arg for volume in volumes for arg in ("-v", volume)],
+            "--workdir",
+            str(state_dir),
+            "--entrypoint",
+            self.worker_python,
+            image,
+            "-c",
+            "import time\nwhile True: time.sleep(86400)",
+        )
+        return out.strip().splitlines()[-1]
 
     # ------------------------------------------------------------------ stopping and exits
 
@@ -451,9 +492,7 @@ class ContainerExecutor:
 
     async def _list(self) -> list[dict[str, Any]]:
         out = await self._cli("ps", "-a", "--filter", f"label={_LABEL}server={self.server_id}", "--format", "json")
-        if self.name == "docker":  # one JSON object a line
-            return [json.loads(line) for line in out.splitlines() if line.strip()]
-        return json.loads(out or "[]") or []
+        return _parse_ps(self.name, out)
 
     async def _reconcile(self) -> None:
         if not self._attempts:
@@ -535,6 +574,13 @@ class ContainerExecutor:
                 handle.group = f"{self.name}:warm:{handle.group}"  # type: ignore[misc]
                 found.setdefault(key, handle)
         return found
+
+
+def _parse_ps(runtime: str, out: str) -> list[dict[str, Any]]:
+    """``ps --format json``: a JSON array (podman), or one object a line (docker)."""
+    if runtime == "docker":
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+    return json.loads(out or "[]") or []
 
 
 def _subdirs(path: Path) -> list[Path]:

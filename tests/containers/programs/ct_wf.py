@@ -36,6 +36,13 @@ async def sleepy(seconds: int) -> int:
 
 
 @light.task
+async def warm_sleepy(seconds: int) -> int:
+    print("sleeping warm", flush=True)
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@light.task
 async def square(x: int) -> int:
     return x * x
 
@@ -56,7 +63,7 @@ greet = ContainerTask(
     command=[
         "/bin/sh",
         "-c",
-        "echo \"hello {{.inputs.name}}\" > /var/outputs/greeting && "
+        'echo "hello {{.inputs.name}}" > /var/outputs/greeting && '
         "echo $(( $(cat /var/inputs/n) * 2 )) > /var/outputs/total && echo container-task-ran",
     ],
 )

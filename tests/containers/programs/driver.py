@@ -3,9 +3,9 @@
 import json
 import sys
 
-import flyte
-
 import ct_wf
+
+import flyte
 
 request = json.loads(sys.argv[1])
 flyte.init(endpoint=request["endpoint"], insecure=True, project="flytesnacks", domain="development")
