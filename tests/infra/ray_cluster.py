@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["RAY_ENV", "RayCluster", "RayNode", "descendants", "forward_port", "free_ports_in"]
+__all__ = ["RAY_ENV", "RayCluster", "RayNode", "descendants", "forward_port", "free_ports_in", "mirrored_port"]
 
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 """What every Ray process of the tests runs with (drivers too)."""
@@ -318,8 +318,13 @@ class RayCluster:
 
 _FORWARD_SCRIPT = r"""
 import asyncio, ctypes, os, socket, sys
-netns, target = sys.argv[1], int(sys.argv[2])
-listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen(128)
+netns, target, local = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+listener = socket.socket()
+try:
+    listener.bind(("127.0.0.1", local))
+except OSError as error:
+    sys.exit(f"bind {local}: {error}")
+listener.listen(128)
 # Sockets made from now on belong to the namespace; the listener stays outside it.
 fd = os.open(f"/var/run/netns/{netns}", os.O_RDONLY)
 if ctypes.CDLL(None, use_errno=True).setns(fd, 0x40000000) != 0:
@@ -353,13 +358,16 @@ asyncio.run(main())
 """
 
 
-def forward_port(netns: str, port: int) -> tuple[subprocess.Popen[bytes], int]:
-    """Relay a free loopback port of this namespace to ``127.0.0.1:port`` inside ``netns``.
+def forward_port(netns: str, port: int, local_port: int = 0) -> tuple[subprocess.Popen[bytes], int]:
+    """Relay a loopback port of this namespace (``local_port``, 0: a free one) to ``127.0.0.1:port`` in ``netns``.
 
     Returns the relay process (terminate it when done) and the port to connect to here.
+
+    Raises:
+        RuntimeError: the relay could not start (``local_port`` taken here, no such namespace).
     """
     process = subprocess.Popen(
-        [sys.executable, "-c", _FORWARD_SCRIPT, netns, str(port)],
+        [sys.executable, "-c", _FORWARD_SCRIPT, netns, str(port), str(local_port)],
         stdout=subprocess.PIPE,
         start_new_session=True,
     )
@@ -371,3 +379,19 @@ def forward_port(netns: str, port: int) -> tuple[subprocess.Popen[bytes], int]:
         process.wait()
         raise RuntimeError(f"cannot relay into namespace {netns} (port {port})")
     return process, int(line)
+
+
+def mirrored_port(netns: str, attempts: int = 20) -> tuple[int, subprocess.Popen[bytes]]:
+    """A port free inside ``netns`` *and* here, relayed from here to there.
+
+    A service bound to it inside the namespace has the same URL on both sides (signed URLs and
+    endpoints it hands out work from the test process too). Returns the port and the relay.
+    """
+    for _ in range(attempts):
+        (port,), _ = free_ports_in(netns, 1)
+        try:
+            relay, _ = forward_port(netns, port, local_port=port)
+        except RuntimeError:
+            continue
+        return port, relay
+    raise RuntimeError(f"no port free both here and in namespace {netns}")

@@ -480,7 +480,7 @@ class RayExecutor:
         self._nodes_checked = 0.0
         self._reaper: asyncio.Task[None] | None = None
         self._started = False
-        self._lock = asyncio.Lock()
+        self._placing = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -531,10 +531,7 @@ class RayExecutor:
         """Why no node of the cluster could ever run an attempt with ``options`` (``None``: one can)."""
         import ray
 
-        wanted: dict[str, float] = dict(options.get("resources", {}))
-        for option, name in (("num_cpus", "CPU"), ("num_gpus", "GPU"), ("memory", "memory")):
-            if options.get(option):
-                wanted[name] = float(options[option])
+        wanted = self._wanted(options)
         if not wanted:
             return None
         if time.monotonic() - self._nodes_checked > 10 or not self._node_resources:
@@ -546,13 +543,15 @@ class RayExecutor:
         asked = ", ".join(f"{name}={amount:g}" for name, amount in sorted(wanted.items()))
         return f"no node of the Ray cluster has {asked}"
 
-    def _runner_for(self, spec: LaunchSpec, options: dict[str, Any]) -> _RunnerRef:
-        key = _reuse_key(spec, options)
-        dedicated = bool(options)
-        candidates = [r for r in self._by_key.get(key, []) if not r.dead and not r.retiring]
-        for runner in candidates:
-            if len(runner.running) < runner.capacity:
-                return runner
+    @staticmethod
+    def _wanted(options: dict[str, Any]) -> dict[str, float]:
+        wanted: dict[str, float] = dict(options.get("resources", {}))
+        for option, name in (("num_cpus", "CPU"), ("num_gpus", "GPU"), ("memory", "memory")):
+            if options.get(option):
+                wanted[name] = float(options[option])
+        return wanted
+
+    def _new_runner(self, spec: LaunchSpec, options: dict[str, Any], key: str) -> _RunnerRef:
         name = f"r-{key}-{len(self._by_key.get(key, []))}-{os.urandom(3).hex()}"
         env = {k: v for k, v in spec.env.items() if k not in PER_ATTEMPT_ENV}
         actor_options: dict[str, Any] = {
@@ -564,6 +563,7 @@ class RayExecutor:
             "num_cpus": 0,
         }
         actor_options.update(options)
+        dedicated = bool(options)
         if not dedicated and self._head_node:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -574,6 +574,52 @@ class RayExecutor:
         self._runners[name] = runner
         self._by_key.setdefault(key, []).append(runner)
         return runner
+
+    def _free_runner(self, key: str) -> _RunnerRef | None:
+        for runner in self._by_key.get(key, []):
+            if not runner.dead and not runner.retiring and len(runner.running) < runner.capacity:
+                return runner
+        return None
+
+    async def _runner_for(self, spec: LaunchSpec, options: dict[str, Any], attempt_id: str) -> _RunnerRef:
+        """A runner for the attempt, which is counted as running there before this returns.
+
+        Attempts without resources share their key's runner. One with resources takes an idle
+        runner of its key; else a new runner is made once the cluster has the resources free (idle
+        runners of other keys are stopped to make room), and placed before the next one is
+        considered, so that two attempts never wait for the same free slot.
+        """
+        import ray
+        import ray.exceptions
+
+        key = _reuse_key(spec, options)
+        runner = self._free_runner(key)
+        if runner is None and not options:
+            runner = self._new_runner(spec, options, key)
+        if runner is not None:
+            runner.running.add(attempt_id)
+            return runner
+        wanted = self._wanted(options)
+        async with self._placing:
+            while True:
+                runner = self._free_runner(key)
+                if runner is not None:
+                    runner.running.add(attempt_id)
+                    return runner
+                available = await asyncio.to_thread(ray.available_resources)
+                if all(available.get(name, 0.0) >= amount for name, amount in wanted.items()):
+                    break
+                for other in list(self._runners.values()):
+                    if other.capacity == 1 and not other.running and other.key != key:
+                        self.kill(other)
+                await asyncio.sleep(0.25)
+            runner = self._new_runner(spec, options, key)
+            runner.running.add(attempt_id)
+            try:
+                await runner.actor.status.remote()  # placed: its resources are taken now
+            except ray.exceptions.RayError:
+                pass  # launch() finds it dead
+            return runner
 
     async def launch(self, spec: LaunchSpec) -> RayAttempt:
         import ray.exceptions
@@ -586,8 +632,7 @@ class RayExecutor:
             raise LaunchError(reason)
         attempt_id = _attempt_id(spec)
         per_attempt = {k: spec.env[k] for k in PER_ATTEMPT_ENV if k in spec.env}
-        runner = self._runner_for(spec, options)
-        runner.running.add(attempt_id)
+        runner = await self._runner_for(spec, options, attempt_id)
         try:
             await runner.actor.start.remote(attempt_id, list(spec.argv), per_attempt, spec.entry)
         except ray.exceptions.RayError as error:
@@ -635,7 +680,9 @@ class RayExecutor:
             await asyncio.sleep(max(self.idle_seconds / 4, 0.5))
             now = time.monotonic()
             for runner in list(self._runners.values()):
-                if not runner.running and (runner.retiring or now - runner.idle_since > self.idle_seconds):
+                # A runner holding resources frees them soon; a shared one stays warm longer.
+                idle = min(self.idle_seconds, 5.0) if runner.capacity == 1 else self.idle_seconds
+                if not runner.running and (runner.retiring or now - runner.idle_since > idle):
                     self.kill(runner)
 
     # ------------------------------------------------------------------ finding attempts again
