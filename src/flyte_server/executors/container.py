@@ -570,8 +570,9 @@ class ContainerExecutor:
         for state_dir in await asyncio.to_thread(_subdirs, warm_root):
             scanner = LocalExecutor(self.worker_python, state_dir=state_dir, base_env={}, work_root=self.work_root)
             for key, handle in (await scanner.find_attempts()).items():
-                handle.id = f"{self.name}:warm:{handle.id}"  # type: ignore[misc]
-                handle.group = f"{self.name}:warm:{handle.group}"  # type: ignore[misc]
+                if handle.id:  # an ended attempt (FinishedAttempt) has none
+                    handle.id = f"{self.name}:warm:{handle.id}"  # type: ignore[misc]
+                    handle.group = f"{self.name}:warm:{handle.group}"  # type: ignore[misc]
                 found.setdefault(key, handle)
         return found
 
