@@ -139,3 +139,11 @@ async def test_a_server_killed_and_restarted_finds_its_running_attempts_again(
     assert details.status.attempts == 1, "re-attached to the running attempt, not run again"  # type: ignore[attr-defined]
     assert log.read_text().count("sleeping") == 1
     assert not (log.parent / "2.log").exists()
+
+
+def test_an_image_that_cannot_be_pulled_fails_the_run_with_podmans_reason(
+    podman_server: ServerProcess, programs_dir: Path, tmp_path: Path
+) -> None:
+    result = drive(sys.executable, podman_server, programs_dir, tmp_path / "home", task="in_a_missing_image")
+    assert result["phase"] == "FAILED"
+    assert "no-such-image" in result["error"] and "podman run failed" in result["error"], result

@@ -85,3 +85,11 @@ broken = ContainerTask(
     command=["/bin/sh", "-c", "echo about to fail; exit 3"],
 )
 broken_env = flyte.TaskEnvironment.from_task("ct_broken_env", broken)
+
+
+missing_image = flyte.TaskEnvironment("ct_missing_image", image="localhost/flyte-test/no-such-image:1")
+
+
+@missing_image.task
+async def in_a_missing_image() -> int:
+    return 1
