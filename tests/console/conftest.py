@@ -84,6 +84,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSession
             failed_run=runs["failed"],
             log_path=log_path,
             artifacts=artifacts_dir(tmp_path_factory),
+            data_dir=root / "data",
         )
     finally:
         server.send_signal(signal.SIGINT)

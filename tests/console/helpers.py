@@ -26,10 +26,15 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 WORKFLOW = '''
 import asyncio
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
 
 import flyte
 import flyte.report
+from flyte.io import File
 
 env = flyte.TaskEnvironment(name="console_e2e")
 
@@ -70,6 +75,19 @@ async def ticker(count: int, pause: float) -> str:
 
 
 @env.task
+async def artifacts(rows: int) -> tuple[File, pd.DataFrame]:
+    path = Path(tempfile.mkdtemp()) / "notes.txt"
+    path.write_text("hello from the task\\n")
+    frame = pd.DataFrame({"n": list(range(rows)), "square": [i * i for i in range(rows)]})
+    return await File.from_local(str(path)), frame
+
+
+@env.task
+async def count_rows(frame: pd.DataFrame) -> int:
+    return len(frame)
+
+
+@env.task
 async def boom(x: int) -> int:
     raise ValueError(f"bad input {x}")
 '''
@@ -100,6 +118,8 @@ class ConsoleSession:
     """A failed run of ``boom(x=7)``."""
     log_path: Path
     artifacts: Path
+    data_dir: Path
+    """The server's --data-dir (its local blob store is ``blobs/`` in it)."""
     token: str = ""
     _token_expires: float = field(default=0.0)
 

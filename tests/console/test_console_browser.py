@@ -10,6 +10,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import httpx
 import pytest
 from selenium.webdriver.support.ui import Select
 from tests.console.helpers import DOMAIN, PROJECT, Browser, ConsoleSession
@@ -131,6 +132,40 @@ def test_dataclass_output_as_a_table_and_the_report(browser: Browser, console: C
     assert run
 
 
+def test_file_download_link_and_data_frame_preview(browser: Browser, console: ConsoleSession) -> None:
+    import pandas as pd
+
+    folder = console.data_dir / "blobs" / PROJECT / DOMAIN / "console-test"
+    folder.mkdir(parents=True, exist_ok=True)
+    frame_path = folder / "cities.parquet"
+    pd.DataFrame({"city": ["Oslo", "Lima", "Pune"], "temp": [3.5, 19.0, 31.2]}).to_parquet(frame_path)
+
+    # A location outside the project's store is refused next to the field.
+    browser.open(f"{console.url}/v2#/tasks/console_e2e.count_rows")
+    browser.wait_css("#input-frame")
+    browser.type("#input-frame", "/etc/passwd")
+    browser.click("#launch-submit")
+    browser.wait(lambda: "location of this server's store" in browser.find("#error-frame").text, "the refusal")
+
+    _launch(browser, console, "count_rows", {"frame": str(frame_path)})
+    browser.wait(lambda: _phase_of(browser, "a0") == "SUCCEEDED" or None, "the run to succeed", timeout=90)
+    browser.wait(lambda: browser.find_all("#io-inputs table.preview"), "the data frame preview")
+    header = [cell.text for cell in browser.find_all("#io-inputs table.preview th")]
+    cells = [cell.text for cell in browser.find_all("#io-inputs table.preview td")]
+    assert header == ["city", "temp"] and cells[:2] == ["Oslo", "3.5"], (header, cells)
+    assert "3 of 3 rows" in browser.find("#io-inputs .frame").text
+    browser.wait(lambda: browser.find("#io-outputs").text.endswith("3"), "len(frame) as the output")
+    _shot(browser, console, "05-data-frame")
+
+    _launch(browser, console, "artifacts", {"rows": "5"})
+    browser.wait(lambda: _phase_of(browser, "a0") == "SUCCEEDED" or None, "the run to succeed", timeout=90)
+    link = browser.wait(lambda: browser.find_all("#io-outputs a.download"), "the file's download link")[0]
+    assert "notes.txt" in link.text
+    href = link.get_attribute("href")
+    assert "/__blob/" in href and "signature=" in href
+    assert httpx.get(href, timeout=30).text == "hello from the task\n"
+
+
 def test_abort_a_running_fan_out_then_relaunch_it(browser: Browser, console: ConsoleSession) -> None:
     run = _launch(browser, console, "fan_out", {"n": "4", "delay": "600"})
     browser.wait(lambda: len(browser.find_all("#actions .vrow.node")) == 5, "the root and four children")
@@ -152,7 +187,7 @@ def test_abort_a_running_fan_out_then_relaunch_it(browser: Browser, console: Con
     )
     phases = {action["id"]["name"]: action["status"]["phase"] for action in console.actions(run)}
     assert len(phases) == 5 and set(phases.values()) == {"ACTION_PHASE_ABORTED"}, phases
-    _shot(browser, console, "05-aborted")
+    _shot(browser, console, "06-aborted")
 
     browser.click("#relaunch")
     browser.wait(
@@ -200,7 +235,7 @@ def test_follow_search_and_download_a_log(browser: Browser, console: ConsoleSess
     browser.js("const s = document.getElementById('log-search'); s.value = ''; s.dispatchEvent(new Event('input'));")
     Select(browser.find("#log-level")).select_by_value("warning")
     browser.wait(lambda: len(browser.find_all("#log .logline")) == 4, "only the four warnings")
-    _shot(browser, console, "06-log")
+    _shot(browser, console, "07-log")
     assert browser.find("#log-download").is_enabled()
 
 
@@ -215,7 +250,7 @@ def test_runs_list_filters_error_column_and_pages(browser: Browser, console: Con
         lambda: browser.find_all("tr.run") and all("ABORTED" in r.text for r in browser.find_all("tr.run")),
         "only aborted runs",
     )
-    _shot(browser, console, "07-runs-filtered")
+    _shot(browser, console, "08-runs-filtered")
     browser.open(f"{console.url}/v2#/runs?q={console.failed_run[:8]}")
     browser.wait(
         lambda: [r.get_attribute("data-run") for r in browser.find_all("tr.run")] == [console.failed_run],
@@ -238,7 +273,7 @@ def test_pages_for_projects_secrets_triggers_and_a_phone(browser: Browser, conso
     assert browser.js("return document.documentElement.dataset.theme") in ("dark", "light")
     browser.open(f"{console.url}/v2#/runs")
     browser.wait_css("tr.run")
-    _shot(browser, console, "08-runs-theme")
+    _shot(browser, console, "09-runs-theme")
     browser.click("#theme")
     try:
         browser.viewport(390, 844, mobile=True)
@@ -246,8 +281,8 @@ def test_pages_for_projects_secrets_triggers_and_a_phone(browser: Browser, conso
         browser.wait_css("tr.run")
         # Nothing but the runs table (which scrolls in its own box) is wider than the phone.
         assert browser.js("return document.documentElement.scrollWidth") <= 392
-        browser.screenshot(console.artifacts / "09-phone.png")
-        _check_screenshot(console.artifacts / "09-phone.png", 390, 844)
+        browser.screenshot(console.artifacts / "10-phone.png")
+        _check_screenshot(console.artifacts / "10-phone.png", 390, 844)
     finally:
         browser.viewport(1280, 800)
 
@@ -270,7 +305,7 @@ def test_a_viewer_sees_no_buttons_that_change_things(browser: Browser, console: 
         assert not browser.find_all("#launch-submit")
         browser.open(f"{console.url}/v2#/secrets")
         browser.wait(lambda: "needs the admin role" in browser.find("main").text, "secrets refused")
-        _shot(browser, console, "10-viewer")
+        _shot(browser, console, "11-viewer")
     finally:
         browser.click("#logout")
         browser.wait_css("#login")

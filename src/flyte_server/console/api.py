@@ -217,7 +217,7 @@ class ConsoleApi:
         """The deployed task's spec, guessed Python inputs, declared literal types and default literals."""
         from flyteidl2.task import task_definition_pb2
 
-        from flyte.types._interop import guess_interface
+        from flyte.types import TypeEngine
 
         task = request.get("task")
         if not isinstance(task, dict):
@@ -228,18 +228,26 @@ class ConsoleApi:
         async with engine.database.session() as session:
             spec = await engine.submit.deployed_spec(session, task_id, project, domain)
         interface = spec.task_template.interface
-        native = guess_interface(interface, spec.default_inputs)
         types = {entry.key: entry.value.type for entry in interface.inputs.variables}
         defaults = {
             param.name: param.parameter.default for param in spec.default_inputs if param.parameter.HasField("default")
         }
-        return spec, dict(native.inputs), types, defaults
+        # As the CLI's deployed-task command guesses them, one input at a time: a type the SDK
+        # cannot guess (None) still gets a field (a blob is a location, anything else JSON).
+        inputs: dict[str, tuple[Any, Any]] = {}
+        for name, literal_type in types.items():
+            try:
+                guessed = TypeEngine.guess_python_type(literal_type)
+            except Exception:
+                guessed = None
+            inputs[name] = (guessed, None if name in defaults else inspect.Parameter.empty)
+        return spec, inputs, types, defaults
 
     async def get_launch_form(self, request: dict[str, Any], principal: Any) -> dict[str, Any]:
         from flyte.cli._params import short_type_name
 
         project, domain = self._scope(request, principal)
-        spec, inputs, _, defaults = await self._interface(request, project, domain)
+        spec, inputs, types, defaults = await self._interface(request, project, domain)
         descriptions = {entry.key: entry.value.description for entry in spec.task_template.interface.inputs.variables}
         prefill: dict[str, str] = {}
         source = request.get("from")
@@ -251,10 +259,10 @@ class ConsoleApi:
             prefill = {item.name: _as_text(item.value) for item in previous.literals}
         fields = []
         for name, (tp, default) in inputs.items():
-            kind, choices = _field_kind(tp)
+            kind, choices = _field_kind(tp) if tp is not None else (_unguessed_kind(types[name]), None)
             field: dict[str, Any] = {
                 "name": name,
-                "type": short_type_name(tp),
+                "type": short_type_name(tp) if tp is not None else _unguessed_kind(types[name]),
                 "kind": kind,
                 "required": default is inspect.Parameter.empty,
                 "description": descriptions.get(name, ""),
@@ -292,6 +300,11 @@ class ConsoleApi:
                 if default is inspect.Parameter.empty:
                     raise ApiError("invalid_argument", f"{name}: a value is required")
                 continue  # the deployed default applies
+            if tp is None:
+                encoded.literals.append(
+                    common_pb2.NamedLiteral(name=name, value=self._unguessed(name, types[name], raw, project, domain))
+                )
+                continue
             value = self._convert(name, tp, raw, project, domain)
             try:
                 literal = await TypeEngine.to_literal(value, tp, types[name])
@@ -299,6 +312,24 @@ class ConsoleApi:
                 raise ApiError("invalid_argument", f"{name}: {_first_line(error)}") from None
             encoded.literals.append(common_pb2.NamedLiteral(name=name, value=literal))
         return {"inputs": json_format.MessageToDict(encoded)}
+
+    def _unguessed(
+        self, name: str, literal_type: types_pb2.LiteralType, raw: Any, project: str, domain: str
+    ) -> literals_pb2.Literal:
+        """The literal of an input whose Python type the SDK cannot guess: only locations (blobs)."""
+        from flyteidl2.core import literals_pb2
+
+        from flyte_server.engine.locations import store_key
+
+        if not literal_type.HasField("blob") or not isinstance(raw, str):
+            raise ApiError("invalid_argument", f"{name}: the console cannot convert a value of this input's type")
+        engine = self._engine()
+        key = store_key(engine.blobs, raw.strip())
+        if key is None or not key.startswith(f"{project}/{domain}/"):
+            where = engine.blobs.native_url(f"{project}/{domain}")
+            raise ApiError("invalid_argument", f"{name}: give a location of this server's store under {where}/")
+        blob = literals_pb2.Blob(uri=raw.strip(), metadata=literals_pb2.BlobMetadata(type=literal_type.blob))
+        return literals_pb2.Literal(scalar=literals_pb2.Scalar(blob=blob))
 
     def _convert(self, name: str, tp: Any, raw: Any, project: str, domain: str) -> Any:
         """The form's value for one input, converted as the CLI converts an option's text."""
@@ -589,6 +620,12 @@ def _io_kind(tp: Any) -> str | None:
         if issubclass(base, DataFrame):
             return "dataframe"
     return None
+
+
+def _unguessed_kind(literal_type: types_pb2.LiteralType) -> str:
+    if literal_type.HasField("blob"):
+        return "dir" if literal_type.blob.dimensionality == 1 else "file"
+    return "json"
 
 
 def _field_kind(tp: Any) -> tuple[str, list[str] | None]:
