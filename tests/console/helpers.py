@@ -46,7 +46,7 @@ class Stats:
     label: str
 
 
-@env.task
+@env.task(triggers=flyte.Trigger("new-year", flyte.Cron("0 0 1 1 *"), inputs={"x": 2}, auto_activate=False))
 async def square(x: int, delay: float = 0.0) -> int:
     await asyncio.sleep(delay)
     return x * x

@@ -159,7 +159,7 @@ def test_file_download_link_and_data_frame_preview(browser: Browser, console: Co
 
     _launch(browser, console, "artifacts", {"rows": "5"})
     browser.wait(lambda: _phase_of(browser, "a0") == "SUCCEEDED" or None, "the run to succeed", timeout=90)
-    link = browser.wait(lambda: browser.find_all("#io-outputs a.download"), "the file's download link")[0]
+    link = browser.wait(lambda: browser.find_all("#io-outputs tr[data-name='o0'] a.download"), "the file's link")[0]
     assert "notes.txt" in link.text
     href = link.get_attribute("href")
     assert "/__blob/" in href and "signature=" in href
@@ -268,7 +268,12 @@ def test_pages_for_projects_secrets_triggers_and_a_phone(browser: Browser, conso
     browser.open(f"{console.url}/v2#/secrets")
     browser.wait(lambda: "No secrets." in browser.find("#secrets").text, "the (empty) secrets list")
     browser.open(f"{console.url}/v2#/triggers")
-    browser.wait_css("#triggers")
+    browser.wait_css("#triggers tr[data-trigger='new-year'][data-active='false']")
+    assert "cron 0 0 1 1 *" in browser.find("#triggers tr[data-trigger='new-year']").text
+    browser.click("#triggers button[data-trigger='new-year']")
+    browser.wait_css("#triggers tr[data-trigger='new-year'][data-active='true']")
+    browser.click("#triggers button[data-trigger='new-year']")
+    browser.wait_css("#triggers tr[data-trigger='new-year'][data-active='false']")
     browser.click("#theme")
     assert browser.js("return document.documentElement.dataset.theme") in ("dark", "light")
     browser.open(f"{console.url}/v2#/runs")

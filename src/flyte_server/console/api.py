@@ -207,8 +207,8 @@ class ConsoleApi:
         inputs, outputs, _, _ = await engine.queries.action_data(key)
         render = _Renderer(engine, project, domain)
         return {
-            "inputs": [{"name": item.name, **await render.view(item.value)} for item in inputs.literals],
-            "outputs": [{"name": item.name, **await render.view(item.value)} for item in outputs.literals],
+            "inputs": [{**await render.view(item.value), "name": item.name} for item in inputs.literals],
+            "outputs": [{**await render.view(item.value), "name": item.name} for item in outputs.literals],
         }
 
     async def _interface(
@@ -450,7 +450,7 @@ class _Renderer:
             multipart = scalar.blob.metadata.type.dimensionality == 1
             if multipart:
                 return {"kind": "dir", "uri": uri, "entries": self._dir_entries(uri)}
-            return {"kind": "file", "uri": uri, "name": PurePosixPath(uri).name, "url": self._link(uri)}
+            return {"kind": "file", "uri": uri, "filename": PurePosixPath(uri).name, "url": self._link(uri)}
         if kind == "structured_dataset":
             return await self._frame(scalar.structured_dataset.uri)
         if kind == "error":

@@ -80,7 +80,7 @@
         return frame(value);
       case "file":
         return value.url
-          ? h("a", { href: C.sameOrigin(value.url), download: value.name, className: "download" }, `⬇ ${value.name}`)
+          ? h("a", { href: C.sameOrigin(value.url), download: value.filename, className: "download" }, `⬇ ${value.filename}`)
           : h("code", {}, value.uri);
       case "dir":
         return h(
