@@ -11,6 +11,8 @@ attempt's output reaches its log.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -147,3 +149,25 @@ def test_an_image_that_cannot_be_pulled_fails_the_run_with_podmans_reason(
     result = drive(sys.executable, podman_server, programs_dir, tmp_path / "home", task="in_a_missing_image")
     assert result["phase"] == "FAILED"
     assert "no-such-image" in result["error"] and "podman run failed" in result["error"], result
+
+
+def test_secrets_reach_the_container_as_a_file_and_a_variable(
+    podman_server: ServerProcess, programs_dir: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    created = subprocess.run(
+        [
+            *(sys.executable, "-m", "flyte", "--endpoint", podman_server.endpoint, "--insecure"),
+            *("create", "secret", "ct-token", "--value", "tok-4711", "-p", PROJECT, "-d", DOMAIN),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(home)},
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stderr
+    result = drive(sys.executable, podman_server, programs_dir, home, task="read_secret")
+    assert result["phase"] == "SUCCEEDED", podman_server.log_tail()
+    assert result["values"] == ["tok-4711|tok-4711"], "Secret(mount=...) is a file, Secret(key) a variable"
+    assert "tok-4711" not in podman_server.log_path.read_text()

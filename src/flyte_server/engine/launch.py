@@ -25,6 +25,7 @@ from flyte_server.engine.model import ActionState
 from flyte_server.executors import AttemptKey, LaunchSpec, attempt_labels
 from flyte_server.executors.resources import resources_of
 from flyte_server.isolation import inherited_environment
+from flyte_server.secrets import secret_env_vars
 
 __all__ = ["Launcher", "PrepareError", "SecretResolver", "rfc3339", "substitute"]
 
@@ -65,6 +66,22 @@ def _input_prefix(a: ActionState) -> str:
     if uri.startswith("data:") or "/" not in uri:
         return f"{a.run_output_base.rstrip('/')}/{a.key.name}" if a.run_output_base else uri
     return uri.rsplit("/", 1)[0]
+
+
+SECRETS_DIR = "/etc/flyte/secrets"
+"""Where a task's ``Secret(mount=...)`` files are, as on Flyte: ``<dir>/<group>/<key>`` (``<dir>/<key>``)."""
+
+
+def secret_files(template: object) -> dict[str, str]:
+    """The task's file secrets: path → the environment variable that holds the value."""
+    if template is None:
+        return {}
+    files: dict[str, str] = {}
+    for secret in template.security_context.secrets:  # type: ignore[attr-defined]
+        if secret.mount_requirement == security_pb2.Secret.MountType.FILE and secret.key:
+            path = "/".join(part for part in (SECRETS_DIR, secret.group, secret.key) if part)
+            files[path] = secret_env_vars(secret)[0]
+    return files
 
 
 class Launcher:
@@ -279,4 +296,5 @@ class Launcher:
             image=a.template.container.image or None,
             resources=resources,
             secret_env=secret_names,
+            secret_files=secret_files(a.template),
         )

@@ -93,7 +93,10 @@ class LaunchSpec:
     resources: Resources = field(default_factory=Resources)
     """Limits of the attempt; the local executor does not enforce them."""
     secret_env: frozenset[str] = frozenset()
-    """Names in :attr:`env` that hold secrets (an executor may pass them as files instead)."""
+    """Names in :attr:`env` that hold secrets."""
+    secret_files: dict[str, str] = field(default_factory=dict)
+    """Secrets the task wants as files: path (``/etc/flyte/secrets/<group>/<key>``) → the name in
+    :attr:`env` holding the value. Executors with their own filesystem (containers) mount them."""
 
 
 @runtime_checkable

@@ -35,6 +35,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -64,6 +65,7 @@ _RECONCILE_SECONDS = 10.0
 _WARM_RETRY_SECONDS = 60.0
 _CLI_TIMEOUT = 120.0
 _WRAPPER = 'exec "$0" "$@" >>"$FLYTE_CONTAINER_LOG" 2>&1'
+_SECRETS_DIR = "/etc/flyte/secrets"
 _CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _NOT_PASSED = frozenset({"PATH", "HOME", "HOSTNAME", "TERM", "PWD", "SHLVL", "_"})
 
@@ -291,7 +293,13 @@ class ContainerExecutor:
         image = self._image(spec)
         # A raw container (ContainerTask) always gets the server's runtime mounted, to run in front of its command.
         own_runtime = spec.entry != "raw" and await self._has_own_runtime(image)
-        if self.reuse and spec.entry == "a0" and not own_runtime and _no_limits(spec.resources):
+        if (
+            self.reuse
+            and spec.entry == "a0"
+            and not own_runtime
+            and _no_limits(spec.resources)
+            and not spec.secret_files
+        ):
             loop = asyncio.get_running_loop()
             if self._warm_failed.get(image, -1e9) + _WARM_RETRY_SECONDS < loop.time():
                 try:
@@ -318,12 +326,24 @@ class ContainerExecutor:
             volumes += [f"{path}:{path}:ro" for path in self.runtime_mounts]
         for path in {spec.cwd, spec.log_path.parent, *self.shared_paths}:
             volumes.append(f"{path}:{path}:rw")
+        secrets: list[str] = []
+        script = _WRAPPER
+        if spec.secret_files:
+            # File secrets are written from their variables into a tmpfs, never onto the host's disk.
+            secrets = ["--tmpfs", f"{_SECRETS_DIR}:rw,mode=0700"]
+            steps = [
+                f'mkdir -p {shlex.quote(os.path.dirname(path))} && printf %s "${name}" > {shlex.quote(path)}'
+                for path, name in sorted(spec.secret_files.items())
+                if path.startswith(_SECRETS_DIR + "/") and name.isidentifier()
+            ]
+            script = " && ".join([*steps, _WRAPPER])
         args = [
             "run",
             "-d",
             "--rm",
             "--init",
             "--network=host",
+            *secrets,
             *self._labels(spec, "attempt"),
             *self._env_args(env, own_runtime=own_runtime),
             *[arg for volume in volumes for arg in ("-v", volume)],
@@ -334,7 +354,7 @@ class ContainerExecutor:
             "/bin/sh",
             image,
             "-c",
-            _WRAPPER,
+            script,
             *self._argv(spec, own_runtime),
         ]
         container_id = (await self._cli(*args, env=self._client_env(env))).strip().splitlines()[-1]

@@ -93,3 +93,16 @@ missing_image = flyte.TaskEnvironment("ct_missing_image", image="localhost/flyte
 @missing_image.task
 async def in_a_missing_image() -> int:
     return 1
+
+
+secretive = flyte.TaskEnvironment(
+    "ct_secretive",
+    resources=flyte.Resources(cpu=1, memory="300Mi"),
+    secrets=[flyte.Secret(key="ct-token", group="ct", mount="/etc/flyte/secrets"), flyte.Secret(key="ct-token")],
+)
+
+
+@secretive.task
+async def read_secret() -> str:
+    """The secret as a file (mounted) and as an environment variable."""
+    return Path("/etc/flyte/secrets/ct/ct-token").read_text() + "|" + os.environ.get("CT_TOKEN", "")
