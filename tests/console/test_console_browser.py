@@ -15,7 +15,7 @@ import pytest
 from selenium.webdriver.support.ui import Select
 from tests.console.helpers import DOMAIN, PROJECT, Browser, ConsoleSession
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 RUN_SERVICE = "flyteidl2.workflow.RunService"
 
