@@ -9,7 +9,7 @@ import httpx
 import pytest
 from tests.console.helpers import DOMAIN, PROJECT, ConsoleSession
 
-pytestmark = pytest.mark.browser  # the same session server as the browser tests
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]  # the browser tests' session server
 
 SERVICE = "flyte.console.ConsoleService"
 
