@@ -319,15 +319,9 @@ class ConsoleApi:
         """The literal of an input whose Python type the SDK cannot guess: only locations (blobs)."""
         from flyteidl2.core import literals_pb2
 
-        from flyte_server.engine.locations import store_key
-
         if not literal_type.HasField("blob") or not isinstance(raw, str):
             raise ApiError("invalid_argument", f"{name}: the console cannot convert a value of this input's type")
-        engine = self._engine()
-        key = store_key(engine.blobs, raw.strip())
-        if key is None or not key.startswith(f"{project}/{domain}/"):
-            where = engine.blobs.native_url(f"{project}/{domain}")
-            raise ApiError("invalid_argument", f"{name}: give a location of this server's store under {where}/")
+        self._check_location(name, raw.strip(), project, domain)
         blob = literals_pb2.Blob(uri=raw.strip(), metadata=literals_pb2.BlobMetadata(type=literal_type.blob))
         return literals_pb2.Literal(scalar=literals_pb2.Scalar(blob=blob))
 
@@ -368,7 +362,8 @@ class ConsoleApi:
         except click.BadParameter as error:
             raise ApiError("invalid_argument", f"{name}: {error.format_message()}") from None
 
-    def _remote_io(self, name: str, kind: str, tp: Any, uri: str, project: str, domain: str) -> Any:
+    def _check_location(self, name: str, uri: str, project: str, domain: str) -> None:
+        """Refuse ``uri`` unless it is a location of this server's store under the project and domain."""
         from flyte_server.engine.locations import store_key
 
         engine = self._engine()
@@ -376,6 +371,9 @@ class ConsoleApi:
         if key is None or not key.startswith(f"{project}/{domain}/"):
             where = engine.blobs.native_url(f"{project}/{domain}")
             raise ApiError("invalid_argument", f"{name}: give a location of this server's store under {where}/")
+
+    def _remote_io(self, name: str, kind: str, tp: Any, uri: str, project: str, domain: str) -> Any:
+        self._check_location(name, uri, project, domain)
         if kind == "file":
             from flyte.io import File
 

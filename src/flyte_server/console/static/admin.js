@@ -17,15 +17,6 @@
     return h("tr", {}, h("td", { colspan: columns, className: "empty" }, text));
   }
 
-  function scheduleText(trigger) {
-    const spec = trigger.automationSpec?.schedule;
-    if (!spec) return "—";
-    if (spec.cron) return `cron ${spec.cron.expression || ""}${spec.cron.timezone ? ` (${spec.cron.timezone})` : ""}`;
-    if (spec.cronExpression) return `cron ${spec.cronExpression}`;
-    if (spec.rate) return `every ${spec.rate.value} ${(spec.rate.unit || "").replace("FIXED_RATE_UNIT_", "").toLowerCase()}`;
-    return "—";
-  }
-
   // --------------------------------------------------------------------------------- triggers
 
   function triggers(root, view) {
@@ -81,7 +72,7 @@
         { "data-trigger": id.name, "data-active": String(Boolean(trigger.active)) },
         h("td", {}, id.name),
         h("td", {}, h("a", { href: `#/tasks/${encodeURIComponent(id.taskName || "")}` }, id.taskName || "")),
-        h("td", {}, scheduleText(trigger)),
+        h("td", {}, C.scheduleText(trigger)),
         h("td", {}, C.formatTime(trigger.status?.triggeredAt)),
         h("td", {}, trigger.active ? h("span", { className: "phase phase-succeeded" }, "active") : h("span", { className: "phase" }, "inactive")),
         h("td", {}, toggle),

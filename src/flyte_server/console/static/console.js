@@ -323,6 +323,16 @@
     return error instanceof RpcError ? `${error.message} (${error.code})` : String(error);
   }
 
+  /** A trigger's schedule in words: "cron 0 7 * * *", "every 5 minute". */
+  function scheduleText(trigger) {
+    const spec = trigger.automationSpec?.schedule;
+    if (!spec) return "—";
+    if (spec.cron) return `cron ${spec.cron.expression || ""}${spec.cron.timezone ? ` (${spec.cron.timezone})` : ""}`;
+    if (spec.cronExpression) return `cron ${spec.cronExpression}`;
+    if (spec.rate) return `every ${spec.rate.value} ${(spec.rate.unit || "").replace("FIXED_RATE_UNIT_", "").toLowerCase()}`;
+    return "—";
+  }
+
   /** A signed blob URL made relative, so it is fetched from the origin the page was loaded from. */
   function sameOrigin(url) {
     try {
@@ -639,6 +649,7 @@
     errorText,
     describeError,
     sameOrigin,
+    scheduleText,
     confirmButton,
   };
 

@@ -161,7 +161,7 @@
         fill(
           triggers,
           (triggerList.triggers || []).map((trigger) =>
-            h("tr", {}, h("td", {}, trigger.id?.name?.name || ""), h("td", {}, schedule(trigger)), h("td", {}, trigger.active ? "yes" : "no")),
+            h("tr", {}, h("td", {}, trigger.id?.name?.name || ""), h("td", {}, C.scheduleText(trigger)), h("td", {}, trigger.active ? "yes" : "no")),
           ),
         );
         if (!(triggerList.triggers || []).length) triggers.append(h("tr", {}, h("td", { colspan: 3, className: "empty" }, "No triggers.")));
@@ -174,15 +174,6 @@
     }
 
     load();
-  }
-
-  function schedule(trigger) {
-    const spec = trigger.automationSpec?.schedule;
-    if (!spec) return "—";
-    if (spec.cron) return `cron ${spec.cron.expression || ""}${spec.cron.timezone ? ` (${spec.cron.timezone})` : ""}`;
-    if (spec.cronExpression) return `cron ${spec.cronExpression}`;
-    if (spec.rate) return `every ${spec.rate.value} ${(spec.rate.unit || "").replace("FIXED_RATE_UNIT_", "").toLowerCase()}`;
-    return "—";
   }
 
   /** The form for one task version: one field per input, prefilled from a run for a relaunch. */
