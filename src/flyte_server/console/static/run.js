@@ -199,6 +199,7 @@
     const collapsed = new Set();
     let mode = "tree";
     let rows = [];
+    let timeRange = null; // {start, end} of the run's actions, computed once per refresh
     let selectedDetails = null;
     let chosenAttempt = null; // picked by the user; otherwise the log follows the latest attempt
     let ioShown = null;
@@ -319,6 +320,7 @@
     function setActions(next) {
       actions = next;
       byName = new Map(actions.map((action) => [action.id.name, action]));
+      timeRange = span();
       rows = flatten();
       if (mode === "graph") drawGraph();
       else list.setRows(rows);
@@ -532,7 +534,7 @@
     }
 
     function drawAxis() {
-      const range = span();
+      const range = timeRange;
       axis.hidden = mode !== "timeline";
       if (!range) {
         fill(axis, h("span", { className: "muted" }, "nothing has started yet"));
@@ -545,7 +547,7 @@
     }
 
     function timelineRow(row) {
-      const range = span();
+      const range = timeRange;
       const indent = `padding-left:${4 + row.depth * 12}px`;
       if (row.kind === "group") {
         return h(
