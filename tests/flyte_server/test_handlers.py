@@ -122,3 +122,26 @@ def _marked(marker: str) -> list[int]:
             if needle in environ and state != "Z":
                 found.append(int(entry))
     return found
+
+
+@pytest.mark.dask
+@pytest.mark.timeout(180)
+async def test_the_runtime_starts_while_the_cluster_does_and_a_cluster_that_fails_to_start_fails_it(
+    tmp_path: Path,
+) -> None:
+    # No cluster is ready within a hundredth of a second.
+    handlers = TaskHandlers.default(ClusterOptions(start_timeout=0.01), worker_python=sys.executable)
+    a0 = str(Path(sys.executable).parent / "a0")
+    spec = await handlers.prepare("k", _template("dask", {}), _spec(tmp_path, [a0, "--help"]))
+    assert spec.argv[1].endswith("_prestart.py") and spec.argv[-2:] == [a0, "--help"]
+    assert spec.env["DASK_SCHEDULER_ADDRESS"].startswith("tcp://127.0.0.1:")
+    executor = LocalExecutor(sys.executable, state_dir=tmp_path / "executor", base_env={}, warm_workers=False)
+    await executor.start()
+    try:
+        attempt = await executor.launch(spec)
+        exit_code = await handlers.wait("k", attempt, grace=2.0)
+        assert exit_code != 0
+        assert "did not start" in (handlers.crash("k") or "")
+    finally:
+        await handlers.release("k")
+        await executor.stop()

@@ -169,7 +169,11 @@ class TaskHandlers:
             while True:
                 done, _ = await asyncio.wait({waiter}, timeout=_CRASH_POLL_SECONDS)
                 if done:
-                    return waiter.result()
+                    exit_code = waiter.result()
+                    crash = prepared.crashed() if exit_code != 0 else None
+                    if crash is not None:  # it failed because its cluster did (or never started)
+                        self._crashes[key] = crash
+                    return exit_code
                 crash = prepared.crashed()
                 if crash is not None:
                     self._crashes[key] = crash

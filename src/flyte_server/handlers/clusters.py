@@ -12,9 +12,14 @@ environment of the task and of every cluster process names the attempt they belo
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import re
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import IO, Any
 
 from flyteidl2.core import tasks_pb2
@@ -29,6 +34,8 @@ from flyte._internal.clusters import (
     RayClusterSpec,
     SparkSpec,
     dask_task_env,
+    free_port,
+    ray_task_env,
     start_dask_cluster,
     start_ray_cluster,
     start_spark,
@@ -40,31 +47,65 @@ from flyte_server.isolation import make_owned_dirs, open_for_append
 
 __all__ = ["CLUSTER_MARKER_ENV", "ClusterAttempt", "DaskHandler", "RayHandler", "SparkHandler"]
 
+PRESTART = Path(__file__).with_name("_prestart.py")
+"""Runs an attempt's ``a0`` once its cluster is ready, having imported the slow modules meanwhile."""
+
 CLUSTER_MARKER_ENV = "FLYTE_CLUSTER_OF"
 """Names the attempt (``project/domain/run/action/attempt``) a task and its cluster processes belong to."""
 
 
 @dataclass(eq=False)
 class ClusterAttempt:
-    """An attempt's launch spec and the cluster started for it."""
+    """An attempt's launch spec and the cluster started for it (or still starting, see :meth:`start_behind`)."""
 
     spec: LaunchSpec
     cluster: LocalCluster | None = None
     grace: float = 3.0
     log: IO[bytes] | None = None
+    scratch: Path | None = None
+    starting: asyncio.Future[LocalCluster] | None = None
     _released: bool = field(default=False, repr=False)
 
     def crashed(self) -> str | None:
+        starting = self.starting
+        if starting is not None and starting.done() and not starting.cancelled() and starting.exception() is not None:
+            return f"the cluster did not start: {starting.exception()}"
         return self.cluster.crashed() if self.cluster is not None else None
+
+    def start_behind(self, start: Callable[[], LocalCluster], ready: Path) -> None:
+        """Start the cluster in a thread while the attempt's process starts; write ``ready`` when it is up."""
+
+        def started(future: asyncio.Future[LocalCluster]) -> None:
+            if future.cancelled():
+                status = "cancelled"
+            elif future.exception() is not None:
+                status = f"failed: {future.exception()}"
+            else:
+                self.cluster = future.result()
+                status = "ok"
+            if not self._released:
+                partial = ready.with_suffix(".partial")
+                partial.write_text(status)
+                partial.rename(ready)  # whole, or not there: the process polls for the name
+
+        self.starting = asyncio.ensure_future(asyncio.to_thread(start))
+        self.starting.add_done_callback(started)
 
     async def release(self) -> None:
         if self._released:
             return
         self._released = True
+        if self.starting is not None:
+            # A thread cannot be cancelled: let the start finish (or fail), then stop what it started.
+            await asyncio.gather(self.starting, return_exceptions=True)
+            if not self.starting.cancelled() and self.starting.exception() is None:
+                self.cluster = self.starting.result()
         if self.cluster is not None:
             await asyncio.to_thread(self.cluster.stop, self.grace)
         if self.log is not None:
             self.log.close()
+        if self.scratch is not None:
+            await asyncio.to_thread(shutil.rmtree, self.scratch, True)
 
 
 class _ClusterHandler:
@@ -98,37 +139,65 @@ class _ClusterHandler:
         return replace(spec, env={**spec.env, **env, CLUSTER_MARKER_ENV: self.marker(spec)}, entry=None)
 
     async def start_cluster(
-        self, spec: LaunchSpec, start: Callable[..., LocalCluster], cluster_spec: Any
+        self,
+        spec: LaunchSpec,
+        start: Callable[..., LocalCluster],
+        cluster_spec: Any,
+        *,
+        port: int,
+        task_env: Mapping[str, str],
+        modules: tuple[str, ...],
     ) -> ClusterAttempt:
-        """Run ``start(cluster_spec, ...)`` in a thread, its output going into the attempt's log.
+        """Start the cluster (``start(cluster_spec, ..., port=port)`` in a thread), its output going into the log.
+
+        An attempt of the Flyte runtime (``a0``) is launched at once through :mod:`._prestart`, which
+        imports ``modules`` and the runtime while the cluster starts and runs the task once it is
+        ready (``task_env``, known in advance from ``port``, tells it where); anything else is
+        launched after the cluster is up.
 
         Raises:
-            HandlerError: the cluster did not come up.
+            HandlerError: the cluster did not come up (only when it is waited for here).
         """
         log = await asyncio.to_thread(self._open_log, spec)
-        env = {**spec.env, CLUSTER_MARKER_ENV: self.marker(spec)}
-        try:
-            cluster = await asyncio.to_thread(
-                start,
-                cluster_spec,
-                python=self.worker_python,
-                log=log,
-                env=env,
-                cwd=spec.cwd,
-                popen_options=self.popen_options,
-                owner=self.owner,
-                host=self.options.host,
-                timeout=self.options.start_timeout,
-            )
-        except ClusterError as error:
-            log.close()
-            raise HandlerError(str(error)) from error
-        except BaseException:
-            log.close()
-            raise
-        return ClusterAttempt(
-            spec=self.spec_with(spec, cluster.env), cluster=cluster, grace=self.options.stop_grace, log=log
+        run = functools.partial(
+            start,
+            cluster_spec,
+            python=self.worker_python,
+            log=log,
+            env={**spec.env, CLUSTER_MARKER_ENV: self.marker(spec)},
+            cwd=spec.cwd,
+            popen_options=self.popen_options,
+            owner=self.owner,
+            host=self.options.host,
+            timeout=self.options.start_timeout,
+            port=port,
         )
+        entry_module = _runtime_module(spec) if spec.entry == "a0" else None
+        if entry_module is None:
+            try:
+                cluster = await asyncio.to_thread(run)
+            except ClusterError as error:
+                log.close()
+                raise HandlerError(str(error)) from error
+            except BaseException:
+                log.close()
+                raise
+            return ClusterAttempt(
+                spec=self.spec_with(spec, task_env), cluster=cluster, grace=self.options.stop_grace, log=log
+            )
+        scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="flyte-ready-"))
+        if self.owner is not None:
+            os.chown(scratch, *self.owner)
+        ready = scratch / "ready"
+        argv = [self.worker_python, str(PRESTART), str(ready), ",".join((entry_module, *modules)), "--", *spec.argv]
+        attempt = ClusterAttempt(
+            spec=replace(self.spec_with(spec, task_env), argv=argv),
+            grace=self.options.stop_grace,
+            log=log,
+            scratch=scratch,
+        )
+        attempt.start_behind(run, ready)
+        return attempt
 
     def _open_log(self, spec: LaunchSpec) -> IO[bytes]:
         make_owned_dirs(spec.cwd, self.owner)
@@ -137,6 +206,24 @@ class _ClusterHandler:
         if self.owner is not None:
             os.fchown(log.fileno(), *self.owner)
         return log
+
+
+def _free_port(host: str) -> int:
+    try:
+        return free_port(host)
+    except OSError as error:
+        raise HandlerError(f"no free port on {host} for the task's cluster: {error.strerror or error}") from error
+
+
+def _runtime_module(spec: LaunchSpec) -> str | None:
+    """The module whose ``main`` the ``a0`` script runs (``from X import main``), or ``None``."""
+    try:
+        with open(spec.argv[0], encoding="utf-8", errors="replace") as script:
+            head = script.read(4096)
+    except OSError:
+        return None
+    match = re.search(r"^from ([A-Za-z_][\w.]*) import main$", head, re.MULTILINE)
+    return match.group(1) if match else None
 
 
 def _task_resources(template: tasks_pb2.TaskTemplate) -> NodeResources:
@@ -162,7 +249,14 @@ class RayHandler(_ClusterHandler):
             cluster_spec = RayClusterSpec.from_custom(self.custom(template), task_resources=_task_resources(template))
         except ClusterSpecError as error:
             raise TaskSpecError(f"the Ray task's spec: {error}") from None
-        return await self.start_cluster(spec, start_ray_cluster, cluster_spec)
+        port = _free_port(self.options.host)
+        task_env = {
+            **ray_task_env(f"{self.options.host}:{port}", cluster_spec.runtime_env),
+            "RAY_AUTH_MODE": spec.env.get("RAY_AUTH_MODE", "disabled"),  # what the nodes get
+        }
+        return await self.start_cluster(
+            spec, start_ray_cluster, cluster_spec, port=port, task_env=task_env, modules=("ray", "flyteplugins.ray")
+        )
 
 
 class DaskHandler(_ClusterHandler):
@@ -177,7 +271,15 @@ class DaskHandler(_ClusterHandler):
             raise TaskSpecError(f"the Dask task's spec: {error}") from None
         if self.options.dask_scheduler:
             return ClusterAttempt(spec=self.spec_with(spec, dask_task_env(self.options.dask_scheduler)))
-        return await self.start_cluster(spec, start_dask_cluster, cluster_spec)
+        port = _free_port(self.options.host)
+        return await self.start_cluster(
+            spec,
+            start_dask_cluster,
+            cluster_spec,
+            port=port,
+            task_env=dask_task_env(f"tcp://{self.options.host}:{port}"),
+            modules=("distributed", "flyteplugins.dask"),
+        )
 
 
 class SparkHandler(_ClusterHandler):

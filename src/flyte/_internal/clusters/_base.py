@@ -439,7 +439,8 @@ def wait_ready(
             cluster.stop()
             if crash is not None:
                 raise ClusterError(f"the {crash}")
+            output = process.recent_output()[-1500:]
             raise ClusterError(
-                f"{cluster.kind} cluster process {process.name} was not ready after {timeout:.0f} s; its last output:\n"
-                + process.recent_output()[-1500:]
+                f"{cluster.kind} cluster process {process.name} was not ready after {timeout:g} s"
+                + (f"; its last output:\n{output}" if output else " (it printed nothing)")
             )

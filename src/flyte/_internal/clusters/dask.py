@@ -96,6 +96,7 @@ def start_dask_cluster(
     owner: tuple[int, int] | None = None,
     host: str = "127.0.0.1",
     timeout: float = 120.0,
+    port: int | None = None,
 ) -> LocalCluster:
     """Start the scheduler and the workers; return once every worker has registered.
 
@@ -109,6 +110,7 @@ def start_dask_cluster(
         owner: ``(uid, gid)`` the processes run as, when not the caller's.
         host: the address they bind.
         timeout: seconds to wait for the scheduler and all workers.
+        port: the scheduler's port, when the caller has to know the address in advance; default a free one.
 
     Raises:
         ClusterError: the cluster did not come up (what started is stopped).
@@ -131,7 +133,7 @@ def start_dask_cluster(
                 "--host",
                 host,
                 "--port",
-                "0",
+                str(port or 0),
                 "--no-dashboard",
                 "--scheduler-file",
                 str(scheduler_file),

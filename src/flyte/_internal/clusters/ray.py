@@ -258,6 +258,7 @@ def start_ray_cluster(
     owner: tuple[int, int] | None = None,
     host: str = "127.0.0.1",
     timeout: float = 180.0,
+    port: int | None = None,
 ) -> LocalCluster:
     """Start the head and every worker node; return once all of them run.
 
@@ -272,6 +273,7 @@ def start_ray_cluster(
         owner: ``(uid, gid)`` the nodes run as, when not the caller's (they must own Ray's temp dir).
         host: the address every node binds and advertises.
         timeout: seconds to wait for all nodes.
+        port: the head's (GCS) port, when the caller has to know the address in advance; default a free one.
 
     Raises:
         ClusterError: a node did not start (the nodes that did are stopped).
@@ -282,7 +284,7 @@ def start_ray_cluster(
         os.chown(temp_dir, *owner)
     node_env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", **env}
     starter = ProcessStarter(log=log, env=node_env, cwd=cwd, popen_options=popen_options)
-    port = free_port(host)
+    port = port or free_port(host)
     address = f"{host}:{port}"
     cluster = LocalCluster(
         kind="ray",
