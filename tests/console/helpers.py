@@ -238,6 +238,19 @@ class Browser:
         element.clear()
         element.send_keys(text)
 
+    def texts(self, css: str) -> list[str]:
+        """The visible text of every element matching ``css``, read at once (no stale elements)."""
+        return list(
+            self.js(
+                "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText ?? e.textContent)", css
+            )
+        )
+
+    def text(self, css: str) -> str:
+        found = self.texts(css)
+        assert found, f"no element {css}"
+        return found[0]
+
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)
 

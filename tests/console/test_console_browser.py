@@ -96,14 +96,14 @@ def test_launch_from_the_form_and_watch_it_in_the_tree_and_the_timeline(
 
     # Inputs and outputs of the root, rendered by type.
     browser.wait(lambda: browser.find_all("#io-outputs"), "the outputs")
-    inputs = browser.find("#io-inputs").text
+    inputs = browser.text("#io-inputs")
     assert "n" in inputs and "3" in inputs and "delay" in inputs
-    outputs = [item.text for item in browser.find_all("#io-outputs tr[data-name='o0'] ol.items > li")]
+    outputs = browser.texts("#io-outputs tr[data-name='o0'] ol.items > li")
     assert outputs == ["0", "1", "4"], outputs
 
     browser.click("#tab-graph")
     browser.wait(lambda: browser.find_all("#graph .gnode"), "the call graph")
-    labels = [node.text for node in browser.find_all("#graph .gnode text.glabel")]
+    labels = [text.strip() for text in browser.texts("#graph .gnode text.glabel")]
     assert labels == ["fan_out", "square \u00d73"], labels
     _shot(browser, console, "03-run-graph")
 
@@ -111,11 +111,11 @@ def test_launch_from_the_form_and_watch_it_in_the_tree_and_the_timeline(
 def test_dataclass_output_as_a_table_and_the_report(browser: Browser, console: ConsoleSession) -> None:
     run = _launch(browser, console, "summarize", {"values": "[1, 2, 3, 6]", "label": "week"})
     browser.wait(lambda: _phase_of(browser, "a0") == "SUCCEEDED" or None, "the run to succeed", timeout=90)
-    browser.wait(lambda: browser.find_all("#io-outputs table.kv"), "the dataclass output as a table")
-    cells = {
-        row.find_element("css selector", "th").text: row.find_element("css selector", "td").text
-        for row in browser.find_all("#io-outputs tr[data-name='o0'] table.kv tr")
-    }
+    table = "#io-outputs tr[data-name='o0'] table.kv tr"
+    cells = browser.wait(
+        lambda: dict(zip(browser.texts(f"{table} th"), browser.texts(f"{table} td"), strict=True)),
+        "the dataclass output as a table",
+    )
     assert cells == {"total": "12", "mean": "3", "label": "week"}, cells
 
     browser.click(".report-link[data-attempt='1']")
@@ -150,11 +150,11 @@ def test_file_download_link_and_data_frame_preview(browser: Browser, console: Co
     _launch(browser, console, "count_rows", {"frame": str(frame_path)})
     browser.wait(lambda: _phase_of(browser, "a0") == "SUCCEEDED" or None, "the run to succeed", timeout=90)
     browser.wait(lambda: browser.find_all("#io-inputs table.preview"), "the data frame preview")
-    header = [cell.text for cell in browser.find_all("#io-inputs table.preview th")]
-    cells = [cell.text for cell in browser.find_all("#io-inputs table.preview td")]
+    header = browser.texts("#io-inputs table.preview th")
+    cells = browser.texts("#io-inputs table.preview td")
     assert header == ["city", "temp"] and cells[:2] == ["Oslo", "3.5"], (header, cells)
-    assert "3 of 3 rows" in browser.find("#io-inputs .frame").text
-    browser.wait(lambda: browser.find("#io-outputs").text.endswith("3"), "len(frame) as the output")
+    assert "3 of 3 rows" in browser.text("#io-inputs .frame")
+    browser.wait(lambda: browser.text("#io-outputs").strip().endswith("3"), "len(frame) as the output")
     _shot(browser, console, "05-data-frame")
 
     _launch(browser, console, "artifacts", {"rows": "5"})
@@ -196,7 +196,7 @@ def test_abort_a_running_fan_out_then_relaunch_it(browser: Browser, console: Con
     relaunched = browser.driver.current_url.split("#/runs/", 1)[1].split("/")[0]
     browser.wait(lambda: len(browser.find_all("#actions .vrow.node")) == 5, "the relaunched fan-out's actions")
     browser.wait(lambda: browser.find_all("#io-inputs"), "the relaunched inputs")
-    assert "600" in browser.find("#io-inputs").text, "the same inputs"
+    assert "600" in browser.text("#io-inputs"), "the same inputs"
     details = console.call(
         RUN_SERVICE, "GetRunDetails", {"runId": {"project": PROJECT, "domain": DOMAIN, "name": relaunched}}
     ).json()["details"]
@@ -230,7 +230,7 @@ def test_follow_search_and_download_a_log(browser: Browser, console: ConsoleSess
     assert browser.find_all("#log .logline.lvl-warning"), "WARNING lines get their level"
 
     browser.type("#log-search", "tick 1")
-    lines = [line.text for line in browser.find_all("#log .logline")]
+    lines = browser.texts("#log .logline")
     assert len(lines) == 11 and all("tick 1" in line for line in lines), lines  # tick 1, 10..19
     browser.js("const s = document.getElementById('log-search'); s.value = ''; s.dispatchEvent(new Event('input'));")
     Select(browser.find("#log-level")).select_by_value("warning")
@@ -258,7 +258,7 @@ def test_runs_list_filters_error_column_and_pages(browser: Browser, console: Con
     )
     browser.open(f"{console.url}/v2#/runs?task=console_e2e.summarize")
     browser.wait(lambda: browser.find_all("tr.run"), "runs of one task")
-    assert all("summarize" in r.text for r in browser.find_all("tr.run"))
+    assert all("summarize" in text for text in browser.texts("tr.run"))
     assert "page 1" in browser.find("#pager").text
 
 
