@@ -32,7 +32,6 @@ DECLARED_NOT_IMPORTED = {
     "s3fs": "fsspec's s3:// filesystem, found by protocol name",
     "uv": "run as a program (the uv binary it installs) to build image virtualenvs, not imported",
     # Wave 3 in progress: each entry goes when src/ imports the package (issues 12, 14, 17).
-    "ray": "wave 3 in progress (issue 14); the Ray clusters of issue 12 run it as a program (python -m ray.scripts.scripts)",
     "fastapi": "wave 3 in progress (issue 17)",
     "pydantic-monty": "flyte.sandbox's Monty; the module pydantic_monty comes from its pydantic-monty-client",
 }
