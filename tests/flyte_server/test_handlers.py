@@ -145,3 +145,13 @@ async def test_the_runtime_starts_while_the_cluster_does_and_a_cluster_that_fail
     finally:
         await handlers.release("k")
         await executor.stop()
+
+
+async def test_a_named_dask_scheduler_is_used_instead_of_a_cluster(tmp_path: Path) -> None:
+    options = ClusterOptions(dask_scheduler="tcp://127.0.0.1:8786")
+    handlers = TaskHandlers.default(options, worker_python=sys.executable)
+    spec = await handlers.prepare("k", _template("dask", {"workers": {"numberOfWorkers": 4}}), _spec(tmp_path))
+    assert spec.env["DASK_SCHEDULER_ADDRESS"] == "tcp://127.0.0.1:8786"
+    assert spec.argv == ["a0", "--inputs", "x"]  # nothing to wait for
+    assert not _marked(spec.env[CLUSTER_MARKER_ENV])
+    await handlers.release("k")
