@@ -20,19 +20,28 @@ def _free_port() -> int:
 
 
 def start_server(
-    root: Path, python: str, workers: int, env: Mapping[str, str] | None = None, args: Sequence[str] = ()
+    root: Path,
+    python: str,
+    workers: int,
+    env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
+    *,
+    port: int | None = None,
+    prefix: Sequence[str] = (),
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Start a server with its data, home and log under ``root``; return it and its port once healthy.
 
     ``python`` is the interpreter whose ``a0`` runs the actions; ``env`` adds to the server's
-    environment; ``args`` are more options of ``flyte start server`` (e.g. ``--auth``).
+    environment; ``args`` are more options of ``flyte start server`` (e.g. ``--auth``); ``prefix``
+    what its command runs under (``ip netns exec NAME``, with ``port`` relayed here).
     """
-    port = _free_port()
+    port = port or _free_port()
     (root / "server-home").mkdir()
     server_env = {**os.environ, **(env or {}), "HOME": str(root / "server-home")}
     log = (root / "server.log").open("wb")
     server = subprocess.Popen(
         [
+            *prefix,
             sys.executable,
             "-m",
             "flyte",

@@ -20,6 +20,9 @@ Usage: python bench/server_throughput.py [--chain 100] [--fan-out 1000] [--total
 (a) and (b) are each run ``--repeat`` times and the median is printed with the range: on a shared
 2-core machine one run can be 20% off.
 (``--cold`` turns the warm workers off: every attempt is a new Python process.)
+``--executor ray`` runs our runtime with ``flyte start server --executor ray`` on a one-node Ray
+cluster it starts inside a loopback-only network namespace (root; server and client run there too),
+target (b) ≥ 300 actions/s; worker CPU is then that of the Ray runner processes.
 ``--auth`` runs our runtime twice, without and with ``flyte start server --auth`` (client: this
 SDK with an API key; tasks use their run's token), and measures the auth gate's CPU per request.
 """
@@ -108,15 +111,19 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+RAY_RUNNERS = Path(tempfile.gettempdir()) / "flyte-ray-runners"
+"""Where the Ray executor's runners work (``flyte_server.executors.ray``)."""
+
+
 def _worker_cpu_seconds(data_dir: Path) -> float:
-    """CPU time of the live worker processes of a server (working directory under its data dir)."""
+    """CPU time of the live worker processes of a server (working directory under its data dir, or Ray runners)."""
     total = 0.0
     prefix = str(data_dir.resolve()) + os.sep
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            if os.readlink(f"/proc/{entry}/cwd").startswith(prefix):
+            if os.readlink(f"/proc/{entry}/cwd").startswith((prefix, str(RAY_RUNNERS) + os.sep)):
                 total += _cpu_seconds(int(entry))
         except OSError:
             continue
@@ -161,12 +168,17 @@ def _measure(
     project.mkdir()
     (project / "bench_wf.py").write_text(WORKFLOW)
     (project / "driver.py").write_text(DRIVER)
+    ray = _RayCluster(root) if args.executor == "ray" else None
+    if ray is not None:
+        client_python = ray.wrap(client_python)
     server, port = _server.start_server(
         root,
         worker_python,
         args.workers,
-        env={"FLYTE_SERVER_WARM_WORKERS": "0" if args.cold else "1"},
-        args=["--auth"] if auth else [],
+        env={"FLYTE_SERVER_WARM_WORKERS": "0" if args.cold else "1", **(ray.env if ray else {})},
+        args=(["--auth"] if auth else []) + (ray.server_args if ray else []),
+        port=ray.port if ray else None,
+        prefix=ray.prefix if ray else (),
     )
     data = root / "data"
     api_key = (data / "admin-api-key").read_text().strip() if auth else None
@@ -198,11 +210,15 @@ def _measure(
                     mark += step
     finally:
         _server.stop_server(server)
+        if ray is not None:
+            ray.stop()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
         else:
             print(f"kept {root}")
     mode = "cold processes" if args.cold else "warm workers"
+    if ray is not None:
+        mode = "--executor ray, one-node Ray cluster"
     client = "this SDK" if client_python == sys.executable else "PyPI flyte 2.12.1"
     security = ", --auth (API key, task tokens)" if auth else ""
     print(f"flyte start server ({mode}, --workers {args.workers}{security}), client: {client}, runtime: {label}")
@@ -222,6 +238,52 @@ def _measure(
     if rss:
         trend = ", ".join(f"{mb:.0f} MB after {count:,}" for count, mb in rss)
         print(f"  (c) server RSS by finished actions: {trend}")
+
+
+class _RayCluster:
+    """A one-node Ray cluster in a loopback-only namespace of its own, and a relay to the server's port.
+
+    Uses the test infrastructure (``tests/infra``): ``ray start --block`` stopped by pid, never ``ray stop``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        netns = _load_path("_bench_netns", Path(_HERE).parent / "tests" / "infra" / "netns.py")
+        cluster_module = _load_path("_bench_ray_cluster", Path(_HERE).parent / "tests" / "infra" / "ray_cluster.py")
+        reason = netns.netns_unavailable_reason()
+        if reason:
+            raise SystemExit(f"--executor ray: {reason}")
+        self._netns_module = netns
+        self.netns = netns.ensure_netns(f"flyte-bench-{os.getpid()}")
+        self.cluster = cluster_module.RayCluster(self.netns)
+        self.cluster.start_head(num_cpus=2)
+        self.cluster.wait_for_nodes(1)
+        self.port, self._relay = cluster_module.mirrored_port(self.netns)
+        self.root = root
+        self.env = dict(cluster_module.RAY_ENV)
+        self.server_args = ["--executor", "ray", "--ray-address", self.cluster.address]
+        self.prefix = self.cluster.prefix
+
+    def wrap(self, python: str) -> str:
+        """An executable that runs ``python`` inside the namespace (for the client)."""
+        wrapper = self.root / "netns-python"
+        wrapper.write_text(f'#!/bin/sh\nexec {" ".join(self.prefix)} {python} "$@"\n')
+        wrapper.chmod(0o755)
+        return str(wrapper)
+
+    def stop(self) -> None:
+        self._relay.terminate()
+        self._relay.wait()
+        self.cluster.stop()
+        self._netns_module.delete_netns(self.netns)
+
+
+def _load_path(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def _gate_cost(requests: int = 200_000) -> None:
@@ -297,6 +359,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=32, help="the server's --workers (its default)")
     parser.add_argument("--runtime", choices=["ours", "pypi", "both"], default="both")
     parser.add_argument("--cold", action="store_true", help="no warm workers: a new process per attempt")
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="ray: our runtime on a Ray cluster started for the run (needs root; implies --runtime ours)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--repeat", type=int, default=3, help="runs of (a) and (b); the median is printed")
     parser.add_argument(
@@ -314,6 +382,9 @@ def main() -> None:
     python = reference_python()
     if python is None:
         raise SystemExit("no reference venv with flyte==2.12.1 (set FLYTE_REFERENCE_PYTHON)")
+    if args.executor == "ray":  # runners run this environment's runtime on the Ray nodes
+        _measure(args, python, sys.executable, "ours")
+        return
     if args.runtime in ("ours", "both"):
         _measure(args, python, sys.executable, "ours")
     if args.runtime in ("pypi", "both"):

@@ -35,6 +35,7 @@ system errors.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
@@ -69,6 +70,8 @@ PER_ATTEMPT_ENV = ("ACTION_NAME", "FLYTE_ATTEMPT_NUMBER")
 _CODE_FLAGS = frozenset({"--tgz", "--pkl", "--version", "--dest", "--image-cache", "--resolver"})
 _LOG_CHUNK = 1 << 20
 _LOG_POLL_SECONDS = 1.0
+_UNACKNOWLEDGED_SECONDS = 20.0
+"""A success's outputs sent with its result and not acknowledged this long are written as ``outputs.pb``."""
 _FINISHED_TTL_SECONDS = 600.0
 """How long a runner remembers a finished attempt (and keeps its log) for a server that restarts."""
 
@@ -148,9 +151,11 @@ class Runner:
     Created as a detached, named Ray actor by :class:`RayExecutor`; never used directly.
     """
 
-    def __init__(self, env: dict[str, str], capacity: int) -> None:
+    def __init__(self, env: dict[str, str], capacity: int, inline_outputs: int = 0) -> None:
         os.environ.update(env)
         self.capacity = capacity
+        self.inline_outputs = inline_outputs
+        self._keeper: asyncio.Task[None] | None = None
         self.root = _runner_dir()
         os.chdir(self.root)
         self.logs = self.root / "logs"
@@ -174,7 +179,7 @@ class Runner:
                     self.done = done
 
                 def connected(self) -> bool:
-                    return False  # outputs are written as files: the store is the source of truth
+                    return True  # small outputs come back with the result; kept until acknowledged
 
                 def reply(self, message: dict[str, Any]) -> None:
                     if "done" in message:
@@ -195,9 +200,21 @@ class Runner:
                 with contextlib.suppress(OSError):
                     os.unlink(record["log"])
 
-    async def start(self, attempt_id: str, argv: list[str], env: dict[str, str], entry: str | None) -> bool:
+    async def run(
+        self, attempt_id: str, argv: list[str], env: dict[str, str], entry: str | None
+    ) -> dict[str, Any] | None:
+        """Start an attempt (once: the same id again only waits) and wait for its end (see :meth:`wait`).
+
+        The attempt is a task of its own: it goes on if the caller (the server) goes away.
+        """
+        self._start(attempt_id, argv, env, entry)
+        return await self.wait(attempt_id)
+
+    def _start(self, attempt_id: str, argv: list[str], env: dict[str, str], entry: str | None) -> bool:
         """Start an attempt (once: a second start of the same id is a no-op); whether it is new."""
         self._expire()
+        if self._keeper is None:
+            self._keeper = asyncio.get_running_loop().create_task(self._keep_outputs(), name="keep-outputs")
         if attempt_id in self.attempts:
             return False
         self._next += 1
@@ -217,13 +234,15 @@ class Runner:
         worker = self._runtime()
         number = record["number"]
         try:
-            await worker.run(number, argv, env, record["log"])
+            await worker.run(number, argv, env, record["log"], self.inline_outputs, True)
         except asyncio.CancelledError:
             pass
         finally:
             reply = self._done.pop(number, {"code": -15})
             record["code"] = int(reply.get("code", 1))
             record["stuck"] = bool(reply.get("stuck"))
+            if reply.get("outputs"):
+                record["outputs"] = reply["outputs"]
             record["ended"] = time.time()
             self.last_active = time.time()
 
@@ -263,14 +282,54 @@ class Runner:
             shutil.rmtree(workdir, ignore_errors=True)
 
     async def wait(self, attempt_id: str) -> dict[str, Any] | None:
-        """The attempt's end: ``{"code", "log_size"}``; ``None`` when this runner does not know it."""
+        """The attempt's end: ``{"code", "log_size", "stuck", "outputs"}``; ``None`` when this runner does not know it.
+
+        ``outputs`` (base64) are a success's small outputs, sent instead of ``outputs.pb`` until
+        :meth:`ack` says the server committed them; unacknowledged ones are written as
+        ``outputs.pb`` after a while (the server went away), where the next server looks.
+        """
         record = self.attempts.get(attempt_id)
         if record is None:
             return None
         task = record.get("task")
         if task is not None and not task.done():
             await asyncio.shield(task)
-        return {"code": record["code"], "log_size": _size(record["log"]), "stuck": record.get("stuck", False)}
+        return {
+            "code": record["code"],
+            "log_size": _size(record["log"]),
+            "stuck": record.get("stuck", False),
+            "outputs": record.get("outputs"),
+        }
+
+    async def ack(self, attempt_id: str) -> None:
+        """The server committed the outputs it got with the result: forget them."""
+        record = self.attempts.get(attempt_id)
+        if record is not None:
+            record.pop("outputs", None)
+            if self._worker is not None:
+                self._worker.unacknowledged.pop(record["number"], None)
+
+    async def _keep_outputs(self) -> None:
+        """Outputs no server acknowledged within a while go where the next server looks (``outputs.pb``)."""
+        from flyte._internal.runtime.worker import _write_outputs_file
+
+        while True:
+            await asyncio.sleep(_UNACKNOWLEDGED_SECONDS / 2)
+            worker = self._worker
+            if worker is None:
+                continue
+            now = time.time()
+            for record in list(self.attempts.values()):
+                kept = worker.unacknowledged.get(record["number"])
+                if kept is None or not record["ended"] or now - record["ended"] < _UNACKNOWLEDGED_SECONDS:
+                    continue
+                try:
+                    await _write_outputs_file(*kept)
+                except Exception as error:  # the store is unreachable: try again later
+                    print(f"could not keep the outputs of attempt {record['number']}: {error}", file=sys.__stderr__)
+                    continue
+                worker.unacknowledged.pop(record["number"], None)
+                record.pop("outputs", None)  # only now: a server asking meanwhile got them
 
     async def read_log(self, attempt_id: str, offset: int, limit: int = _LOG_CHUNK) -> bytes:
         """Up to ``limit`` bytes of the attempt's log from ``offset`` (``b""``: nothing more yet)."""
@@ -358,8 +417,12 @@ class RayAttempt:
         runner: _RunnerRef,
         attempt_id: str,
         log_path: Path | None,
+        call: Any = None,
     ) -> None:
         self.executor = executor
+        self.outputs: bytes | None = None
+        """A success's outputs, when the runner sent them with the result instead of writing ``outputs.pb``."""
+        self._call = call
         self.runner = runner
         self.attempt_id = attempt_id
         self.id = f"ray:{executor.namespace}:{runner.name}:{attempt_id}"
@@ -373,7 +436,9 @@ class RayAttempt:
     async def _follow(self) -> None:
         import ray.exceptions
 
-        waiting = asyncio.ensure_future(self.runner.actor.wait.remote(self.attempt_id))
+        call = self._call if self._call is not None else self.runner.actor.wait.remote(self.attempt_id)
+        self._call = None
+        waiting = asyncio.ensure_future(call)
         result: dict[str, Any] | None = None
         try:
             while True:
@@ -384,6 +449,8 @@ class RayAttempt:
                 await self._copy_log()
             if result is not None:
                 self.code = result.get("code")
+                if result.get("outputs") and self.code == 0:
+                    self.outputs = base64.b64decode(result["outputs"])
                 if result.get("log_size", 0) > self._offset:
                     await self._copy_log(until=int(result["log_size"]))
                 if result.get("stuck"):
@@ -416,6 +483,14 @@ class RayAttempt:
     async def wait(self) -> int | None:
         await asyncio.shield(self._ended)
         return self.code
+
+    def acknowledge(self) -> None:
+        """The outcome is committed: the runner may forget the outputs it sent."""
+        import ray.exceptions
+
+        if self.outputs is not None and not self.runner.dead:
+            with contextlib.suppress(ray.exceptions.RayError):
+                self.runner.actor.ack.remote(self.attempt_id)
 
     def done(self) -> bool:
         return self._ended.done()
@@ -453,6 +528,10 @@ class RayExecutor:
         log_root: where the server keeps attempt logs (``<log_root>/<project>/<domain>/<run>/<action>/<n>.log``),
             for attempts found again after a restart.
         idle_seconds: a runner without attempts for this long is stopped.
+        inline_outputs: a success's outputs up to this many bytes come back with its result
+            (default: the engine's inline limit).
+        runners_per_key: runners that attempts of one key without resources spread over (default 1,
+            or ``FLYTE_SERVER_RAY_RUNNERS_PER_KEY``; more puts a parent and its children on more cores).
     """
 
     name = "ray"
@@ -465,7 +544,19 @@ class RayExecutor:
         log_root: Path | None = None,
         idle_seconds: float = 30.0,
         namespace: str | None = None,
+        inline_outputs: int | None = None,
+        runners_per_key: int | None = None,
     ) -> None:
+        if runners_per_key is None:
+            runners_per_key = int(os.environ.get("FLYTE_SERVER_RAY_RUNNERS_PER_KEY", "1") or 1)
+        if inline_outputs is None:
+            from flyte_server.engine.data import INLINE_DATA_MAX
+
+            inline_outputs = INLINE_DATA_MAX
+        self.runners_per_key = max(1, runners_per_key)
+        """Runners shared by attempts of one key (without resources) before attempts double up."""
+        self.inline_outputs = inline_outputs
+        """Outputs up to this many bytes come back with an attempt's result (0: always ``outputs.pb``)."""
         self.address = address
         self.state_dir = state_dir
         self.log_root = log_root
@@ -569,7 +660,7 @@ class RayExecutor:
 
             actor_options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self._head_node, soft=True)
         capacity = 1 if dedicated else 1 << 30
-        actor = self._remote_runner.options(**actor_options).remote(env, capacity)
+        actor = self._remote_runner.options(**actor_options).remote(env, capacity, self.inline_outputs)
         runner = _RunnerRef(name, actor, key, capacity)
         self._runners[name] = runner
         self._by_key.setdefault(key, []).append(runner)
@@ -593,9 +684,14 @@ class RayExecutor:
         import ray.exceptions
 
         key = _reuse_key(spec, options)
+        if not options:
+            live = [r for r in self._by_key.get(key, []) if not r.dead and not r.retiring]
+            best = min(live, key=lambda r: len(r.running), default=None)
+            if best is None or (best.running and len(live) < self.runners_per_key):
+                best = self._new_runner(spec, options, key)
+            best.running.add(attempt_id)
+            return best
         runner = self._free_runner(key)
-        if runner is None and not options:
-            runner = self._new_runner(spec, options, key)
         if runner is not None:
             runner.running.add(attempt_id)
             return runner
@@ -634,15 +730,17 @@ class RayExecutor:
         per_attempt = {k: spec.env[k] for k in PER_ATTEMPT_ENV if k in spec.env}
         runner = await self._runner_for(spec, options, attempt_id)
         try:
-            await runner.actor.start.remote(attempt_id, list(spec.argv), per_attempt, spec.entry)
+            # One call starts the attempt and returns with its end (a runner lost meanwhile: the wait fails).
+            call = runner.actor.run.remote(attempt_id, list(spec.argv), per_attempt, spec.entry)
         except ray.exceptions.RayError as error:
             runner.running.discard(attempt_id)
             runner.dead = True
             self._forget(runner)
             raise LaunchError(f"the Ray runner {runner.name} could not take the attempt: {error}") from error
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # there from the start (empty until the attempt writes)
             spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        attempt = RayAttempt(self, runner, attempt_id, spec.log_path)
+            spec.log_path.touch()
+        attempt = RayAttempt(self, runner, attempt_id, spec.log_path, call)
         self._attempts[attempt_id] = attempt
         return attempt
 
