@@ -179,3 +179,50 @@ async def test_the_server_killed_mid_run_finds_its_attempts_again(
     )
     assert details.details.status.phase == phase_pb2.ACTION_PHASE_SUCCEEDED
     assert details.details.status.attempts == 1, "the root was found again, not run again"
+
+
+async def test_resources_no_node_has_fail_with_a_clear_error(
+    ray_server: RayServer, client: ReferenceClient, rpc: Rpc
+) -> None:
+    result = client(ray_server, {"op": "run", "task": "needs_a_gpu", "inputs": {"x": 1}})
+    assert result["phase"] == "ActionPhase.FAILED", result
+    details = await rpc.runs.get_action_details(
+        run_service_pb2.GetActionDetailsRequest(action_id=action_id(result["run"], "a0"))
+    )
+    assert "no node of the Ray cluster has GPU=1" in details.details.error_info.message
+
+
+@pytest.mark.timeout(300)
+async def test_without_an_address_the_server_runs_its_own_ray_head(
+    client: ReferenceClient, ray_cluster: Any, reference_python: str, tmp_path: Path
+) -> None:
+    """``--executor ray`` alone: a local head starts with the server and stops with it."""
+    from infra.ray_cluster import RAY_ENV, descendants, mirrored_port
+
+    port, relay = mirrored_port(ray_cluster.netns)
+    server = RayServer(
+        data_dir=tmp_path / "server",
+        worker_python=reference_python,
+        port=port,
+        extra_env=dict(RAY_ENV),
+        extra_args=["--executor", "ray"],
+        command_prefix=ray_cluster.prefix,
+    )
+    try:
+        server.start(timeout=180)
+        assert server.process is not None
+        pid = server.process.pid
+        result = client(server, {"op": "run", "task": "worker_pids", "inputs": {"n": 3}})
+        assert result["phase"] == SUCCEEDED
+        below = descendants(pid)
+        assert set(result["values"][0]) <= set(below), "the attempts ran in the server's own Ray head"
+        assert any("gcs_server" in cmdline(child) for child in below)
+        server.stop()
+        deadline = time.monotonic() + 30
+        while [child for child in below if cmdline(child)]:
+            assert time.monotonic() < deadline, [cmdline(child) for child in below if cmdline(child)]
+            time.sleep(0.5)
+    finally:
+        server.stop()
+        relay.terminate()
+        relay.wait()

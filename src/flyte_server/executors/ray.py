@@ -572,6 +572,7 @@ class RayExecutor:
         self._reaper: asyncio.Task[None] | None = None
         self._started = False
         self._placing = asyncio.Lock()
+        self._temp_dir: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -590,7 +591,10 @@ class RayExecutor:
             if self.address:
                 ray.init(address=self.address, **options)
             else:
-                ray.init(include_dashboard=False, **options)
+                # A new head of our own ("local": never an existing cluster of this machine), in a
+                # temp dir of its own (short: Ray's Unix sockets live there).
+                self._temp_dir = tempfile.mkdtemp(prefix="flyte-ray-")
+                ray.init(address="local", include_dashboard=False, _temp_dir=self._temp_dir, **options)
         except (ConnectionError, RuntimeError, ValueError) as error:
             where = self.address or "a local Ray head"
             raise LaunchError(f"cannot connect to the Ray cluster at {where}: {error}") from error
@@ -615,6 +619,9 @@ class RayExecutor:
                 self.kill(runner)
         self._started = False
         await asyncio.to_thread(ray.shutdown)
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
 
     # ------------------------------------------------------------------ launching
 

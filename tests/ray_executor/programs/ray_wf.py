@@ -37,3 +37,11 @@ async def cpu_fan_out(marker_dir: str, n: int, seconds: float) -> list[int]:
 @roots.task
 async def pinned_fan_out(n: int) -> list[str]:
     return list(await asyncio.gather(*[where_pinned(i) for i in range(n)]))
+
+
+one_gpu = flyte.TaskEnvironment(name="e2e_ray_gpu", resources=flyte.Resources(gpu=1))
+
+
+@one_gpu.task
+async def needs_a_gpu(x: int) -> int:
+    return x
