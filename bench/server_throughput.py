@@ -112,7 +112,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 RAY_RUNNERS = Path(tempfile.gettempdir()) / "flyte-ray-runners"
-"""Where the Ray executor's runners work (``flyte_server.executors.ray``)."""
+"""Where the Ray executor's runners work when not in their node's session directory (``.../flyte-runners/``)."""
 
 
 def _worker_cpu_seconds(data_dir: Path) -> float:
@@ -123,7 +123,8 @@ def _worker_cpu_seconds(data_dir: Path) -> float:
         if not entry.isdigit():
             continue
         try:
-            if os.readlink(f"/proc/{entry}/cwd").startswith((prefix, str(RAY_RUNNERS) + os.sep)):
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+            if cwd.startswith((prefix, str(RAY_RUNNERS) + os.sep)) or "/flyte-runners/" in cwd:
                 total += _cpu_seconds(int(entry))
         except OSError:
             continue

@@ -367,7 +367,11 @@ class Runner:
 def _runner_dir() -> Path:
     """A fresh directory for this runner process; those of runners that are gone are removed."""
     base = Path(tempfile.gettempdir()) / "flyte-ray-runners"
-    base.mkdir(exist_ok=True)
+    with contextlib.suppress(Exception):  # inside the node's session directory: it goes with the cluster
+        import ray._private.worker
+
+        base = Path(ray._private.worker._global_node.get_session_dir_path()) / "flyte-runners"
+    base.mkdir(parents=True, exist_ok=True)
     for old in base.iterdir():
         pid = old.name.split("-", 1)[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
