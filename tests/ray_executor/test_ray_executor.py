@@ -226,3 +226,16 @@ async def test_without_an_address_the_server_runs_its_own_ray_head(
         server.stop()
         relay.terminate()
         relay.wait()
+
+
+async def test_secrets_reach_the_attempt_on_the_cluster(ray_server: RayServer, client: ReferenceClient) -> None:
+    import hashlib
+
+    import flyte
+    import flyte.remote
+
+    flyte.init(endpoint=ray_server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
+    flyte.remote.Secret.create("ray-e2e-token", "tok-4711")
+    result = client(ray_server, {"op": "run", "task": "secret_digest", "inputs": {"x": 1}})
+    assert result["phase"] == SUCCEEDED, result
+    assert result["values"] == [hashlib.sha256(b"tok-4711").hexdigest()]

@@ -45,3 +45,16 @@ one_gpu = flyte.TaskEnvironment(name="e2e_ray_gpu", resources=flyte.Resources(gp
 @one_gpu.task
 async def needs_a_gpu(x: int) -> int:
     return x
+
+
+with_secret = flyte.TaskEnvironment(
+    name="e2e_ray_secret", secrets=[flyte.Secret(key="ray-e2e-token", as_env_var="RAY_E2E_TOKEN")]
+)
+
+
+@with_secret.task
+async def secret_digest(x: int) -> str:
+    """The SHA-256 of the secret the runner's environment got (the value itself stays out of outputs)."""
+    import hashlib
+
+    return hashlib.sha256(os.environ.get("RAY_E2E_TOKEN", "").encode()).hexdigest()
