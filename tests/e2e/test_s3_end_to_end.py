@@ -36,6 +36,7 @@ from .test_server_happy_path import (
     test_run_nested_fan_out_and_read_it_back,
     test_two_levels_of_nesting_and_traces,
 )
+from .test_server_restart import _start_marked_run
 
 pytest.importorskip("moto.server", reason="moto[server] is not installed")
 boto3 = pytest.importorskip("boto3")
@@ -192,21 +193,10 @@ async def test_a_run_survives_kill_9_of_the_server_on_s3(
     rpc: Rpc | None = None
     try:
         marker_dir = tmp_path / "marks"
-        marker_dir.mkdir()
-        started = client(
-            process,
-            {
-                "op": "run",
-                "task": "slow_chain",
-                "inputs": {"marker_dir": str(marker_dir), "n": 4, "seconds": 1.5},
-                "wait": False,
-            },
+        started = _start_marked_run(
+            client, process, "slow_chain", marker_dir, {"n": 4, "seconds": 1.5}, (marker_dir / "1.count").exists
         )
         name = started["run"]
-        deadline = time.monotonic() + 60
-        while not (marker_dir / "1.count").exists():
-            assert time.monotonic() < deadline, "the chain did not get going"
-            time.sleep(0.1)
         process.kill9()
         process.start()
         result = client(process, {"op": "wait", "run": name})

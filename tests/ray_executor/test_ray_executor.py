@@ -33,6 +33,7 @@ from e2e.test_server_happy_path import (
     test_run_nested_fan_out_and_read_it_back,
     test_two_levels_of_nesting_and_traces,
 )
+from e2e.test_server_restart import _start_marked_run
 
 from .conftest import RayServer, runner_status
 
@@ -113,20 +114,14 @@ async def test_a_node_killed_mid_run_has_its_actions_retried_elsewhere(
 ) -> None:
     """Three one-CPU children on 2 + 1 CPUs: one runs on the second node, which is then killed."""
     markers = tmp_path / "marks"
-    markers.mkdir()
-    started = client(
+    started = _start_marked_run(
+        client,
         ray_server,
-        {
-            "op": "run",
-            "task": "cpu_fan_out",
-            "inputs": {"marker_dir": str(markers), "n": 3, "seconds": 8.0},
-            "wait": False,
-        },
+        "cpu_fan_out",
+        markers,
+        {"n": 3, "seconds": 8.0},
+        lambda: len(list(markers.glob("*.pids"))) == 3,
     )
-    deadline = time.monotonic() + 120
-    while len(list(markers.glob("*.pids"))) < 3:
-        assert time.monotonic() < deadline, "the three children did not all start"
-        time.sleep(0.2)
     first_pids = {int(path.stem): int(path.read_text().split()[0]) for path in markers.glob("*.pids")}
     on_node2 = [i for i, pid in first_pids.items() if under(ray_cluster, "node2", pid)]
     assert len(on_node2) == 1, {i: cmdline(pid) for i, pid in first_pids.items()}
@@ -154,20 +149,9 @@ async def test_the_server_killed_mid_run_finds_its_attempts_again(
 ) -> None:
     """kill -9 the server while a chain runs in the cluster; the restarted one re-attaches by handle."""
     markers = tmp_path / "marks"
-    markers.mkdir()
-    started = client(
-        ray_server,
-        {
-            "op": "run",
-            "task": "slow_chain",
-            "inputs": {"marker_dir": str(markers), "n": 4, "seconds": 2.0},
-            "wait": False,
-        },
+    started = _start_marked_run(
+        client, ray_server, "slow_chain", markers, {"n": 4, "seconds": 2.0}, (markers / "1.count").exists
     )
-    deadline = time.monotonic() + 60
-    while not (markers / "1.count").exists():
-        assert time.monotonic() < deadline, "the chain did not get going"
-        time.sleep(0.1)
     ray_server.kill9()
     time.sleep(1.0)
     ray_server.start(timeout=120)

@@ -49,6 +49,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flyte._internal.runtime.worker import PER_ATTEMPT_ENV
 from flyte_server.executors import (
     AttemptKey,
     FinishedAttempt,
@@ -56,6 +57,7 @@ from flyte_server.executors import (
     LaunchSpec,
     Resources,
 )
+from flyte_server.executors.reuse import _CODE_FLAGS
 
 __all__ = ["RAY_RESOURCES_ENV", "RayAttempt", "RayExecutor", "ray_options"]
 
@@ -64,10 +66,6 @@ logger = logging.getLogger(__name__)
 RAY_RESOURCES_ENV = "FLYTE_RAY_RESOURCES"
 """A task's environment variable with more Ray resources for its attempts, as JSON (``{"node2": 1}``)."""
 
-PER_ATTEMPT_ENV = ("ACTION_NAME", "FLYTE_ATTEMPT_NUMBER")
-"""Variables that may differ between attempts of one runner (``flyte._internal.runtime.worker``)."""
-
-_CODE_FLAGS = frozenset({"--tgz", "--pkl", "--version", "--dest", "--image-cache", "--resolver"})
 _LOG_CHUNK = 1 << 20
 _LOG_POLL_SECONDS = 1.0
 _UNACKNOWLEDGED_SECONDS = 20.0
@@ -370,7 +368,7 @@ def _runner_dir() -> Path:
     with contextlib.suppress(Exception):  # inside the node's session directory: it goes with the cluster
         import ray._private.worker
 
-        base = Path(ray._private.worker._global_node.get_session_dir_path()) / "flyte-runners"
+        base = Path(ray._private.worker._global_node.get_session_dir_path()) / "flyte-runners"  # type: ignore[attr-defined]
     base.mkdir(parents=True, exist_ok=True)
     for old in base.iterdir():
         pid = old.name.split("-", 1)[0]
@@ -606,7 +604,7 @@ class RayExecutor:
         self._head_node = _head_node_id()
         self._started = True
         self._reaper = asyncio.create_task(self._reap_idle(), name="ray-runner-reaper")
-        logger.info("Ray executor: namespace %s, %d nodes", self.namespace, len(ray.nodes()))
+        logger.info("Ray executor: namespace %s, %d nodes", self.namespace, len(ray.nodes()))  # type: ignore[no-untyped-call]
 
     async def stop(self) -> None:
         """Stop idle runners and disconnect (a local head stops with us); running attempts stay."""
@@ -637,7 +635,7 @@ class RayExecutor:
         if not wanted:
             return None
         if time.monotonic() - self._nodes_checked > 10 or not self._node_resources:
-            self._node_resources = [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]
+            self._node_resources = [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]  # type: ignore[no-untyped-call]
             self._nodes_checked = time.monotonic()
         for resources in self._node_resources:
             if all(resources.get(name, 0.0) >= amount for name, amount in wanted.items()):
@@ -883,7 +881,7 @@ class RayExecutor:
 def _head_node_id() -> str | None:
     import ray
 
-    for node in ray.nodes():
+    for node in ray.nodes():  # type: ignore[no-untyped-call]
         if node.get("Alive") and "node:__internal_head__" in node.get("Resources", {}):
             return str(node["NodeID"])
     return None
