@@ -45,8 +45,12 @@ def reference_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 
 
+REFERENCE_EXTRAS = ("pandas",)
+"""Installed with the reference SDK: the e2e programs (deployed by either SDK) use data frames."""
+
+
 def _has_reference(python: str) -> bool:
-    probe = f"import flyte, sys; sys.exit(0 if flyte.__version__ == {REFERENCE_VERSION!r} else 1)"
+    probe = f"import flyte, pandas, sys; sys.exit(0 if flyte.__version__ == {REFERENCE_VERSION!r} else 1)"
     return subprocess.run([python, "-c", probe], capture_output=True, env=reference_env()).returncode == 0
 
 
@@ -69,7 +73,7 @@ def find_reference_python() -> str:
         return str(python)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True)
     result = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", f"flyte=={REFERENCE_VERSION}"],
+        [str(python), "-m", "pip", "install", "--quiet", f"flyte=={REFERENCE_VERSION}", *REFERENCE_EXTRAS],
         capture_output=True,
         text=True,
         timeout=900,
@@ -110,6 +114,7 @@ def find_reference_plugins_python() -> str:
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, capture_output=True)
     packages = [
         f"flyte=={REFERENCE_VERSION}",
+        *REFERENCE_EXTRAS,
         *(f"flyteplugins-{name}=={REFERENCE_VERSION}" for name in PLUGIN_PACKAGES),
     ]
     result = subprocess.run(

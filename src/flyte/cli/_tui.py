@@ -21,12 +21,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Protocol
 
-from textual import work
-from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, RichLog, Static, Tree
-from textual.widgets.tree import TreeNode
+try:
+    from textual import work
+    from textual.app import App, ComposeResult
+    from textual.binding import Binding
+    from textual.containers import Horizontal, Vertical
+    from textual.widgets import DataTable, Footer, Header, RichLog, Static, Tree
+    from textual.widgets.tree import TreeNode
+except ImportError as error:  # an optional extra
+    raise ImportError("the terminal UI needs textual: pip install 'flyte[tui]'") from error
 
 __all__ = ["ActionRow", "LocalSource", "RemoteSource", "RunExplorer", "RunRow", "Source"]
 

@@ -200,6 +200,8 @@ def to_run_spec(notifications: Any) -> tuple[str | None, run_pb2.InlineRuleList 
             raise ValueError("NamedRule needs a name")
         return notifications.name, None
     items: Iterable[Any] = (notifications,) if isinstance(notifications, Notification) else notifications
+    if not isinstance(items, (tuple, list)):
+        raise TypeError(f"notifications: a NamedRule, a Notification or a tuple of them, got {notifications!r}")
     rules = run_pb2.InlineRuleList()
     for item in items:
         if not isinstance(item, Notification):
