@@ -105,6 +105,12 @@ class Engine:
         warm_workers: bool | None = None,
         reuse_workers: bool | None = None,
     ) -> None:
+        if executor is None and config.executor == "ray":  # docs/ray-executor.md
+            from flyte_server.executors.ray import RayExecutor
+
+            executor = RayExecutor(
+                config.ray_address, state_dir=config.data_dir / "executor", log_root=config.data_dir / "logs"
+            )
         self.config = config
         self.database = database
         self.blobs = blobs
