@@ -2,6 +2,7 @@
 
 * ``ours_server``: ``flyte start server`` whose workers run our runtime (this venv's Python).
 * ``ref_server``: the same with the reference venv (PyPI ``flyte==2.12.1``) as worker Python.
+  Both send email to ``mailbox`` (aiosmtpd on loopback).
 * ``drive(python, server, command)``: runs ``programs/driver.py`` with that Python (ours or the
   reference) against ``server``; each call a fresh process and HOME.
 """
@@ -27,28 +28,92 @@ WEBHOOK_SECRET = "hitl-test-secret"
 Drive = Callable[..., dict[str, Any]]
 
 
+class Mailbox:
+    """An SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append({"to": list(envelope.rcpt_tos), "body": envelope.content.decode(errors="replace")})
+        return "250 OK"
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    from e2e.helpers import free_port
+
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+def connect(server: ServerProcess) -> None:
+    """Point our SDK (in this process) at ``server``."""
+    import flyte
+
+    flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
+
+
+def condition_of(server: ServerProcess, run: str, timeout: float = 90) -> Any:
+    """The run's only condition, once it is registered (our SDK's flyte.remote.Condition)."""
+    import time
+
+    import flyte.remote
+
+    connect(server)
+    deadline = time.monotonic() + timeout
+    while True:
+        found = flyte.remote.Condition.listall(run_name=run)
+        if found or time.monotonic() > deadline:
+            assert len(found) == 1, f"run {run} has conditions {found}"
+            return found[0]
+        time.sleep(0.3)
+
+
+def outputs_of(server: ServerProcess, run: str) -> list[Any]:
+    """Wait for ``run`` and return its outputs (or ``["<Error>: ..."]`` when it has none)."""
+    import flyte.remote
+
+    connect(server)
+    remote = flyte.remote.Run.get(run)
+    remote.wait(quiet=True)
+    try:
+        return list(remote.outputs())
+    except Exception as error:
+        return [f"{type(error).__name__}: {error}"]
+
+
 @pytest.fixture(scope="session")
 def hitl_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("hitl")
 
 
-def _server(root: Path, name: str, python: str) -> ServerProcess:
-    return ServerProcess(
-        data_dir=root / name, worker_python=python, extra_env={"FLYTE_SERVER_WEBHOOK_SECRET": WEBHOOK_SECRET}
-    )
+def _server(root: Path, name: str, python: str, smtp_port: int) -> ServerProcess:
+    env = {
+        "FLYTE_SERVER_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "FLYTE_SERVER_SMTP_HOST": "127.0.0.1",
+        "FLYTE_SERVER_SMTP_PORT": str(smtp_port),
+    }
+    return ServerProcess(data_dir=root / name, worker_python=python, extra_env=env)
 
 
 @pytest.fixture(scope="session")
-def ours_server(hitl_root: Path) -> Iterator[ServerProcess]:
-    process = _server(hitl_root, "ours", sys.executable)
+def ours_server(hitl_root: Path, mailbox: tuple[Mailbox, int]) -> Iterator[ServerProcess]:
+    process = _server(hitl_root, "ours", sys.executable, mailbox[1])
     process.start()
     yield process
     process.stop()
 
 
 @pytest.fixture(scope="session")
-def ref_server(reference_python: str, hitl_root: Path) -> Iterator[ServerProcess]:
-    process = _server(hitl_root, "ref", reference_python)
+def ref_server(reference_python: str, hitl_root: Path, mailbox: tuple[Mailbox, int]) -> Iterator[ServerProcess]:
+    process = _server(hitl_root, "ref", reference_python, mailbox[1])
     process.start()
     yield process
     process.stop()

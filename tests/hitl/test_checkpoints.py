@@ -8,7 +8,7 @@ import pytest
 
 from e2e.helpers import ServerProcess
 
-from .conftest import PROGRAMS, Drive
+from .conftest import PROGRAMS, Drive, outputs_of
 
 
 def test_local_retry_resumes_from_the_checkpoint(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,4 +28,4 @@ def test_killed_worker_resumes_from_the_checkpoint(
     server: ServerProcess = request.getfixturevalue(f"{which}_server")
     python = sys.executable if which == "ours" else reference_python
     run = drive(python, server, {"op": "run", "task": "train", "inputs": {"steps": 5, "die_at": 3}})["run"]
-    assert drive(python, server, {"op": "wait", "run": run})["values"] == ["3->5"]
+    assert outputs_of(server, run) == ["3->5"]

@@ -22,7 +22,7 @@ import pytest
 
 from e2e.helpers import DOMAIN, PROJECT, ServerProcess
 
-from .conftest import WEBHOOK_SECRET, Drive
+from .conftest import WEBHOOK_SECRET, Drive, condition_of, outputs_of
 
 pytestmark = pytest.mark.timeout(300) if hasattr(pytest.mark, "timeout") else []
 
@@ -48,23 +48,12 @@ def _cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _condition_action(drive: Drive, python: str, server: ServerProcess, run: str) -> str:
-    """The action name of the run's only condition (waits until it is registered)."""
-    import flyte
-    import flyte.remote
-
-    assert drive(python, server, {"op": "conditions", "run": run})["conditions"]
-    flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
-    (condition,) = flyte.remote.Condition.listall(run_name=run)
-    return condition.action_name
-
-
 @pytest.mark.parametrize("which", ["ours", "ref"])
 def test_approval_from_the_cli(which: str, request: pytest.FixtureRequest, drive: Drive, reference_python: str) -> None:
     server: ServerProcess = request.getfixturevalue(f"{which}_server")
     python = sys.executable if which == "ours" else reference_python
     run = drive(python, server, {"op": "run", "task": "approval"})["run"]
-    action = _condition_action(drive, python, server, run)
+    action = condition_of(server, run).action_name
     listed = _cli(server, "get", "condition", run)
     assert listed.returncode == 0 and action in listed.stdout, listed.stderr
     wrong = _cli(server, "signal", "condition", run, action, "maybe")
@@ -73,8 +62,7 @@ def test_approval_from_the_cli(which: str, request: pytest.FixtureRequest, drive
     assert signalled.returncode == 0, signalled.stderr
     again = _cli(server, "signal", "condition", run, action, "false")
     assert again.returncode != 0 and "no longer waiting" in again.stderr + again.stdout
-    done = drive(python, server, {"op": "wait", "run": run})
-    assert done["values"] == ["approved"], done
+    assert outputs_of(server, run) == ["approved"]
 
 
 def test_pypi_sdk_resolves_our_runtime_and_ours_resolves_pypi(
@@ -87,20 +75,20 @@ def test_pypi_sdk_resolves_our_runtime_and_ours_resolves_pypi(
     ):
         run = drive(submitter, server, {"op": "run", "task": "amount"})["run"]
         drive(signaller, server, {"op": "signal", "run": run, "name": "amount", "value": 21})
-        assert drive(submitter, server, {"op": "wait", "run": run})["values"] == [42]
+        assert outputs_of(server, run) == [42]
 
 
 @pytest.mark.parametrize("which", ["ours", "ref"])
 def test_timeout_and_rejection(which: str, request: pytest.FixtureRequest, drive: Drive, reference_python: str) -> None:
     server: ServerProcess = request.getfixturevalue(f"{which}_server")
     python = sys.executable if which == "ours" else reference_python
-    timed = drive(python, server, {"op": "run", "task": "approval", "inputs": {"timeout": 1.0}})["run"]
-    rejected = drive(python, server, {"op": "run", "task": "approval"})["run"]
-    action = _condition_action(drive, python, server, rejected)
+    both = [{"task": "approval", "inputs": {"timeout": 1.0}}, {"task": "approval"}]
+    timed, rejected = drive(python, server, {"op": "runs", "runs": both})["runs"]
+    action = condition_of(server, rejected).action_name
     result = _cli(server, "signal", "condition", rejected, action, "--reject", "not today")
     assert result.returncode == 0, result.stderr
-    assert drive(python, server, {"op": "wait", "run": rejected})["values"] == ["ConditionFailedError"]
-    assert drive(python, server, {"op": "wait", "run": timed})["values"] == ["ConditionTimedoutError"]
+    assert outputs_of(server, rejected) == ["ConditionFailedError"]
+    assert outputs_of(server, timed) == ["ConditionTimedoutError"]
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -135,7 +123,7 @@ def test_webhook_receiver_resolves_the_condition(ours_server: ServerProcess, dri
     try:
         url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
         run = drive(sys.executable, ours_server, {"op": "run", "task": "hooked", "inputs": {"url": url}})["run"]
-        assert drive(sys.executable, ours_server, {"op": "wait", "run": run})["values"] == ["got yes"]
+        assert outputs_of(ours_server, run) == ["got yes"]
     finally:
         receiver.shutdown()
         receiver.server_close()

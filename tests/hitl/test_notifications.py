@@ -11,26 +11,16 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e.helpers import DOMAIN, PROJECT, ServerProcess, free_port
+from e2e.helpers import DOMAIN, PROJECT, ServerProcess
 
-from .conftest import Drive
+from .conftest import Drive, Mailbox, outputs_of
 
 _FLYTE = (sys.executable, "-m", "flyte")
 _SCOPE = ("-p", PROJECT, "-d", DOMAIN)
-
-
-class _Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append({"to": list(envelope.rcpt_tos), "body": envelope.content.decode(errors="replace")})
-        return "250 OK"
 
 
 class _Hooks(BaseHTTPRequestHandler):
@@ -52,18 +42,6 @@ class _Hooks(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def mailbox() -> Iterator[tuple[_Mailbox, int]]:
-    from aiosmtpd.controller import Controller
-
-    box = _Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
 def hooks() -> Iterator[str]:
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Hooks)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
@@ -72,16 +50,11 @@ def hooks() -> Iterator[str]:
     receiver.server_close()
 
 
-@pytest.fixture(scope="module")
-def notify_server(hitl_root: Path, mailbox: tuple[_Mailbox, int]) -> Iterator[ServerProcess]:
-    process = ServerProcess(
-        data_dir=hitl_root / "notify",
-        worker_python=sys.executable,
-        extra_env={"FLYTE_SERVER_SMTP_HOST": "127.0.0.1", "FLYTE_SERVER_SMTP_PORT": str(mailbox[1])},
-    )
-    process.start()
-    yield process
-    process.stop()
+@pytest.fixture
+def notify_server(request: pytest.FixtureRequest, client: str) -> ServerProcess:
+    """The session server of that client's runtime (both send mail to ``mailbox``)."""
+    server: ServerProcess = request.getfixturevalue(f"{client}_server")
+    return server
 
 
 def _until(check: Any, timeout: float = 60) -> None:
@@ -95,7 +68,7 @@ def _until(check: Any, timeout: float = 60) -> None:
 def test_email_and_webhooks_once_per_matching_phase(
     client: str,
     notify_server: ServerProcess,
-    mailbox: tuple[_Mailbox, int],
+    mailbox: tuple[Mailbox, int],
     hooks: str,
     drive: Drive,
     reference_python: str,
@@ -105,10 +78,10 @@ def test_email_and_webhooks_once_per_matching_phase(
     address = f"{client}@example.com"
     settings = {"email": address, "url": hooks}
     _Hooks.failures_left = 1
-    ok = drive(python, notify_server, {"op": "run", "task": "echo", "inputs": {"x": 1}, "notify": settings})["run"]
-    bad = drive(python, notify_server, {"op": "run", "task": "boom", "notify": settings})["run"]
-    drive(python, notify_server, {"op": "wait", "run": ok})
-    drive(python, notify_server, {"op": "wait", "run": bad})
+    runs = [{"task": "echo", "inputs": {"x": 1}, "notify": settings}, {"task": "boom", "notify": settings}]
+    ok, bad = drive(python, notify_server, {"op": "runs", "runs": runs})["runs"]
+    assert outputs_of(notify_server, ok) == [1]
+    outputs_of(notify_server, bad)
 
     def mails(run: str) -> list[dict[str, Any]]:
         return [m for m in box.messages if f"Run: {run}" in m["body"]]

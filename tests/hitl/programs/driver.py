@@ -1,6 +1,7 @@
 """Drive a server with PyPI flyte (or ours): ``python driver.py '<json>'``; prints ``RESULT <json>``.
 
-Ops: ``run`` (task, inputs; no wait), ``wait`` (run), ``signal`` (run, name, value), ``conditions`` (run).
+Ops: ``run`` (task, inputs, notify; no wait), ``runs`` (a list of those), ``wait`` (run),
+``signal`` (run, name, value), ``conditions`` (run), ``recover`` (run).
 """
 
 import json
@@ -31,15 +32,20 @@ def _notifications(settings):
     )
 
 
+def _start(command):
+    runner = flyte
+    if "notify" in command:
+        runner = flyte.with_runcontext(notifications=_notifications(command["notify"]))
+    return runner.run(getattr(hitl_wf, command["task"]), **command.get("inputs", {})).name
+
+
 def main(command):
     flyte.init(endpoint=command["endpoint"], insecure=True, project=command["project"], domain=command["domain"])
     op = command["op"]
     if op == "run":
-        runner = (
-            flyte.with_runcontext(notifications=_notifications(command["notify"])) if "notify" in command else flyte
-        )
-        run = runner.run(getattr(hitl_wf, command["task"]), **command.get("inputs", {}))
-        return {"run": run.name}
+        return {"run": _start(command)}
+    if op == "runs":
+        return {"runs": [_start(item) for item in command["runs"]]}
     if op == "wait":
         run = flyte.remote.Run.get(command["run"])
         run.wait(quiet=True)
