@@ -76,9 +76,10 @@ PROGRAM = textwrap.dedent(
         return {"first": first, "ready": time.monotonic() - STARTED}
 
 
-    flyte.init()
-    STARTED = time.monotonic()
-    print("RESULT " + json.dumps(flyte.run(first_line).outputs()[0]), flush=True)
+    if __name__ == "__main__":  # Dask's default cluster (PyPI flyte) spawns processes that import this file
+        flyte.init()
+        STARTED = time.monotonic()
+        print("RESULT " + json.dumps(flyte.run(first_line).outputs()[0]), flush=True)
     """
 )
 

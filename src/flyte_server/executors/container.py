@@ -137,6 +137,7 @@ class ContainerExecutor:
         base_env: dict[str, str] | None = None,
         reuse: bool = True,
         inline_outputs: int = 0,
+        warm_idle_seconds: float = 300.0,
     ) -> None:
         self.name = runtime
         self.binary = shutil.which(runtime) or runtime
@@ -158,6 +159,12 @@ class ContainerExecutor:
         self._warm_lock = asyncio.Lock()
         self._warm_failed: dict[str, float] = {}
         self._warm_ids: dict[str, str] = {}
+        self._warm_busy: dict[str, int] = {}
+        self._warm_idle_since: dict[str, float] = {}
+        self._followers: set[asyncio.Task[None]] = set()
+        self._warm_adopted: set[AttemptHandle] = set()
+        self.warm_idle_seconds = warm_idle_seconds
+        """A warm container that ran nothing this long is stopped (the next attempt starts one again)."""
         self._events: asyncio.Task[None] | None = None
         self._reconciler: asyncio.Task[None] | None = None
         self._events_process: asyncio.subprocess.Process | None = None
@@ -212,7 +219,7 @@ class ContainerExecutor:
         self._reconciler = asyncio.create_task(self._reconcile_loop(), name=f"{self.name}-reconcile")
 
     async def stop(self) -> None:
-        for task in (self._events, self._reconciler):
+        for task in (self._events, self._reconciler, *self._followers):
             if task is not None:
                 task.cancel()
         if self._events_process is not None and self._events_process.returncode is None:
@@ -373,7 +380,37 @@ class ContainerExecutor:
         handle = await pool.launch(spec)
         handle.id = f"{self.name}:warm:{handle.id}"  # type: ignore[misc]
         handle.group = f"{self.name}:warm:{handle.group}"  # type: ignore[misc]
+        self._warm_busy[image] = self._warm_busy.get(image, 0) + 1
+
+        async def ended() -> None:
+            try:
+                await handle.wait()
+            finally:
+                self._warm_busy[image] -= 1
+                self._warm_idle_since[image] = asyncio.get_running_loop().time()
+
+        task = asyncio.create_task(ended(), name=f"warm-attempt-{handle.id}")
+        self._followers.add(task)
+        task.add_done_callback(self._followers.discard)
         return handle
+
+    async def _retire_idle_warm(self) -> None:
+        """Stop the warm containers that ran nothing for ``warm_idle_seconds``."""
+        now = asyncio.get_running_loop().time()
+        self._warm_adopted = {handle for handle in self._warm_adopted if not handle.done()}
+        if self._warm_adopted:
+            return  # attempts of an earlier server may run in any warm container
+        for image in list(self._warm):
+            if self._warm_busy.get(image, 0) or now - self._warm_idle_since.get(image, now) < self.warm_idle_seconds:
+                continue
+            async with self._warm_lock:
+                pool = self._warm.pop(image, None)
+                container_id = self._warm_ids.pop(image, None)
+            if pool is not None:
+                await pool.stop()
+            if container_id is not None:
+                await self._remove(container_id, 0)
+            logger.info("retired the idle warm container of %s", image)
 
     def _warm_dir(self, image: str) -> Path:
         return self.state_dir / "warm" / hashlib.sha256(image.encode()).hexdigest()[:12]
@@ -535,6 +572,7 @@ class ContainerExecutor:
         while True:
             await asyncio.sleep(_RECONCILE_SECONDS)
             await self._reconcile()
+            await self._retire_idle_warm()
 
     # ------------------------------------------------------------------ finding attempts again
 
@@ -547,7 +585,9 @@ class ContainerExecutor:
             parsed = parse_handle(rest[len("warm:") :])
             if parsed is None or process_start_ticks(parsed[0]) != parsed[1]:
                 return None
-            return ExternalProcess(*parsed)
+            adopted = ExternalProcess(*parsed)
+            self._warm_adopted.add(adopted)
+            return adopted
         try:
             out = await self._cli("inspect", "--format", "{{.State.Running}}", rest, check=False)
         except LaunchError:
@@ -593,6 +633,7 @@ class ContainerExecutor:
                 if handle.id:  # an ended attempt (FinishedAttempt) has none
                     handle.id = f"{self.name}:warm:{handle.id}"  # type: ignore[misc]
                     handle.group = f"{self.name}:warm:{handle.group}"  # type: ignore[misc]
+                    self._warm_adopted.add(handle)
                 found.setdefault(key, handle)
         return found
 
@@ -674,4 +715,5 @@ def container_executor(config: Any, launcher: Any, blobs: Any) -> ContainerExecu
         base_env=launcher.base_env,
         reuse=os.environ.get("FLYTE_SERVER_REUSE_CONTAINERS", "1").lower() not in ("0", "false", "no", "off"),
         inline_outputs=INLINE_DATA_MAX,
+        warm_idle_seconds=float(os.environ.get("FLYTE_SERVER_WARM_CONTAINER_IDLE_SECONDS", "300")),
     )

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -354,16 +355,38 @@ def _local_wheel(dist: str) -> Path:
             f"{dist} {distribution.version} was not installed from a local source tree; add it with "
             f"with_pip_packages('{dist}=={distribution.version}') instead"
         )
-    out = Path(tempfile.mkdtemp(prefix="flyte-wheel-"))
-    done = subprocess.run(
-        [_uv_binary(), "build", "--wheel", "--out-dir", str(out), str(source)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wheels = sorted(out.glob("*.whl"))
-    if done.returncode != 0 or not wheels:
-        raise ImageBuildError(f"building a wheel of {dist} from {source} failed:\n{done.stderr[-3000:]}")
+    # One wheel per state of the source tree, with fixed timestamps: the same bytes every time, so
+    # the image step that installs it stays cached until the source changes.
+    from flyte._image_layers import digest_path
+
+    parts = [
+        digest_path(source / "pyproject.toml") or "",
+        digest_path(source / "src" if (source / "src").is_dir() else source) or "",
+    ]
+    key = hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flyte" / "wheels" / f"{dist}-{key}"
+    wheels = sorted(cache.glob("*.whl"))
+    if not wheels:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        out = Path(tempfile.mkdtemp(prefix=f".{dist}-", dir=cache.parent))
+        done = subprocess.run(
+            [_uv_binary(), "build", "--wheel", "--out-dir", str(out), str(source)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
+        )
+        if done.returncode != 0 or not list(out.glob("*.whl")):
+            shutil.rmtree(out, ignore_errors=True)
+            raise ImageBuildError(f"building a wheel of {dist} from {source} failed:\n{done.stderr[-3000:]}")
+        try:
+            os.rename(out, cache)
+        except OSError:  # another build got there first
+            shutil.rmtree(out, ignore_errors=True)
+        wheels = sorted(cache.glob("*.whl"))
+        # Keep the three newest wheels of this distribution.
+        for stale in sorted(cache.parent.glob(f"{dist}-*"), key=lambda p: p.stat().st_mtime)[:-3]:
+            shutil.rmtree(stale, ignore_errors=True)
     _WHEELS[dist] = wheels[0]
     return wheels[0]
 
