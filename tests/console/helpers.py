@@ -33,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 import flyte
+import flyte.errors
 import flyte.report
 from flyte.io import File
 
@@ -90,6 +91,18 @@ async def count_rows(frame: pd.DataFrame) -> int:
 @env.task
 async def boom(x: int) -> int:
     raise ValueError(f"bad input {x}")
+
+
+@env.task
+async def approval(item: str) -> str:
+    """Waits for a person: approve (bool), then how many copies (int); a rejection ends it early."""
+    approve = await flyte.new_condition.aio("approve", prompt=f"Ship {item}?", data_type=bool)
+    try:
+        await approve.wait.aio()
+    except flyte.errors.ConditionFailedError:
+        return f"{item}: rejected"
+    copies = await flyte.new_condition.aio("copies", prompt="How many copies?", data_type=int)
+    return f"{item}: {await copies.wait.aio()} copies"
 '''
 
 DRIVER = """

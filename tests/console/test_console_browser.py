@@ -292,6 +292,52 @@ def test_pages_for_projects_secrets_triggers_and_a_phone(browser: Browser, conso
         browser.viewport(1280, 800)
 
 
+def _condition_row(browser: Browser, label: str) -> str | None:
+    """The action name of the tree row labelled ``label`` (a condition's name), once it is PAUSED."""
+    return browser.js(
+        "for (const row of document.querySelectorAll('#actions .vrow.node')) {"
+        "  if (row.querySelector('.label')?.textContent === arguments[0] && row.dataset.phase === 'PAUSED')"
+        "    return row.dataset.action; }"
+        "return null;",
+        label,
+    )
+
+
+def test_answer_and_reject_conditions_by_clicking(browser: Browser, console: ConsoleSession) -> None:
+    """A run waiting on flyte.new_condition: approve (bool) and answer (int) from the run page; reject another."""
+    run = _launch(browser, console, "approval", {"item": "v2"})
+    approve = browser.wait(lambda: _condition_row(browser, "approve"), "the approve condition, waiting", timeout=90)
+    browser.click(f"[data-action='{approve}']")
+    browser.wait(lambda: browser.text("#condition-prompt") == "Ship v2?", "the prompt")
+    _shot(browser, console, "11-condition")
+    browser.click("#condition-approve")
+    copies = browser.wait(lambda: _condition_row(browser, "copies"), "the copies condition, waiting", timeout=90)
+    browser.click(f"[data-action='{copies}']")
+    browser.wait(lambda: browser.text("#condition-prompt") == "How many copies?", "the second prompt")
+    browser.type("#condition-value", "2.5")
+    browser.click("#condition-submit")
+    browser.wait(lambda: "integer is expected" in browser.text("#condition-note"), "the type error next to the field")
+    browser.type("#condition-value", "3")
+    browser.click("#condition-submit")
+    browser.wait(lambda: _phase_of(browser, "a0") == "SUCCEEDED", "the run succeeded", timeout=90)
+    browser.click("[data-action='a0']")
+    browser.wait(lambda: "v2: 3 copies" in browser.text("#io-outputs"), "the answer reached the task")
+
+    rejected = _launch(browser, console, "approval", {"item": "v3"})
+    approve = browser.wait(lambda: _condition_row(browser, "approve"), "the next approve condition", timeout=90)
+    browser.click(f"[data-action='{approve}']")
+    browser.type("#condition-reason", "not this week")
+    browser.click("#condition-reject")
+    assert browser.find("#condition-reject").text == "Confirm reject"
+    browser.click("#condition-reject")
+    browser.wait(lambda: _phase_of(browser, "a0") == "SUCCEEDED", "the rejected run ended", timeout=90)
+    browser.click("[data-action='a0']")
+    browser.wait(lambda: "v3: rejected" in browser.text("#io-outputs"), "the task saw ConditionFailedError")
+    phases = {a["metadata"].get("condition", {}).get("name"): a["status"]["phase"] for a in console.actions(rejected)}
+    assert phases.get("approve") == "ACTION_PHASE_FAILED", phases
+    assert run != rejected
+
+
 def test_a_viewer_sees_no_buttons_that_change_things(browser: Browser, console: ConsoleSession) -> None:
     created = console.call("flyte.auth.ApiKeyService", "CreateApiKey", {"name": "console-viewer", "role": "viewer"})
     assert created.status_code == 200, created.text

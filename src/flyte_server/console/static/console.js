@@ -311,7 +311,7 @@
 
   function shortLabel(action) {
     const metadata = action.metadata || {};
-    return metadata.task?.shortName || metadata.funtionName || metadata.trace?.name || action.id.name;
+    return metadata.task?.shortName || metadata.funtionName || metadata.trace?.name || metadata.condition?.name || action.id.name;
   }
 
   function errorText(info) {

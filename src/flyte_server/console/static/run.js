@@ -795,6 +795,7 @@
           entry("Cache", status.cacheStatus ? status.cacheStatus.replace(/^CACHE_STATUS_/, "").toLowerCase() : "—"),
         ),
         message ? h("pre", { className: "error" }, message) : null,
+        conditionPanel(details),
         h("h3", {}, "Attempts"),
         attempts.length
           ? h(
@@ -840,6 +841,99 @@
               ),
             )
           : h("p", { className: "muted" }, "No attempts yet."),
+      );
+    }
+
+    /**
+     * A condition (flyte.new_condition) waiting for a person: its prompt and a typed answer. A bool
+     * gets Approve/Reject; an int, float or text gets a field. Answers go through SignalEvent (the
+     * server checks the type again), a rejection through AbortAction (the task sees
+     * ConditionFailedError). The prompt is shown as text, never as HTML.
+     */
+    function conditionPanel(details) {
+      const condition = details.condition;
+      if (!condition) return null;
+      const name = details.id?.name || "";
+      const phase = C.phaseName(details.status?.phase);
+      const kind = { BOOLEAN: "bool", INTEGER: "int", FLOAT: "float" }[condition.type?.simple] || "str";
+      const heading = h("h3", {}, "Condition ", h("code", {}, condition.name || name));
+      const prompt = h("pre", { className: "condition-prompt", id: "condition-prompt" }, condition.prompt || "");
+      if (C.isTerminal(details.status?.phase) || phase === "ABORTED") {
+        const value = details.signalInfo?.output?.scalar?.primitive;
+        const shown = value ? Object.values(value)[0] : null;
+        return h(
+          "div",
+          { className: "condition", id: "condition" },
+          heading,
+          prompt,
+          h("p", { id: "condition-result" }, shown === null ? `Ended ${phase}.` : `Answered: ${String(shown)}`),
+        );
+      }
+      if (!C.can("write")) {
+        return h("div", { className: "condition", id: "condition" }, heading, prompt, h("p", { className: "muted" }, "Waiting for an answer."));
+      }
+      const note = h("p", { className: "condition-note", id: "condition-note" });
+      const signal = async (payload) => {
+        try {
+          await C.call(C.services.RUN, "SignalEvent", { actionId: { run: runId, name }, payload });
+          say(`Answered ${condition.name || name}.`);
+          await showSelected();
+        } catch (error) {
+          note.textContent = `Cannot answer: ${C.describeError(error)}`;
+          note.className = "condition-note error";
+        }
+      };
+      const reason = h("input", { type: "text", id: "condition-reason", placeholder: "reason (optional)", maxlength: 500 });
+      const reject = C.confirmButton("Reject", "Confirm reject", { id: "condition-reject", className: "danger small" }, async () => {
+        try {
+          await C.call(C.services.RUN, "AbortAction", {
+            actionId: { run: runId, name },
+            reason: reason.value.trim() || "rejected from the console",
+          });
+          say(`Rejected ${condition.name || name}.`);
+          await showSelected();
+        } catch (error) {
+          note.textContent = `Cannot reject: ${C.describeError(error)}`;
+          note.className = "condition-note error";
+        }
+      });
+      let answer;
+      if (kind === "bool") {
+        const approve = h("button", { type: "button", id: "condition-approve", className: "primary small" }, "Approve");
+        approve.addEventListener("click", () => signal({ boolValue: true }));
+        answer = [approve];
+      } else {
+        const field = h("input", {
+          type: kind === "str" ? "text" : "number",
+          step: kind === "float" ? "any" : kind === "int" ? "1" : undefined,
+          id: "condition-value",
+          "aria-label": `answer (${kind})`,
+        });
+        const submit = h("button", { type: "button", id: "condition-submit", className: "primary small" }, "Answer");
+        submit.addEventListener("click", () => {
+          const text = field.value.trim();
+          if (kind === "int" && !/^[-+]?\d+$/.test(text)) {
+            note.textContent = `An integer is expected, not "${text}".`;
+            note.className = "condition-note error";
+            return;
+          }
+          if (kind === "float" && (text === "" || !Number.isFinite(Number(text)))) {
+            note.textContent = `A number is expected, not "${text}".`;
+            note.className = "condition-note error";
+            return;
+          }
+          signal(kind === "int" ? { intValue: text } : kind === "float" ? { floatValue: Number(text) } : { stringValue: field.value });
+        });
+        answer = [field, " ", submit];
+      }
+      return h(
+        "div",
+        { className: "condition", id: "condition" },
+        heading,
+        prompt,
+        h("p", { className: "muted" }, `Expects a ${kind}.`),
+        h("div", { className: "condition-answer" }, ...answer, " ", reason, " ", reject),
+        note,
       );
     }
 
