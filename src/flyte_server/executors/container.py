@@ -276,8 +276,8 @@ class ContainerExecutor:
         return args
 
     def _env_args(self, env: dict[str, str], *, own_runtime: bool) -> list[str]:
-        path = _CONTAINER_PATH if own_runtime else f"{Path(self.worker_python).parent}:{_CONTAINER_PATH}"
-        args = ["-e", f"PATH={path}"]
+        # An image with its own runtime keeps its own PATH (a built image's venv is on it, ENV PATH=/opt/venv/bin:...).
+        args = [] if own_runtime else ["-e", f"PATH={Path(self.worker_python).parent}:{_CONTAINER_PATH}"]
         for name in sorted(env):
             if name not in _NOT_PASSED:
                 args += ["-e", name]  # the value comes from the client's environment, not the command line
