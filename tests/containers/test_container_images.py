@@ -101,3 +101,13 @@ def test_a_task_runs_in_the_image_flyte_build_made(
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert humanize_image in events.stdout, f"the attempt ran in {events.stdout!r}, not {humanize_image}"
+
+
+def test_a_run_whose_image_was_never_built_fails_fast(
+    podman_server: ServerProcess, reference_python: str, tmp_path: Path
+) -> None:
+    """``broken``'s image (an unknown package) cannot be built, so it is not in any store: the run fails, not hangs."""
+    result = _drive(reference_python, podman_server, tmp_path / "home", "broken")
+    assert result["phase"] == "FAILED", result
+    assert "podman run failed" in result["error"], result
+    assert result["seconds"] < 150, result
