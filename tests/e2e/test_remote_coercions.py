@@ -137,6 +137,8 @@ def test_frames_cross_between_handles_and_pandas_and_preserve_original_types_pic
     # As in Flyte 2, a run handle reads a pd.DataFrame output as a flyte.io.DataFrame handle...
     handle = plain.outputs()[0]
     assert isinstance(handle, DataFrame)
+    # The frame was written into the server's store (under the attempt), not the worker's scratch dir.
+    assert handle.uri is not None and Path(handle.uri).is_relative_to(ours.data_dir / "blobs"), handle.uri
     assert handle.open(pd.DataFrame).all_sync()["a"].tolist() == [0, 1, 2]
     assert isinstance(flyte.remote.Run.get(plain.name).outputs()[0], DataFrame)
     # ... unless the run asked to preserve the original types.

@@ -291,21 +291,25 @@ async def _execute(
     )
     token = set_state(state)
     try:
-        result = await task.execute(**kwargs)
-    finally:
-        # Child calls still in flight are cancelled with the process (or left behind by a reused
-        # worker): the children go on, and a retry of this action finds them by name.
-        state.attempt.over = True
-        reset_state(token)
-    try:
-        await _write_outputs(options, task, result)
-    except OSError as error:  # the platform's storage failed, not the task: a system error (retried)
-        from flyte.errors import RuntimeSystemError
+        try:
+            result = await task.execute(**kwargs)
+        finally:
+            # Child calls still in flight are cancelled with the process (or left behind by a reused
+            # worker): the children go on, and a retry of this action finds them by name.
+            state.attempt.over = True
+        # Still under the task context: values offloaded while encoding the outputs (data frames,
+        # files) go under the attempt's raw-data path in the store, not into a scratch directory.
+        try:
+            await _write_outputs(options, task, result)
+        except OSError as error:  # the platform's storage failed, not the task: a system error (retried)
+            from flyte.errors import RuntimeSystemError
 
-        code = "StorageFull" if error.errno == errno.ENOSPC else "OutputsWriteFailed"
-        raise RuntimeSystemError(
-            code, f"The outputs could not be written to {options.outputs_path}: {error}"
-        ) from error
+            code = "StorageFull" if error.errno == errno.ENOSPC else "OutputsWriteFailed"
+            raise RuntimeSystemError(
+                code, f"The outputs could not be written to {options.outputs_path}: {error}"
+            ) from error
+    finally:
+        reset_state(token)
 
 
 async def run_action(options: ActionOptions, service: ActionService | None = None) -> bool:
