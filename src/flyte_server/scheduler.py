@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
@@ -51,7 +52,18 @@ Clock = Callable[[], datetime]
 """Returns the current time (timezone-aware)."""
 
 _MAX_SLEEP = 30.0
-"""The longest the scheduler sleeps without looking at the store (other replicas may change it)."""
+"""The longest the scheduler sleeps without looking at the store (other replicas may change it);
+``FLYTE_SERVER_SCHEDULER_POLL`` (seconds) sets another."""
+
+
+def _max_sleep() -> float:
+    try:
+        value = float(os.environ.get("FLYTE_SERVER_SCHEDULER_POLL", ""))
+    except ValueError:
+        return _MAX_SLEEP
+    return value if 0 < value <= 3600 else _MAX_SLEEP
+
+
 _RETRYABLE = (Code.UNAVAILABLE, Code.RESOURCE_EXHAUSTED, Code.DEADLINE_EXCEEDED, Code.INTERNAL, Code.UNKNOWN)
 _RATE_MINUTES = {
     common_pb2.FIXED_RATE_UNIT_MINUTE: 1,
@@ -169,6 +181,7 @@ class TriggerScheduler:
         self._clock = clock
         self._lease = lease
         """Whether this replica may fire now (holds the scheduler's lease); ``None``: always."""
+        self._max_sleep = _max_sleep()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -199,9 +212,9 @@ class TriggerScheduler:
                 raise
             except Exception:  # a broken store or engine must not kill the loop; try again later
                 logger.exception("trigger scheduler pass failed")
-                delay = _MAX_SLEEP
+                delay = self._max_sleep
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, min(delay, _MAX_SLEEP)))
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, min(delay, self._max_sleep)))
 
     async def _seconds_until_next(self) -> float:
         now = self._clock()
@@ -212,7 +225,7 @@ class TriggerScheduler:
             with contextlib.suppress(ScheduleError):
                 upcoming.append(self._next_after_last(row, now))
         if not upcoming:
-            return _MAX_SLEEP
+            return self._max_sleep
         return (min(upcoming) - now).total_seconds()
 
     @staticmethod

@@ -100,6 +100,7 @@ def cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
             workers=16,
             extra_env={
                 "FLYTE_SERVER_REPLICA_TTL": str(LEASE_SECONDS),
+                "FLYTE_SERVER_SCHEDULER_POLL": "1",
                 "FLYTE_SERVER_REUSE_WORKERS": "0",
                 "FLYTE_SERVER_SECRET_KEY": key,
             },

@@ -1,7 +1,7 @@
 """Drive a server with this SDK: ``python driver.py '<json command>'``; prints ``RESULT <json>``.
 
 Commands: ``{"op": "run", "task": name, "inputs": {...}, "wait": bool}``, ``{"op": "wait", "run": name}``,
-``{"op": "abort", "run": name}``.
+``{"op": "abort", "run": name}``, ``{"op": "trigger", "name": name, "marker_dir": path}``.
 """
 
 import json
@@ -16,6 +16,11 @@ import flyte.remote
 def main(command):
     flyte.init(endpoint=command["endpoint"], insecure=True, project="flytesnacks", domain="development")
     op = command["op"]
+    if op == "trigger":  # deploy the tasks, then an active trigger that runs stamp() every hour
+        flyte.deploy(replica_wf.env)
+        spec = flyte.Trigger(command["name"], flyte.FixedRate(60), inputs={"marker_dir": command["marker_dir"]})
+        flyte.remote.Trigger.create(spec, "replicas.stamp")
+        return {}
     if op == "run":
         run = flyte.run(getattr(replica_wf, command["task"]), **command.get("inputs", {}))
         result = {"run": run.name}

@@ -29,3 +29,11 @@ async def marked_fan_out(marker_dir: str, n: int, seconds: float) -> int:
 async def nap(seconds: float) -> float:
     await asyncio.sleep(seconds)
     return seconds
+
+
+@env.task
+async def stamp(marker_dir: str) -> int:
+    """A scheduled task: one mark per execution in ``fires.count``."""
+    with open(os.path.join(marker_dir, "fires.count"), "a") as out:
+        out.write("x")
+    return 1

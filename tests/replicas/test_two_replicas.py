@@ -84,3 +84,13 @@ def test_a_restarted_replica_leaves_the_other_replica_s_live_runs_alone(cluster:
     result = cluster.call(cluster.a, {"op": "wait", "run": run}, timeout=120)
     assert (result["phase"], result["values"]) == ("SUCCEEDED", [sum(range(n))]), result
     assert _counts(markers) == {"root": 1, **{str(i): 1 for i in range(n)}}
+
+
+def test_a_trigger_fires_once_per_scheduled_time_with_two_live_replicas(cluster: Cluster, tmp_path: Path) -> None:
+    """Both replicas' schedulers look at the trigger every second; its activation time fires one run."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    cluster.call(cluster.b, {"op": "trigger", "name": "hourly-stamp", "marker_dir": str(markers)}, timeout=120)
+    _wait_for_marks(markers, 1)
+    time.sleep(4 * 1.0 + 1.0)  # several passes of both schedulers (FLYTE_SERVER_SCHEDULER_POLL=1)
+    assert _counts(markers) == {"fires": 1}, "one scheduled time, one run"
