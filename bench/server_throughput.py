@@ -23,6 +23,11 @@ Usage: python bench/server_throughput.py [--chain 100] [--fan-out 1000] [--total
 ``--executor ray`` runs our runtime with ``flyte start server --executor ray`` on a one-node Ray
 cluster it starts inside a loopback-only network namespace (root; server and client run there too),
 target (b) ≥ 300 actions/s; worker CPU is then that of the Ray runner processes.
+``--db postgres`` puts the server on a fresh PostgreSQL database (127.0.0.1:5432, dropped after; no
+manual ANALYZE), so (c) is the RSS after 20,000 actions on PostgreSQL.
+``--replicas 2`` measures fan-out actions/s with one replica and with two on one fresh PostgreSQL
+database (same storage and secret key; our runtime): one run alone, and two runs at once (both on one
+replica, then one on each).
 ``--auth`` runs our runtime twice, without and with ``flyte start server --auth`` (client: this
 SDK with an API key; tasks use their run's token), and measures the auth gate's CPU per request.
 """
@@ -85,6 +90,16 @@ async def fan_out(n: int) -> float:
     started = time.perf_counter()
     await asyncio.gather(*(noop(i) for i in range(n)))
     return time.perf_counter() - started
+
+
+@env.task
+async def fan_out_span(n: int, at: float = 0.0) -> list[float]:
+    # Begins at ``at`` (epoch seconds: concurrent runs start together); returns its start and end on the
+    # machine's monotonic clock (comparable across processes).
+    await asyncio.sleep(max(0.0, at - time.time()))
+    started = time.monotonic()
+    await asyncio.gather(*(noop(i) for i in range(n)))
+    return [started, time.monotonic()]
 """
 
 DRIVER = """
@@ -93,16 +108,32 @@ import flyte
 import bench_wf
 
 endpoint, task, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+extra = {"at": float(sys.argv[4])} if len(sys.argv) > 4 else {}
 if os.environ.get("FLYTE_API_KEY"):
     flyte.init_from_api_key(project="flytesnacks", domain="development")
 else:
     flyte.init(endpoint=endpoint, insecure=True, project="flytesnacks", domain="development")
 started = time.perf_counter()
-run = flyte.run(getattr(bench_wf, task), n=n)
+run = flyte.run(getattr(bench_wf, task), n=n, **extra)
 run.wait(quiet=True)
 total = time.perf_counter() - started
 print("RESULT " + json.dumps({"phase": str(run.phase), "inner": run.outputs()[0], "total": total}), flush=True)
 """
+
+SECRET_KEY = "0" * 64
+"""The replicas' shared ``--secret-key`` (a bench on loopback: a fixed one)."""
+
+
+def _fresh_postgres(label: str) -> str:
+    """A new, empty PostgreSQL database on 127.0.0.1:5432 (no manual ANALYZE); its URL."""
+    name = f"bench_{label}_{os.getpid()}"
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def _drop_postgres(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--force", name], check=False)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -139,15 +170,22 @@ def _rss_mb(pid: int) -> float:
 
 
 def _run(
-    python: str, project: Path, port: int, task: str, n: int, home: Path, api_key: str | None = None
-) -> dict[str, float]:
+    python: str,
+    project: Path,
+    port: int,
+    task: str,
+    n: int,
+    home: Path,
+    api_key: str | None = None,
+    at: float | None = None,
+) -> dict[str, Any]:
     home.mkdir()
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "FLYTE_API_KEY")}
     env["HOME"] = str(home)
     if api_key:
         env["FLYTE_API_KEY"] = api_key
     result = subprocess.run(
-        [python, "driver.py", f"127.0.0.1:{port}", task, str(n)],
+        [python, "driver.py", f"127.0.0.1:{port}", task, str(n), *([] if at is None else [repr(at)])],
         cwd=project,
         env=env,
         capture_output=True,
@@ -157,7 +195,7 @@ def _run(
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     if result.returncode != 0 or not lines:
         raise SystemExit(f"{task}({n}) failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
-    parsed: dict[str, float] = json.loads(lines[-1].removeprefix("RESULT "))
+    parsed: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
     return parsed
 
 
@@ -172,12 +210,13 @@ def _measure(
     ray = _RayCluster(root) if args.executor == "ray" else None
     if ray is not None:
         client_python = ray.wrap(client_python)
+    db_url = _fresh_postgres("one") if args.db == "postgres" else None
     server, port = _server.start_server(
         root,
         worker_python,
         args.workers,
         env={"FLYTE_SERVER_WARM_WORKERS": "0" if args.cold else "1", **(ray.env if ray else {})},
-        args=(["--auth"] if auth else []) + (ray.server_args if ray else []),
+        args=(["--auth"] if auth else []) + (ray.server_args if ray else []) + (["--db", db_url] if db_url else []),
         port=ray.port if ray else None,
         prefix=ray.prefix if ray else (),
     )
@@ -213,6 +252,8 @@ def _measure(
         _server.stop_server(server)
         if ray is not None:
             ray.stop()
+        if db_url is not None:
+            _drop_postgres(db_url)
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
         else:
@@ -220,6 +261,8 @@ def _measure(
     mode = "cold processes" if args.cold else "warm workers"
     if ray is not None:
         mode = "--executor ray, one-node Ray cluster"
+    if db_url is not None:
+        mode += ", PostgreSQL (fresh database)"
     client = "this SDK" if client_python == sys.executable else "PyPI flyte 2.12.1"
     security = ", --auth (API key, task tokens)" if auth else ""
     print(f"flyte start server ({mode}, --workers {args.workers}{security}), client: {client}, runtime: {label}")
@@ -344,6 +387,84 @@ def _gate_cost(requests: int = 200_000) -> None:
     )
 
 
+def _measure_replicas(args: argparse.Namespace, client_python: str) -> None:
+    """Fan-out actions/s with one replica and with two on one fresh PostgreSQL database (our runtime).
+
+    Runs are driven by the replica that created them, so replicas add throughput across runs: the
+    figure that matters is two runs at once, both on one replica vs one on each. A single run's
+    rate is printed too (one replica alone, then with a second replica listening on the database).
+    """
+    import threading
+    import time
+
+    root = Path(tempfile.mkdtemp(prefix="flyte-replicas-bench-"))
+    project = root / "project"
+    project.mkdir()
+    (project / "bench_wf.py").write_text(WORKFLOW)
+    (project / "driver.py").write_text(DRIVER)
+    storage = root / "blobs"
+    storage.mkdir()
+    db_url = _fresh_postgres("replicas")
+    options = ["--db", db_url, "--storage", str(storage)]
+    env = {"FLYTE_SERVER_SECRET_KEY": SECRET_KEY}
+    homes = iter(range(100000))
+    servers: list[Any] = []
+    n = args.fan_out
+
+    def start(name: str) -> int:
+        (root / name).mkdir()
+        server, port = _server.start_server(root / name, sys.executable, args.workers, env=env, args=options)
+        servers.append(server)
+        _run(client_python, project, port, "fan_out", 20, root / f"home-{next(homes)}")  # warm-up
+        return port
+
+    def together(ports: list[int]) -> float:
+        """Actions/s of one fan-out of n per port, all beginning at the same moment."""
+        spans: list[list[float]] = []
+        at = time.time() + 10.0
+
+        def one(port: int) -> None:
+            spans.append(
+                _run(client_python, project, port, "fan_out_span", n, root / f"home-{next(homes)}", at=at)["inner"]
+            )
+
+        threads = [threading.Thread(target=one, args=(port,)) for port in ports]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if len(spans) != len(ports):
+            raise SystemExit("a fan-out failed (see above)")
+        return n * len(ports) / (max(end for _, end in spans) - min(begin for begin, _ in spans))
+
+    def median(rates: list[float]) -> str:
+        ordered = sorted(rates)
+        return f"{ordered[len(ordered) // 2]:.0f} actions/s ({min(rates):.0f} to {max(rates):.0f})"
+
+    try:
+        a = start("a")
+        one_single = [together([a]) for _ in range(args.repeat)]
+        one_pair = [together([a, a]) for _ in range(args.repeat)]
+        b = start("b")
+        two_single = [together([a]) for _ in range(args.repeat)]
+        two_pair = [together([a, b]) for _ in range(args.repeat)]
+    finally:
+        for server in servers:
+            _server.stop_server(server)
+        _drop_postgres(db_url)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print(f"kept {root}")
+    runs = f"median of {args.repeat} runs" if args.repeat > 1 else "one run"
+    print(f"replicas on one PostgreSQL (fresh database, --workers {args.workers} each, our runtime), {runs}:")
+    print(f"  one fan-out of {n}:  one replica {median(one_single)}; with a second replica up {median(two_single)}")
+    print(
+        f"  two fan-outs of {n} at once: both on one replica {median(one_pair)}; "
+        f"one on each of two replicas {median(two_pair)}"
+    )
+
+
 def _median_run(results: list[dict[str, float]]) -> dict[str, Any]:
     """The run with the median inner time, plus every run's inner time (``all_inner``)."""
     ordered = sorted(results, key=lambda result: result["inner"])
@@ -366,6 +487,19 @@ def main() -> None:
         default="local",
         help="ray: our runtime on a Ray cluster started for the run (needs root; implies --runtime ours)",
     )
+    parser.add_argument(
+        "--db",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="postgres: a fresh database on 127.0.0.1:5432 (createdb; dropped after), no manual ANALYZE",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        choices=[1, 2],
+        default=1,
+        help="2: fan-out actions/s with one replica, then two, on one fresh PostgreSQL (implies --db postgres)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--repeat", type=int, default=3, help="runs of (a) and (b); the median is printed")
     parser.add_argument(
@@ -383,6 +517,9 @@ def main() -> None:
     python = reference_python()
     if python is None:
         raise SystemExit("no reference venv with flyte==2.12.1 (set FLYTE_REFERENCE_PYTHON)")
+    if args.replicas == 2:
+        _measure_replicas(args, python)
+        return
     if args.executor == "ray":  # runners run this environment's runtime on the Ray nodes
         _measure(args, python, sys.executable, "ours")
         return
