@@ -8,7 +8,11 @@ Debian test image that ``tests/infra/podman.py`` builds) and drives it with our 
       from the parent's point of view (enqueue → container start → run → outputs back);
   (b) warm: the same chain of children without resources, run by the image's warm container
       (forked or reused workers inside it): milliseconds per attempt;
-  (c) for reference, ``podman run --rm IMAGE true`` on its own.
+  (c) for reference, ``podman run --rm IMAGE true`` on its own;
+  (d) a chain of children whose environment's image is
+      ``Image.from_debian_base().with_pip_packages("humanize")``, built first with ``flyte.build``
+      (on the same Debian image, ``FLYTE_DEBIAN_BASE``): an image with its own runtime, so each
+      attempt is a container of its own running the image's ``a0`` (skip with ``--no-built``).
 
 Timed inside the parent task (which runs warm), so the client's and the parent's start-up are
 excluded. Usage: python bench/containers.py [--cold 10] [--warm 100] [--image IMAGE]
@@ -52,7 +56,8 @@ import time
 import flyte
 
 limited = flyte.TaskEnvironment(name="bench_ct_cold", resources=flyte.Resources(cpu=1, memory="300Mi"))
-light = flyte.TaskEnvironment(name="bench_ct_warm", depends_on=[limited])
+built = flyte.TaskEnvironment(name="bench_ct_image", image=flyte.Image.from_debian_base().with_pip_packages("humanize"))
+light = flyte.TaskEnvironment(name="bench_ct_warm", depends_on=[limited, built])
 
 
 @limited.task
@@ -65,9 +70,16 @@ async def warm_child(x: int) -> int:
     return x + 1
 
 
+@built.task
+async def built_child(x: int) -> int:
+    import humanize
+
+    return x + len(humanize.intcomma(1))
+
+
 @light.task
-async def chain(n: int, cold: bool) -> float:
-    child = cold_child if cold else warm_child
+async def chain(n: int, kind: str) -> float:
+    child = {"cold": cold_child, "warm": warm_child, "built": built_child}[kind]
     await child(0)  # the first one pays for the warm container's start
     started = time.perf_counter()
     for i in range(n):
@@ -81,7 +93,7 @@ import flyte
 import bench_ct_wf
 
 flyte.init(endpoint=sys.argv[1], insecure=True, project="flytesnacks", domain="development")
-run = flyte.run(bench_ct_wf.chain, n=int(sys.argv[2]), cold=sys.argv[3] == "cold")
+run = flyte.run(bench_ct_wf.chain, n=int(sys.argv[2]), kind=sys.argv[3])
 run.wait(quiet=True)
 print("RESULT " + json.dumps({"phase": str(run.phase), "inner": run.outputs()[0]}), flush=True)
 """
@@ -114,11 +126,26 @@ def _podman_true(image: str, times: int = 5) -> float:
     return spent[len(spent) // 2] * 1000
 
 
+def _build_humanize(base: str) -> tuple[str, float]:
+    """Build (force: this flyte) ``from_debian_base().with_pip_packages("humanize")`` into the local store."""
+    os.environ["FLYTE_DEBIAN_BASE"] = base
+    os.environ.setdefault("FLYTE_CONTAINER_TOOL", "podman")
+    from flyte import Image
+    from flyte._build import build
+
+    image = Image.from_debian_base().with_pip_packages("humanize")
+    started = time.perf_counter()
+    build(image, force=True)
+    return image.uri, time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cold", type=int, default=10, help="children in their own containers")
     parser.add_argument("--warm", type=int, default=100, help="children in the warm container")
     parser.add_argument("--image", default=None, help="default: the Debian test image (built once if missing)")
+    parser.add_argument("--built", type=int, default=10, help="children in the built humanize image")
+    parser.add_argument("--no-built", action="store_true", help="skip (d): no image build")
     parser.add_argument("--keep", action="store_true")
     options = parser.parse_args()
     os.environ.setdefault("CONTAINERS_CONF", str(_ROOT / "tests" / "infra" / "containers.conf"))
@@ -147,6 +174,14 @@ def main() -> None:
         print(f"  (a) cold: {options.cold} children each in a container of its own: {cold:.0f} ms per attempt")
         print(f"  (b) warm: {options.warm} children in the image's warm container: {warm:.1f} ms per attempt")
         print(f"  (c) podman run --rm IMAGE true alone: {_podman_true(image):.0f} ms (median of 5)")
+        if not options.no_built:
+            uri, build_s = _build_humanize(image)
+            spent = _drive(project, endpoint, options.built, "built")
+            print(f"  (d) built image {uri} (flyte.build on {image}: {build_s:.1f} s, layer cache warm or not):")
+            per = f"{spent:.0f} ms per attempt"
+            print(f"      {options.built} children each in a container of the image, its own a0: {per}")
+            if not options.keep:
+                subprocess.run(["podman", "rmi", "--force", "--ignore", f"localhost/{uri}"], capture_output=True)
     finally:
         _server.stop_server(server)
         from flyte_server.executors.container import server_label
