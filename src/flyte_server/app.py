@@ -36,6 +36,8 @@ class Router:
     connect_apps: Sequence[Any]
     blobs: Any = None
     extra_routes: dict[str, ASGIApp] = field(default_factory=dict)
+    websocket_routes: dict[str, ASGIApp] = field(default_factory=dict)
+    """WebSocket endpoints by path prefix (apps behind the proxy)."""
     root_redirect: str | None = None
     ready: bool = False
 
@@ -45,6 +47,9 @@ class Router:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
+            return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
             return
         if scope["type"] != "http":
             return
@@ -69,6 +74,14 @@ class Router:
                 await route(scope, receive, send)
                 return
         await _respond(send, 404, b"not found\n")
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        for prefix, route in self.websocket_routes.items():
+            if path.startswith(prefix):
+                await route(scope, receive, send)
+                return
+        await send({"type": "websocket.close", "code": 1008, "reason": "not found"})
 
     async def _signed_blob(self, scope: Scope, receive: Receive, send: Send) -> None:
         store = self.blobs

@@ -27,12 +27,15 @@ from connectrpc.request import RequestContext
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
+from flyte_server.admin.app_service import AppsHub, app_apps
 from flyte_server.admin.cluster_service import cluster_app
 from flyte_server.admin.identity_service import identity_app
 from flyte_server.admin.project_service import project_app
 from flyte_server.admin.secret_service import secret_app
 from flyte_server.admin.trigger_service import trigger_app
 from flyte_server.app import Router
+from flyte_server.apps.proxy import APPS_PREFIX, AppProxy
+from flyte_server.apps.supervisor import AppSupervisor
 from flyte_server.auth import AuthSetup
 from flyte_server.auth.scope import ScopeInterceptor
 from flyte_server.blobs import BlobStore
@@ -214,6 +217,9 @@ class ServerLifecycle:
     auth: AuthSetup | None = None
     app: Any = None
     """What uvicorn serves: the router behind the auth gate (``Host`` allow-list, tokens, roles)."""
+    apps: AppsHub | None = None
+    """The deployed apps and their supervisor (with an engine that launches workers)."""
+    proxy: AppProxy | None = None
     _started: list[str] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -255,6 +261,9 @@ class ServerLifecycle:
             except (WorkerUserError, ReplicaConflictError) as e:
                 raise ServerStartError(str(e)) from e
             self._started.append("engine")
+        if self.apps is not None:
+            await self.apps.start()
+            self._started.append("apps")
         if self.scheduler is not None:
             await self.scheduler.start()
             self._started.append("scheduler")
@@ -274,8 +283,12 @@ class ServerLifecycle:
                     await self.scheduler.stop()
                 elif part == "engine":
                     await self.engine.stop()
+                elif part == "apps" and self.apps is not None:
+                    await self.apps.stop()
             except Exception:  # keep shutting the rest down; the failure is logged with its traceback
                 logger.exception("failed to stop a server component", extra={"component": part})
+        if self.proxy is not None:
+            await self.proxy.close()
         if isinstance(self.blobs, S3BlobStore):
             await self.blobs.close()
         await self.database.close()
@@ -373,6 +386,19 @@ def build_app(
         secret_app(database, cipher, interceptors=interceptors, read_max_bytes=READ_MAX_BYTES),
         trigger_app(database, on_change=triggers_changed, interceptors=interceptors, read_max_bytes=READ_MAX_BYTES),
     ]
+    hub: AppsHub | None = None
+    proxy: AppProxy | None = None
+    launcher = getattr(engine, "launcher", None)
+    if launcher is not None:
+        supervisor = AppSupervisor(
+            launcher=launcher,
+            data_dir=config.data_dir,
+            worker=getattr(engine, "worker", None),
+            raw_prefix=lambda key: blobs.native_url("/".join(("apps", *key, "raw"))),
+        )
+        hub = AppsHub(database, supervisor, info.url)
+        proxy = AppProxy(supervisor)
+        apps.extend(app_apps(hub, interceptors=interceptors, read_max_bytes=READ_MAX_BYTES))
     if engine is not None:
         apps.extend(engine.connect_apps(interceptors=(*interceptors, _TriggersChangedOnDeploy(triggers_changed))))
     apps.extend(auth.connect_apps(interceptors=interceptors, read_max_bytes=READ_MAX_BYTES))
@@ -385,8 +411,14 @@ def build_app(
             **auth.routes(),
             **({CALLBACK_PREFIX: engine.conditions.http_callback} if hasattr(engine, "conditions") else {}),
         },
+        websocket_routes={APPS_PREFIX: proxy} if proxy is not None else {},
         root_redirect=CONSOLE_PREFIX,
     )
+    if proxy is not None:
+        router.extra_routes[APPS_PREFIX] = proxy
+    gate = auth.wrap(router, public_prefixes=(CONSOLE_PREFIX, SIGNED_PREFIX, CALLBACK_PREFIX, APPS_PREFIX))
+    if proxy is not None and config.auth:
+        proxy.authenticate = gate.authenticate
     lifecycle = ServerLifecycle(
         config=config,
         database=database,
@@ -395,7 +427,9 @@ def build_app(
         engine=engine,
         scheduler=scheduler,
         auth=auth,
-        app=auth.wrap(router, public_prefixes=(CONSOLE_PREFIX, SIGNED_PREFIX, CALLBACK_PREFIX)),
+        app=gate,
+        apps=hub,
+        proxy=proxy,
     )
     return router, lifecycle
 
@@ -473,7 +507,8 @@ async def serve(
                     lifecycle.app,
                     **_tls_options(config),
                     **uvicorn_options(config.limits, _http_protocol()),
-                    ws="none",
+                    # WebSockets only for apps behind the proxy (/apps/<name>/); every other path refuses them.
+                    ws="websockets-sansio" if lifecycle.proxy is not None else "none",
                     lifespan="off",
                     log_config=None,
                     access_log=logging.getLogger("uvicorn.access").isEnabledFor(logging.INFO),

@@ -91,12 +91,19 @@ def _notification_log(connection: Connection) -> None:
     Base.metadata.create_all(connection, tables=[NotificationRow.__table__])  # type: ignore[list-item]
 
 
+def _apps_table(connection: Connection) -> None:
+    from flyte_server.store.models.apps import AppRow
+
+    Base.metadata.create_all(connection, tables=[AppRow.__table__])  # type: ignore[list-item]
+
+
 # Append new migrations at the end; never edit an applied one.
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _create_initial_schema),
     Migration(2, "attempt handles of any executor instead of pids", _attempt_handles),
     Migration(3, "replicas: run owners, their inbox, named leases", _replica_tables),
     Migration(4, "notification delivery log", _notification_log),
+    Migration(5, "apps (AppService)", _apps_table),
 ]
 
 

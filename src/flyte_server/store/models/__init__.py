@@ -5,6 +5,6 @@ Each module owns the tables of one concept; add new modules to the import list b
 
 from __future__ import annotations
 
-from flyte_server.store.models import cache, notifications, projects, replicas, runs, secrets, tasks, triggers
+from flyte_server.store.models import apps, cache, notifications, projects, replicas, runs, secrets, tasks, triggers
 
-__all__ = ["cache", "notifications", "projects", "replicas", "runs", "secrets", "tasks", "triggers"]
+__all__ = ["apps", "cache", "notifications", "projects", "replicas", "runs", "secrets", "tasks", "triggers"]

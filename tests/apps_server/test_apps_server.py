@@ -1,0 +1,216 @@
+"""Apps on the control plane: deployed with the PyPI SDK, served through ``/apps/<name>/`` by a real server.
+
+One server for the module (its worker Python is ours: its ``fserve`` starts the apps), and one
+PyPI driver process that deploys three apps (``hello-ref`` always on, ``lazy-ref`` scaled to
+zero with a 3 s idle timeout, ``greeter-ref`` reading a run's output) and runs the task whose
+output the greeter serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
+from flyteidl2.app import app_definition_pb2 as definition
+from flyteidl2.app import app_logs_payload_pb2 as logs_pb
+from flyteidl2.app import app_payload_pb2 as pb
+from flyteidl2.app.app_logs_service_connect import AppLogsServiceClient
+from flyteidl2.app.app_service_connect import AppServiceClient
+from flyteidl2.common import identifier_pb2
+from tests.e2e.helpers import ServerProcess
+
+PROJECT = "flytesnacks"
+DOMAIN = "development"
+PROGRAMS = Path(__file__).parent / "programs"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    root = tmp_path_factory.mktemp("apps-server")
+    process = ServerProcess(data_dir=root / "server", worker_python=sys.executable, workers=4)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def deployed(server: ServerProcess, reference_python: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What the PyPI driver deployed: the three apps' endpoints and the greeting run."""
+    root = tmp_path_factory.mktemp("apps-client")
+    project = root / "project"
+    shutil.copytree(PROGRAMS, project, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH" and not key.startswith("PYTEST_")}
+    env["HOME"] = str(root / "home")
+    request = {"endpoint": server.endpoint, "project": PROJECT, "domain": DOMAIN, "op": "setup", "who": "apps"}
+    result = subprocess.run(
+        [reference_python, "driver_ref.py", json.dumps(request)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    if not lines:
+        output = f"{result.stdout[-3000:]}\n{result.stderr[-4000:]}"
+        raise AssertionError(f"the PyPI driver failed ({result.returncode}):\n{output}")
+    parsed: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
+    return parsed
+
+
+def _app_id(name: str) -> definition.Identifier:
+    return definition.Identifier(org="", project=PROJECT, domain=DOMAIN, name=name)
+
+
+async def _get(server: ServerProcess, name: str) -> definition.App:
+    async with AppServiceClient(server.base_url) as client:
+        return (await client.get(pb.GetRequest(app_id=_app_id(name)))).app
+
+
+def _wait_for(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.3)
+    raise AssertionError(f"{what} within {timeout}s (last: {last!r})")
+
+
+def test_pypi_app_answers_through_the_proxy(server: ServerProcess, deployed: dict[str, Any]) -> None:
+    endpoint = deployed["hello"]
+    assert endpoint == f"{server.base_url}/apps/hello-ref/"
+    with httpx.Client(timeout=60) as http:
+        answer = http.get(endpoint)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["hello"] == "world"
+        assert http.post(f"{endpoint}echo", json={"a": [1, 2]}).json() == {"a": [1, 2]}
+        with http.stream("GET", f"{endpoint}stream", params={"n": 4}) as streamed:
+            assert b"".join(streamed.iter_raw()).decode().splitlines() == [f"chunk {i}" for i in range(4)]
+        redirect = http.get(endpoint.rstrip("/"))
+        assert redirect.status_code == 307 and redirect.headers["location"] == "/apps/hello-ref/"
+
+    async def websocket() -> str:
+        from websockets.asyncio.client import connect
+
+        async with connect(endpoint.replace("http://", "ws://") + "ws") as socket:
+            await socket.send("ping")
+            return str(await socket.recv())
+
+    assert asyncio.run(websocket()) == "echo: ping"
+    app = asyncio.run(_get(server, "hello-ref"))
+    assert app.status.conditions[-1].deployment_status == definition.Status.DEPLOYMENT_STATUS_ACTIVE
+    assert app.status.current_replicas == 1
+
+
+def test_killed_app_process_is_restarted(server: ServerProcess, deployed: dict[str, Any]) -> None:
+    endpoint = deployed["hello"]
+    with httpx.Client(timeout=60) as http:
+        first = http.get(endpoint).json()["pid"]
+        os.kill(first, signal.SIGKILL)
+
+        def answered_by_another() -> int | None:
+            try:
+                pid = http.get(endpoint).json()["pid"]
+            except (httpx.HTTPError, ValueError, KeyError):
+                return None
+            return pid if pid != first else None
+
+        _wait_for(answered_by_another, 60, "the app did not answer from a restarted process")
+
+
+def test_scaled_to_zero_app_starts_on_first_request_and_stops_when_idle(
+    server: ServerProcess, deployed: dict[str, Any]
+) -> None:
+    app = asyncio.run(_get(server, "lazy-ref"))
+    assert app.status.current_replicas == 0
+    assert app.status.conditions[-1].substate == definition.Status.SCALED_TO_ZERO
+    with httpx.Client(timeout=120) as http:
+        answer = http.get(deployed["lazy"])  # held by the proxy until the cold replica answers
+    assert answer.status_code == 200 and answer.json()["hello"] == "world"
+    assert asyncio.run(_get(server, "lazy-ref")).status.current_replicas == 1
+    _wait_for(
+        lambda: asyncio.run(_get(server, "lazy-ref")).status.current_replicas == 0,
+        60,
+        "the app did not scale back to zero after its 3 s idle timeout",
+    )
+
+
+def test_app_serves_a_runs_output(server: ServerProcess, deployed: dict[str, Any]) -> None:
+    assert deployed["outputs"] == ["hello apps"]
+    with httpx.Client(timeout=120) as http:
+        answer = http.get(f"{deployed['greeter']}greeting")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"greeting": "hello apps"}
+
+
+def test_logs_list_and_bad_input(server: ServerProcess, deployed: dict[str, Any]) -> None:
+    with httpx.Client(timeout=30) as http:
+        missing = http.get(f"{server.base_url}/apps/no-such-app/")
+        assert missing.status_code == 404 and "no app named 'no-such-app'" in missing.text
+        bad = http.get(f"{server.base_url}/apps/Bad_Name/")
+        assert bad.status_code == 400 and "invalid app name" in bad.text
+
+    async def rpcs() -> None:
+        async with AppServiceClient(server.base_url) as client:
+            listed = await client.list(
+                pb.ListRequest(project=identifier_pb2.ProjectIdentifier(name=PROJECT, domain=DOMAIN))
+            )
+            assert {"hello-ref", "lazy-ref", "greeter-ref"} <= {a.metadata.id.name for a in listed.apps}
+            with pytest.raises(ConnectError) as unknown:
+                await client.get(pb.GetRequest(app_id=_app_id("no-such-app")))
+            assert unknown.value.code == Code.NOT_FOUND
+            spec = (await client.get(pb.GetRequest(app_id=_app_id("hello-ref")))).app.spec
+            with pytest.raises(ConnectError) as bad_name:
+                await client.create(
+                    pb.CreateRequest(app=definition.App(metadata=definition.Meta(id=_app_id("Bad-Name")), spec=spec))
+                )
+            assert bad_name.value.code == Code.INVALID_ARGUMENT and "invalid app name" in bad_name.value.message
+            with pytest.raises(ConnectError) as no_command:
+                await client.create(
+                    pb.CreateRequest(app=definition.App(metadata=definition.Meta(id=_app_id("empty")), spec={}))
+                )
+            assert no_command.value.code == Code.INVALID_ARGUMENT
+            stale = definition.App(metadata=definition.Meta(id=_app_id("hello-ref"), revision=99), spec=spec)
+            with pytest.raises(ConnectError) as conflict:
+                await client.update(pb.UpdateRequest(app=stale))
+            assert conflict.value.code == Code.ABORTED
+        async with AppLogsServiceClient(server.base_url) as logs:
+            lines: list[str] = []
+            async for response in logs.tail_logs(logs_pb.TailLogsRequest(app_id=_app_id("hello-ref"))):
+                lines += [line for batch in response.batches.logs for line in batch.lines]
+                if any("Uvicorn running" in line for line in lines):
+                    break
+            assert any("Uvicorn running" in line for line in lines)
+
+    asyncio.run(asyncio.wait_for(rpcs(), timeout=60))
+
+
+def test_deleted_app_stops_and_is_gone(server: ServerProcess, deployed: dict[str, Any]) -> None:
+    async def delete() -> None:
+        async with AppServiceClient(server.base_url) as client:
+            await client.delete(pb.DeleteRequest(app_id=_app_id("greeter-ref")))
+            with pytest.raises(ConnectError) as gone:
+                await client.delete(pb.DeleteRequest(app_id=_app_id("greeter-ref")))
+            assert gone.value.code == Code.NOT_FOUND
+
+    asyncio.run(delete())
+    with httpx.Client(timeout=30) as http:
+        assert http.get(deployed["greeter"]).status_code == 404
+    replica_dirs = server.data_dir / "apps" / PROJECT / DOMAIN / "greeter-ref"
+    _wait_for(lambda: not server.worker_pids(under=f"apps/{PROJECT}/{DOMAIN}/greeter-ref"), 30, "the app kept running")
+    assert replica_dirs.exists()
