@@ -57,6 +57,7 @@ __all__ = [
     "HABANA_GAUDI",
     "TPU",
     "ActionOutputs",
+    "AppHandle",
     "AsyncFunctionTaskTemplate",
     "Backoff",
     "BaseCheckpoint",
@@ -116,10 +117,12 @@ __all__ = [
     "rerun",
     "run",
     "run_python_script",
+    "serve",
     "system_logger",
     "trace",
     "version",
     "with_runcontext",
+    "with_servecontext",
 ]
 
 # Loaded on first use: these modules are comparatively expensive and most programs never touch them.
@@ -144,6 +147,9 @@ _LAZY = {
     "FixedRate": "flyte._trigger",
     "Trigger": "flyte._trigger",
     "TriggerTime": "flyte._trigger",
+    "AppHandle": "flyte._serve",
+    "serve": "flyte._serve",
+    "with_servecontext": "flyte._serve",
 }
 
 logger = logging.getLogger("flyte.user")
@@ -161,6 +167,7 @@ if TYPE_CHECKING:
     from flyte._interactive import load_interactive_ctx
     from flyte._plugin_config import load_plugin_config
     from flyte._run_python_script import run_python_script
+    from flyte._serve import AppHandle, serve, with_servecontext
     from flyte._trigger import Cron, FixedRate, Trigger, TriggerTime
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flyte._internal.syncify import syncify
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from flyte._internal.serde import CodeBundle, ImageCache, SerializationContext
     from flyte._task import TaskTemplate
     from flyte._task_environment import Environment
+    from flyte.app._app_environment import AppEnvironment, DeployedAppEnvironment
 
 __all__ = ["DeployedEnvironment", "DeployedTask", "Deployment", "deploy"]
 
@@ -75,6 +77,8 @@ class Deployment:
     """Where the tasks' code was uploaded (``None`` with ``copy_style="none"``)."""
     dry_run: bool = False
     """Nothing was sent: this is what would have been deployed."""
+    apps: tuple[DeployedAppEnvironment, ...] = ()
+    """The deployed apps (``AppEnvironment``s among the environments), with their control-plane handles."""
 
     @property
     def tasks(self) -> tuple[DeployedTask, ...]:
@@ -85,7 +89,8 @@ class Deployment:
         """One line: how many environments and tasks, at which version."""
         verb = "Would deploy" if self.dry_run else "Deployed"
         names = ", ".join(env.name for env in self.environments)
-        return f"{verb} {len(self.tasks)} task(s) of environment(s) {names} at version {self.version}"
+        apps = f" and {len(self.apps)} app(s)" if self.apps else ""
+        return f"{verb} {len(self.tasks)} task(s){apps} of environment(s) {names} at version {self.version}"
 
     def __str__(self) -> str:
         return self.summary()
@@ -97,6 +102,7 @@ class Deployment:
             "code_bundle": self.code_bundle,
             "dry_run": self.dry_run,
             "environments": [env.to_dict() for env in self.environments],
+            "apps": [{"name": app.env.name, "endpoint": app.deployed_app.endpoint} for app in self.apps],
         }
 
 
@@ -160,12 +166,22 @@ def _tasks_of(envs: list[Environment]) -> list[TaskTemplate[Any, Any]]:
     return tasks
 
 
-def _version(bundle: BuiltBundle | None, images: ImageCache, tasks: list[TaskTemplate[Any, Any]]) -> str:
+def _apps_of(envs: list[Environment]) -> list[AppEnvironment]:
+    from flyte.app._app_environment import AppEnvironment
+
+    return [env for env in envs if isinstance(env, AppEnvironment)]
+
+
+def _version(
+    bundle: BuiltBundle | None, images: ImageCache, tasks: list[TaskTemplate[Any, Any]], apps: tuple[str, ...] = ()
+) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     digest.update((bundle.digest if bundle is not None else "no-bundle").encode())
     digest.update(images.to_transport().encode())
     for name in sorted(task.name for task in tasks):
         digest.update(name.encode())
+    for name in sorted(apps):
+        digest.update(f"app:{name}".encode())
     return digest.hexdigest()
 
 
@@ -177,6 +193,7 @@ async def prepare_code(
     copy_style: str = "loaded_modules",
     interactive: bool = False,
     upload: bool = True,
+    extra_files: tuple[Path, ...] = (),
 ) -> tuple[BuiltBundle | None, CodeBundle | None]:
     """Build (and upload) the code bundle of ``tasks``: a ``.tar.gz``, or with ``interactive`` a
     pickle of the single task. ``copy_style="none"`` builds nothing (the code is in the image)."""
@@ -195,7 +212,7 @@ async def prepare_code(
         if copy_style not in ("loaded_modules", "all"):
             raise CodeBundleError(f"Unknown copy_style {copy_style!r}; use 'loaded_modules', 'all' or 'none'")
         root = bundles.code_root(get_init_config().root_dir)
-        built = bundles.build_code_bundle(tasks, root, copy_style)  # type: ignore[arg-type]  # checked above
+        built = bundles.build_code_bundle(tasks, root, copy_style, extra_files)  # type: ignore[arg-type]  # checked above
     if not upload:
         uri = f"<not uploaded>/{built.filename}"
     else:
@@ -312,9 +329,31 @@ async def _deploy(
     project: str | None = None,
     domain: str | None = None,
 ) -> list[Deployment]:
+    return await _deploy_all(
+        *envs,
+        dry_run=dry_run,
+        version=version,
+        interactive_mode=interactive_mode,
+        copy_style=copy_style,
+        project=project,
+        domain=domain,
+    )
+
+
+async def _deploy_all(
+    *envs: Environment,
+    dry_run: bool = False,
+    version: str | None = None,
+    interactive_mode: bool | None = None,
+    copy_style: str = "loaded_modules",
+    project: str | None = None,
+    domain: str | None = None,
+    parameter_values: dict[str, dict[str, Any]] | None = None,
+) -> list[Deployment]:
     from flyte._initialize import get_init_config
     from flyte._internal import bundle as bundles
     from flyte._internal.serde import SerializationContext
+    from flyte.app._deploy import deploy_app
     from flyte.errors import DeploymentError
     from flyte.remote._common import org, scope
 
@@ -330,8 +369,9 @@ async def _deploy(
     plans = [environments_with_dependencies(env) for env in envs]
     everything = environments_with_dependencies(*envs)
     all_tasks = _tasks_of(everything)
+    app_files = tuple(Path(app._declaring_file) for app in _apps_of(everything) if app._declaring_file)
     built, code = await prepare_code(
-        all_tasks, project=project, domain=domain, copy_style=copy_style, upload=not dry_run
+        all_tasks, project=project, domain=domain, copy_style=copy_style, upload=not dry_run, extra_files=app_files
     )
     init = get_init_config()
     root = bundles.code_root(init.root_dir)
@@ -340,8 +380,9 @@ async def _deploy(
     deployments = []
     for plan in plans:
         tasks = _tasks_of(plan)
+        apps = _apps_of(plan)
         images = image_cache_for(plan)
-        plan_version = version or _version(built, images, tasks)
+        plan_version = version or _version(built, images, tasks, tuple(app.name for app in apps))
         context = SerializationContext(
             version=plan_version,
             project=project,
@@ -353,6 +394,9 @@ async def _deploy(
             sys_path=bundles.sys_path_entries(root) if sync and code is not None and code.tgz is not None else None,
         )
         deployed = await _all_or_cancel([_deploy_task(task, context, dry_run) for task in tasks])
+        deployed_apps = await _all_or_cancel(
+            [deploy_app(app, context, (parameter_values or {}).get(app.name), dry_run) for app in apps]
+        )
         by_name = {task.name: task for task in deployed}
         environments = tuple(
             DeployedEnvironment(
@@ -367,12 +411,39 @@ async def _deploy(
                 environments=environments,
                 code_bundle=code.uri if code is not None else None,
                 dry_run=dry_run,
+                apps=tuple(deployed_apps),
             )
         )
     return deployments
 
 
 deploy = syncify(_deploy)
+
+
+async def _deploy_apps(
+    app_env: AppEnvironment,
+    *,
+    version: str | None = None,
+    copy_style: str = "loaded_modules",
+    dry_run: bool = False,
+    project: str | None = None,
+    domain: str | None = None,
+    parameter_values: dict[str, Any] | None = None,
+) -> list[DeployedAppEnvironment]:
+    """Deploy one app (and the environments it depends on); the deployed app first."""
+    [deployment] = await _deploy_all(
+        app_env,
+        dry_run=dry_run,
+        version=version,
+        copy_style=copy_style,
+        project=project,
+        domain=domain,
+        parameter_values={app_env.name: parameter_values} if parameter_values else None,
+    )
+    return sorted(deployment.apps, key=lambda app: app.env.name != app_env.name)
+
+
+deploy_apps = syncify(_deploy_apps)
 deploy.__doc__ = """Deploy environments (with those they depend on) to the control plane.
 
 Every task of each environment is registered with ``TaskService.DeployTask`` under one version:

@@ -40,6 +40,7 @@ PUBLIC_NAMES = """
     latest_checkpoint load_interactive_ctx load_plugin_config logger map rerun run run_python_script
     system_logger trace version with_runcontext
     ConditionWebhook new_condition ImageBuild build build_images
+    AppHandle serve with_servecontext
 """.split()
 
 PROBE = """

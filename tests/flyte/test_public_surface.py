@@ -30,17 +30,13 @@ MODULES = (
     "flyte.extend",
     "flyte.io.extend",
     "flyte.sandbox",
+    "flyte.app",
+    "flyte.app.extras",
 )
 
 # Names another issue owns, with the issue. Each one must still be missing from ours or present:
 # the test only skips them, it does not require their absence.
-EXCLUDED: dict[str, str] = {
-    # Apps and the sandbox (issue 17).
-    "flyte.AppHandle": "issue 17 (apps)",
-    "flyte.serve": "issue 17 (apps)",
-    "flyte.with_servecontext": "issue 17 (apps)",
-    "flyte.remote.App": "issue 17 (apps)",
-}
+EXCLUDED: dict[str, str] = {}
 
 # Reference names that are not API: typing helpers and modules a module without ``__all__``
 # happens to import (flyte.models has none, so ``dir()`` shows its imports).

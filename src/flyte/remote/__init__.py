@@ -1,4 +1,4 @@
-"""Handles on a Flyte control plane: runs, actions, tasks, projects, triggers, secrets, the user.
+"""Handles on a Flyte control plane: runs, actions, tasks, apps, projects, triggers, secrets, the user.
 
 Every call is sync by default, with an async form on ``.aio`` (``Run.get("r1")`` /
 ``await Run.get.aio("r1")``). Handles are plain objects (attributes and ``to_dict()``); the
@@ -23,6 +23,7 @@ __all__ = [
     "ActionError",
     "ActionInputs",
     "ActionOutputs",
+    "App",
     "Artifact",
     "Condition",
     "PartitionSchema",
@@ -50,6 +51,7 @@ _EXPORTS = {
     "ActionError": "flyte.remote._action",
     "ActionInputs": "flyte._run",
     "ActionOutputs": "flyte._run",
+    "App": "flyte.remote._app",
     "Artifact": "flyte.remote._artifact",
     "Condition": "flyte.remote._condition",
     "PartitionSchema": "flyte.remote._artifact",
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
     from flyte._run import ActionInputs, ActionOutputs
     from flyte.remote._action import Action, ActionAttempt, ActionError
     from flyte.remote._action_details import ActionDetails
+    from flyte.remote._app import App
     from flyte.remote._artifact import Artifact, PartitionSchema
     from flyte.remote._auth_metadata import auth_metadata
     from flyte.remote._common import TimeFilter

@@ -94,12 +94,17 @@ def sys_path_entries(root: Path) -> str | None:
 
 
 def build_code_bundle(
-    tasks: Iterable[TaskTemplate[Any, Any]], root: Path, copy_style: CopyStyle = "loaded_modules"
+    tasks: Iterable[TaskTemplate[Any, Any]],
+    root: Path,
+    copy_style: CopyStyle = "loaded_modules",
+    extra_files: Iterable[Path] = (),
 ) -> BuiltBundle:
-    """The ``.tar.gz`` bundle that lets workers import ``tasks`` (their files are always included).
+    """The ``.tar.gz`` bundle that lets workers import ``tasks`` (their files, and ``extra_files``
+    such as the files apps are declared in, are always included).
 
     Raises:
         flyte.errors.CodeBundleError: a task's file is outside ``root``, or the bundle cannot be built.
     """
     extra = [path for path in (source_file(task) for task in tasks) if path is not None]
+    extra += [Path(path).resolve() for path in extra_files]
     return build_tgz(select_files(root, copy_style, extra=extra))
