@@ -1,4 +1,4 @@
-"""``flyte delete local-cache|secret|trigger``: the local cache, or resources on the control plane."""
+"""``flyte delete local-cache|secret|trigger|app``: the local cache, or resources on the control plane."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flyte.cli._common import fail, get_cli_config, init_remote, remote_errors
 __all__ = ["delete"]
 
 
-@click.group("delete", help="Remove the local cache, or a secret or trigger on the control plane.")
+@click.group("delete", help="Remove the local cache, or a secret, trigger or app on the control plane.")
 def delete() -> None:
     pass
 
@@ -75,3 +75,19 @@ def delete_trigger(ctx: click.Context, name: str, task_name: str, project: str |
     with remote_errors(cli):
         flyte.remote.Trigger.delete(name, task_name)
     click.echo(f"Deleted trigger {name} of {task_name}")
+
+
+@delete.command("app")
+@click.argument("name")
+@click.option("-p", "--project", help="Project of the app; overrides the config file.")
+@click.option("-d", "--domain", help="Domain of the app; overrides the config file.")
+@click.pass_context
+def delete_app(ctx: click.Context, name: str, project: str | None, domain: str | None) -> None:
+    """Delete the app NAME (it is stopped first)."""
+    import flyte.remote
+
+    cli = get_cli_config(ctx)
+    init_remote(cli, project=project, domain=domain)
+    with remote_errors(cli):
+        flyte.remote.App.delete(name)
+    click.echo(f"Deleted app {name}")

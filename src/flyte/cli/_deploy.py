@@ -196,4 +196,6 @@ def deploy(
     )
     if not cli.wants_json:
         for deployment in deployments:
+            for app in deployment.apps:
+                click.echo(f"App {app.env.name}: {app.deployed_app.endpoint}")
             click.echo(deployment.summary(), err=True)

@@ -532,6 +532,72 @@ def get_trigger(
     emit_one(cli, f"Trigger {name}", trigger.to_dict(), trigger.to_dict())
 
 
+@get.command("app")
+@click.argument("name", required=False)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="How many to list.")
+@click.option("--only-mine", is_flag=True, help="Only the apps you deployed.")
+@click.option(
+    "--status",
+    type=click.Choice(
+        [
+            "unassigned",
+            "assigned",
+            "pending",
+            "stopped",
+            "started",
+            "failed",
+            "active",
+            "scaling_up",
+            "scaling_down",
+            "deploying",
+        ]
+    ),
+    help="Only the apps in this status.",
+)
+@_scope_options
+@click.pass_context
+def get_app(
+    ctx: click.Context,
+    name: str | None,
+    limit: int,
+    only_mine: bool,
+    status: str | None,
+    project: str | None,
+    domain: str | None,
+) -> None:
+    """List apps, or show the app NAME (its status and URL)."""
+    import flyte.remote
+
+    cli = _connect(ctx, project, domain)
+    with remote_errors(cli):
+        if name is None:
+            subject = None
+            if only_mine:
+                subject = flyte.remote.User.get().subject
+            apps = flyte.remote.App.listall(created_by_subject=subject, limit=limit, in_status=status)
+            rows = [
+                {
+                    "name": app.name,
+                    "status": app.deployment_status,
+                    "desired": app.desired_state,
+                    "replicas": app.to_dict()["replicas"],
+                    "url": app.endpoint,
+                }
+                for app in apps
+            ]
+            columns = [
+                ("name", "Name"),
+                ("status", "Status"),
+                ("desired", "Desired"),
+                ("replicas", "Replicas"),
+                ("url", "URL"),
+            ]
+            emit_rows(cli, "Apps", columns, rows, [app.to_dict() for app in apps])
+            return
+        app = flyte.remote.App.get(name)
+    emit_one(cli, f"App {name}", app.to_dict(), app.to_dict())
+
+
 @get.command("secret")
 @click.argument("name", required=False)
 @click.option("--cluster-pool", help="The cluster pool the secrets are scoped to (this control plane has none).")

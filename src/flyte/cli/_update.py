@@ -1,4 +1,4 @@
-"""``flyte update trigger|project``: activate or deactivate a trigger; change or archive a project."""
+"""``flyte update trigger|app|project``: activate or deactivate a trigger or an app; change or archive a project."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flyte.cli._common import get_cli_config, init_remote, remote_errors
 __all__ = ["update"]
 
 
-@click.group("update", help="Change resources on the control plane: triggers and projects.")
+@click.group("update", help="Change resources on the control plane: triggers, apps and projects.")
 def update() -> None:
     pass
 
@@ -41,6 +41,31 @@ def update_trigger(
         else:
             flyte.remote.Trigger.deactivate(name, task_name)
     click.echo(f"{'Activated' if activate else 'Deactivated'} trigger {name} of {task_name}")
+
+
+@update.command("app")
+@click.argument("name")
+@click.option("--activate/--deactivate", required=True, help="Start the app, or stop it (it stays deployed).")
+@click.option("--wait", is_flag=True, help="Wait until the app is active (or stopped).")
+@click.option("-p", "--project", help="Project of the app; overrides the config file.")
+@click.option("-d", "--domain", help="Domain of the app; overrides the config file.")
+@click.pass_context
+def update_app(
+    ctx: click.Context, name: str, activate: bool, wait: bool, project: str | None, domain: str | None
+) -> None:
+    """Activate or deactivate the app NAME.
+
+    \b
+        flyte update app hello-api --deactivate --wait
+    """
+    import flyte.remote
+
+    cli = get_cli_config(ctx)
+    init_remote(cli, project=project, domain=domain)
+    with remote_errors(cli):
+        app = flyte.remote.App.get(name)
+        app = app.activate(wait=wait) if activate else app.deactivate(wait=wait)
+    click.echo(f"{'Activated' if activate else 'Deactivated'} app {name} ({app.deployment_status})")
 
 
 @update.command("project")

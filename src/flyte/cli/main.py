@@ -33,6 +33,7 @@ from flyte.cli._gen import gen
 from flyte.cli._get import get
 from flyte.cli._rerun import rerun
 from flyte.cli._run import run
+from flyte.cli._serve import serve
 from flyte.cli._signal import condition_of_get, signal
 from flyte.cli._start import start
 from flyte.cli._start_tui import tui as start_tui
@@ -171,6 +172,7 @@ def flyte_group(
 flyte_group.add_command(run)
 flyte_group.add_command(rerun)
 flyte_group.add_command(deploy)
+flyte_group.add_command(serve)
 flyte_group.add_command(build)
 flyte_group.add_command(get)
 flyte_group.add_command(abort)

@@ -18,13 +18,9 @@ from flyte.cli.main import flyte_group
 # Commands of PyPI flyte that other issues build, with the issue that owns each.
 OWNED_ELSEWHERE = {
     "flyte build": "issue 13 (images)",
-    "flyte serve": "issue 17 (apps)",
-    "flyte serve hello": "issue 17 (apps)",
-    "flyte get app": "issue 17 (apps)",
-    "flyte update app": "issue 17 (apps)",
-    "flyte delete app": "issue 17 (apps)",
-    "flyte proxy": "issue 17 (apps)",
-    "flyte proxy app": "issue 17 (apps)",
+    "flyte serve hello": "issue 17 (apps): ours serves FILE [ENV]; no built-in example yet",
+    "flyte proxy": "issue 17 (apps): apps answer at /apps/<name>/ on the server's port, no tunnel needed",
+    "flyte proxy app": "issue 17 (apps): apps answer at /apps/<name>/ on the server's port, no tunnel needed",
     "flyte start devbox": "issue 13 (images: a local cluster)",
     "flyte stop": "issue 13 (images: a local cluster)",
     "flyte stop devbox": "issue 13 (images: a local cluster)",

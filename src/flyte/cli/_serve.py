@@ -1,0 +1,183 @@
+"""``flyte serve [OPTIONS] FILE [ENV]``: serve an app of a Python file, here (``--local``) or on the control plane."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from flyte.cli._common import fail, get_cli_config, init_remote, remote_errors
+
+if TYPE_CHECKING:
+    from flyte.app._app_environment import AppEnvironment
+
+__all__ = ["serve"]
+
+
+def _env_vars(ctx: click.Context, values: tuple[str, ...]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", ctx=ctx, param_hint="--env-var")
+        result[key.strip()] = value
+    return result
+
+
+def _pick(path: Path, env_name: str | None, root_dir: Path | None, verbose: int) -> AppEnvironment:
+    from flyte.app._app_environment import AppEnvironment
+    from flyte.cli._loader import ModuleLoadFailure, load_module
+
+    try:
+        module = load_module(path, root_dir)
+    except ModuleLoadFailure as error:
+        fail(error.message, error=error.cause or error, verbose=verbose)
+    apps = {value.name: value for value in vars(module).values() if isinstance(value, AppEnvironment)}
+    by_attribute = {key: value for key, value in vars(module).items() if isinstance(value, AppEnvironment)}
+    if not apps:
+        fail(f"{path} defines no app; create one with flyte.app.AppEnvironment(name=...)")
+    if env_name is None:
+        if len(apps) > 1:
+            fail(f"{path} defines several apps ({', '.join(sorted(apps))}); name the one to serve")
+        return next(iter(apps.values()))
+    chosen = by_attribute.get(env_name) or apps.get(env_name)
+    if chosen is None:
+        names = sorted(set(by_attribute) | set(apps))
+        fail(f"No app named {env_name!r} in {path} (its apps: {', '.join(names)})")
+    return chosen
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends ``flyte serve --local`` like Ctrl-C does: the app process is stopped first."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@click.command("serve")
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("env_name", metavar="[ENV]", required=False)
+@click.option("-p", "--project", help="Project to deploy to; overrides the config file.")
+@click.option("-d", "--domain", help="Domain to deploy to; overrides the config file.")
+@click.option(
+    "--copy-style",
+    type=click.Choice(["loaded_modules", "all", "none"]),
+    default="loaded_modules",
+    show_default=True,
+    help="Which files to ship: the imported modules, every file under the root, or none (code in the image).",
+)
+@click.option(
+    "--root-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Source root of your code (decides module names); helpful in monorepos.",
+)
+@click.option("--service-account", help="Service account the app runs as.")
+@click.option("--name", help="Deploy the app under this name instead of its environment's.")
+@click.option("-f", "--follow", is_flag=True, help="Accepted for Flyte 2; read the logs in the console.")
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    metavar="NAME=URI",
+    help="Use URI for the image named NAME (a URI alone: the default image); repeatable.",
+)
+@click.option(
+    "--no-sync-local-sys-paths",
+    "no_sync_local_sys_paths",
+    is_flag=True,
+    help="Do not give the app this session's sys.path entries under the code root.",
+)
+@click.option("-e", "--env-var", "env_vars", multiple=True, metavar="KEY=VALUE", help="Set in the app; repeatable.")
+@click.option("--local", is_flag=True, help="Serve the app on this machine (on its port) instead of deploying it.")
+@click.option("--port", type=click.IntRange(1, 65535), help="With --local: listen here instead of the app's port.")
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    path: Path,
+    env_name: str | None,
+    project: str | None,
+    domain: str | None,
+    copy_style: str,
+    root_dir: Path | None,
+    service_account: str | None,
+    name: str | None,
+    follow: bool,
+    images: tuple[str, ...],
+    no_sync_local_sys_paths: bool,
+    env_vars: tuple[str, ...],
+    local: bool,
+    port: int | None,
+) -> None:
+    """Serve the app ENV of FILE (ENV: its variable or its name; optional when FILE has one app).
+
+    Without --local the app is deployed to the configured control plane and its URL printed;
+    with --local it runs on this machine until Ctrl-C, and its URL is printed once it answers.
+
+    \b
+        flyte serve --local app.py env
+        flyte serve --env-var LOG_LEVEL=DEBUG app.py env
+    """
+    import flyte
+    from flyte._serve import _Serve
+    from flyte.cli._deploy import _image_refs
+    from flyte.cli._run_remote import code_root_for
+
+    cli = get_cli_config(ctx)
+    variables = _env_vars(ctx, env_vars)
+    image_refs = _image_refs(ctx, images)
+    if port is not None and not local:
+        raise click.UsageError("--port applies to --local only", ctx)
+    app_env = _pick(path, env_name, root_dir, cli.verbose)
+    changes: dict[str, Any] = {}
+    if name:
+        changes["name"] = name
+    if service_account:
+        changes["service_account"] = service_account
+    if changes:
+        try:
+            app_env = app_env._replaced(**changes)
+        except ValueError as error:
+            fail(str(error))
+    code_root = code_root_for(path, root_dir)
+    if local:
+        flyte.init(root_dir=code_root, project=project, domain=domain)
+        context = _Serve(mode="local", env_vars=variables or None, port=port)
+        _stop_on_sigterm()
+        handle = None
+        try:
+            with remote_errors(cli):
+                handle = context._serve_local(app_env)
+            click.echo(f"App {app_env.name} is served at {handle.url}")
+            sys.stdout.flush()
+            code = handle.wait()
+            if code:
+                fail(f"app {app_env.name!r} exited with code {code}")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if handle is not None:
+                handle.deactivate()
+        return
+    if image_refs:
+        image_refs = {**(cli.init_kwargs(project=project, domain=domain).get("images") or {}), **image_refs}
+    init_remote(
+        cli,
+        project=project,
+        domain=domain,
+        root_dir=code_root,
+        images=image_refs or None,
+        sync_local_sys_paths=not no_sync_local_sys_paths,
+    )
+    with remote_errors(cli):
+        app = _Serve(mode="remote", env_vars=variables or None, copy_style=copy_style)._serve_remote(app_env)
+    if cli.wants_json:
+        import json
+
+        click.echo(json.dumps(app.to_dict()))
+        return
+    click.echo(f"App {app.name} is {app.deployment_status} at {app.url}")
