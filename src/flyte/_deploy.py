@@ -353,7 +353,7 @@ async def _deploy_all(
     from flyte._initialize import get_init_config
     from flyte._internal import bundle as bundles
     from flyte._internal.serde import SerializationContext
-    from flyte.app._deploy import deploy_app
+    from flyte.app._deploy import bundle_files, deploy_app
     from flyte.errors import DeploymentError
     from flyte.remote._common import org, scope
 
@@ -369,7 +369,7 @@ async def _deploy_all(
     plans = [environments_with_dependencies(env) for env in envs]
     everything = environments_with_dependencies(*envs)
     all_tasks = _tasks_of(everything)
-    app_files = tuple(Path(app._declaring_file) for app in _apps_of(everything) if app._declaring_file)
+    app_files = tuple(path for app in _apps_of(everything) for path in bundle_files(app))
     built, code = await prepare_code(
         all_tasks, project=project, domain=domain, copy_style=copy_style, upload=not dry_run, extra_files=app_files
     )

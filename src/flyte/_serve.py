@@ -272,7 +272,7 @@ class _Serve:
         from flyte._initialize import get_init_config
         from flyte.app._context import MODE_ENV
         from flyte.app._parameters import encode_parameters, materialize
-        from flyte.app._serde import _serves_itself, env_reference
+        from flyte.app._serde import _reference_or_none, _serves_itself
         from flyte.errors import DeploymentError
 
         parameters: list[Parameter] = asyncio.run(materialize(app_env.parameters, self._overrides(app_env)))
@@ -291,11 +291,11 @@ class _Serve:
             argv += ["--parameters", encode_parameters(parameters)]
         if self.raw_data_path:
             argv += ["--raw-data-path", self.raw_data_path]
-        if app_env._declaring_file is not None or _serves_itself(app_env):
-            try:
-                reference = env_reference(app_env, root)
-            except DeploymentError as e:
-                raise DeploymentError(f"{e}; serving it locally needs it importable from {root}") from e
+        try:
+            reference = _reference_or_none(app_env, root)
+        except DeploymentError as e:
+            raise DeploymentError(f"{e}; serving it locally needs it importable from {root}") from e
+        if reference is not None:
             argv += ["--resolver-args", reference]
         argv.append("--")
         if app_env.command is not None or not _serves_itself(app_env):

@@ -58,11 +58,27 @@ def _serves_itself(env: AppEnvironment) -> bool:
     return getattr(env, "app", None) is not None or env._server is not None
 
 
+def _reference_or_none(env: AppEnvironment, root_dir: Path | None) -> str | None:
+    """``env_reference``, or ``None`` for a command-line app that no module variable holds.
+
+    Raises:
+        flyte.errors.DeploymentError: an app that serves itself is not a module-level variable.
+    """
+    from flyte.errors import DeploymentError
+
+    try:
+        return env_reference(env, root_dir)
+    except DeploymentError:
+        if _serves_itself(env):
+            raise
+        return None
+
+
 def fserve_command(env: AppEnvironment, context: Any, overrides: list[Parameter] | None = None) -> list[str]:
     """``fserve`` with the version, scope, code bundle, parameters and the resolver of ``env``.
 
-    The resolver is left out for a command-line app declared outside any importable file (it
-    needs no Python of its own); an app that serves itself must be importable.
+    The resolver is left out for a command-line app that no module variable holds (it needs no
+    Python of its own); an app that serves itself must be importable.
     """
     command = ["fserve", "--version", context.version, "--project", context.project, "--domain", context.domain]
     command += ["--org", context.org or ""]
@@ -75,8 +91,9 @@ def fserve_command(env: AppEnvironment, context: Any, overrides: list[Parameter]
     if parameters:
         command += ["--parameters", encode_parameters(parameters)]
     command += ["--raw-data-path", "{{.rawOutputDataPrefix}}"]
-    if env._declaring_file is not None or _serves_itself(env):
-        command += ["--resolver", RESOLVER, "--resolver-args", env_reference(env, context.root_dir)]
+    reference = _reference_or_none(env, context.root_dir)
+    if reference is not None:
+        command += ["--resolver", RESOLVER, "--resolver-args", reference]
     command.append("--")
     return command
 
