@@ -19,12 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.e2e.helpers import ServerProcess, free_port
 
 import flyte
 import flyte.app
 import flyte.remote
 from flyte.errors import NotFoundError
-from tests.e2e.helpers import ServerProcess, free_port
 
 PROJECT = "flytesnacks"
 DOMAIN = "development"
