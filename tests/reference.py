@@ -45,8 +45,9 @@ def reference_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 
 
-REFERENCE_EXTRAS = ("pandas",)
-"""Installed with the reference SDK: the e2e programs (deployed by either SDK) use data frames."""
+REFERENCE_EXTRAS = ("pandas", "fastapi")
+"""Installed with the reference SDK: the e2e programs (deployed by either SDK) use data frames; the app
+spec comparison (tests/apps) serializes FastAPI apps."""
 
 
 def _has_reference(python: str) -> bool:

@@ -182,8 +182,6 @@ def app_to_idl(
         desired_state=(
             app_definition_pb2.Spec.DESIRED_STATE_ACTIVE if active else app_definition_pb2.Spec.DESIRED_STATE_STOPPED
         ),
-        cluster_pool=env.cluster_pool,
-        cluster=env.cluster or "",
         profile=app_definition_pb2.Profile(type=env.type or "", short_description=env.description or ""),
         inputs=app_definition_pb2.InputList(
             items=[app_definition_pb2.Input(name=p.name, string_value=p.string_value() or "") for p in parameters]
@@ -193,6 +191,10 @@ def app_to_idl(
             for link in env.links
         ],
     )
+    if env.cluster:
+        spec.cluster = env.cluster  # a named cluster, not a pool
+    else:
+        spec.cluster_pool = env.cluster_pool
     secrets = normalize_secrets(env.secrets)
     if secrets or env.service_account:
         spec.security_context.run_as.SetInParent()
