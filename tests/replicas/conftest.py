@@ -2,7 +2,8 @@
 
 Each replica is ``flyte start server`` in a subprocess with its own data directory and port, the
 same ``--db``, ``--storage`` and ``--secret-key``, and a short replica lease
-(``FLYTE_SERVER_REPLICA_TTL``) so that a killed replica's runs are adopted within seconds.
+(``FLYTE_SERVER_REPLICA_TTL``) so that a killed replica's runs are adopted within seconds. Workers
+are the default reused warm workers: a run's parent and its children run in one worker process.
 Clients are this SDK in a subprocess (``driver.py``), one call per process.
 """
 
@@ -101,7 +102,6 @@ def cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
             extra_env={
                 "FLYTE_SERVER_REPLICA_TTL": str(LEASE_SECONDS),
                 "FLYTE_SERVER_SCHEDULER_POLL": "1",
-                "FLYTE_SERVER_REUSE_WORKERS": "0",
                 "FLYTE_SERVER_SECRET_KEY": key,
             },
             extra_args=["--db", pg_url, "--storage", str(storage)],

@@ -565,9 +565,41 @@ class Replicas:
             if a.run.key not in runs or not a.children:
                 continue
             handle = a.reattach or a.process
-            if handle is not None and not handle.done():
-                logger.info("restarting %s: its attempt waits on children through a replica that is gone", a.key)
+            if handle is None or handle.done():
+                continue
+            logger.info("restarting %s: its attempt waits on children through a replica that is gone", a.key)
+            abandon = getattr(handle, "abandon", None)
+            if abandon is not None and self._shared(a, handle):
+                # A reused worker runs this parent and other current attempts (its children, often):
+                # stopping it would stop them too. End this attempt only (it is retried as a system
+                # error); the worker is stopped once the others are done.
+                abandon()
+                machine.spawn(self._stop_when_alone(handle), name=f"retire-{a.key}")
+            else:
                 machine.spawn(handle.terminate(machine.policy.kill_grace), name=f"restart-{a.key}")
+
+    def _shared(self, a: ActionState | None, handle: Any) -> bool:
+        """Whether another current action's attempt runs in ``handle``'s process group."""
+        group = getattr(handle, "group", None)
+        if group is None:
+            return False
+        for other in self.engine.machine.actions.values():
+            theirs = other.reattach or other.process
+            if other is not a and theirs is not None and not theirs.done() and getattr(theirs, "group", None) == group:
+                return True
+        return False
+
+    async def _stop_when_alone(self, handle: Any) -> None:
+        """Stop an abandoned parent's reused worker once no other current attempt runs in it."""
+        machine = self.engine.machine
+        while True:
+            await asyncio.sleep(1.0)
+            if not self._shared(None, handle):
+                break
+        found = await self.engine.executor.reattach(handle.id)  # None if it has exited (or the pid was reused)
+        if found is not None and not found.done():
+            logger.info("stopping the reused worker %s: the attempts of it that were current are done", handle.id)
+            await found.terminate(machine.policy.kill_grace)
 
     async def _drop_foreign_runs(self) -> None:
         """Forget in-memory runs that another replica now owns (without stopping their attempts)."""

@@ -130,6 +130,14 @@ class ExitTracking:
         await asyncio.shield(self._exited)
         return self.code
 
+    def abandon(self) -> None:
+        """Stop following the process as this attempt, without stopping it: :meth:`wait` returns ``None``.
+
+        For an attempt inside a reused worker that also runs other current attempts (which a
+        :meth:`terminate` would take down with it).
+        """
+        self._set_exit(None)
+
     def done(self) -> bool:
         return self._exited.done()
 
@@ -178,4 +186,3 @@ class ExternalProcess(ExitTracking):
             if pidfd is not None:
                 os.close(pidfd)
             self._set_exit(None)
-
