@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,11 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 from tests.e2e.helpers import ServerProcess, free_port
 
 import flyte
 import flyte.app
 import flyte.remote
+from flyte.cli.main import flyte_group
 from flyte.errors import NotFoundError
 
 PROJECT = "flytesnacks"
@@ -69,11 +70,23 @@ def connected(server: ServerProcess, project: Any, isolated_local_cache: Path) -
     flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN, root_dir=project.ROOT)
 
 
-def _cli(server: ServerProcess, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "flyte", "--endpoint", server.endpoint, "--insecure", *args]
-    command += ["--project", PROJECT, "--domain", DOMAIN]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+def _cli(*args: str) -> Result:
+    """``flyte ARGS --project --domain`` in this process (the endpoint is the one ``flyte.init`` has)."""
+    from flyte._initialize import get_init_config
+
+    endpoint = get_init_config().endpoint or ""
+    command = ["--endpoint", endpoint, "--insecure", *args, "--project", PROJECT, "--domain", DOMAIN]
+    return CliRunner().invoke(flyte_group, command, prog_name="flyte", catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def greeting_run(server: ServerProcess, project: Any) -> str:
+    """A finished run of ``make_greeting(who="apps")`` on the server (its name)."""
+    flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN, root_dir=project.ROOT)
+    run = flyte.run(project.make_greeting, who="apps")
+    run.wait()
+    assert run.outputs()[0] == "hello apps"
+    return str(run.name)
 
 
 def _wait_for(check: Any, timeout: float, what: str) -> Any:
@@ -104,10 +117,7 @@ def test_served_app_answers_through_the_proxy_with_its_parameters(server: Server
     assert flyte.serve(project.web).revision == deployed.revision
 
 
-def test_deployed_app_serves_the_latest_runs_output(server: ServerProcess, project: Any) -> None:
-    run = flyte.run(project.make_greeting, who="apps")
-    run.wait()
-    assert run.outputs()[0] == "hello apps"
+def test_deployed_app_serves_the_latest_runs_output(server: ServerProcess, project: Any, greeting_run: str) -> None:
     [deployment] = flyte.deploy(project.greeter)
     [deployed] = deployment.apps
     app = deployed.deployed_app.watch(wait_for="activated", timeout=120)
@@ -117,18 +127,18 @@ def test_deployed_app_serves_the_latest_runs_output(server: ServerProcess, proje
     assert answer.json() == {"greeting": "hello apps", "env": "hello apps", "label": "from a run"}
 
 
-def test_local_serve_resolves_a_run_output_from_the_server(server: ServerProcess, project: Any) -> None:
-    run = flyte.run(project.make_greeting, who="local")
-    run.wait()
+def test_local_serve_resolves_a_run_output_from_the_server(
+    server: ServerProcess, project: Any, greeting_run: str
+) -> None:
     port = project.web.get_port().port
     handle = flyte.with_servecontext(
         mode="local",
-        parameter_values={"sdk-web": {"greeting": flyte.app.RunOutput(run_name=run.name, type="string")}},
+        parameter_values={"sdk-web": {"greeting": flyte.app.RunOutput(run_name=greeting_run, type="string")}},
     ).serve(project.web)
     try:
         assert handle.url == f"http://localhost:{port}"
         answer = httpx.get(f"{handle.url}/params", timeout=30).json()
-        assert answer == {"greeting": "hello local", "env": "hello local", "label": "plain"}
+        assert answer == {"greeting": "hello apps", "env": "hello apps", "label": "plain"}
         assert httpx.get(handle.url, timeout=30).json()["mode"] == "local"
     finally:
         handle.deactivate()
@@ -140,24 +150,24 @@ def test_cli_stops_starts_and_deletes_an_app(server: ServerProcess, project: Any
     endpoint = f"{server.base_url}/apps/sdk-files/"
     assert httpx.get(endpoint, timeout=60).status_code == 200
 
-    listed = _cli(server, "get", "app")
-    assert listed.returncode == 0, listed.stderr
+    listed = _cli("get", "app")
+    assert listed.exit_code == 0, listed.output
     assert "sdk-files" in listed.stdout
 
-    stopped = _cli(server, "update", "app", "sdk-files", "--deactivate", "--wait")
-    assert stopped.returncode == 0, stopped.stderr
+    stopped = _cli("update", "app", "sdk-files", "--deactivate", "--wait")
+    assert stopped.exit_code == 0, stopped.output
     assert flyte.remote.App.get("sdk-files").is_deactivated()
     assert httpx.get(endpoint, timeout=60).status_code != 200
 
-    started = _cli(server, "update", "app", "sdk-files", "--activate", "--wait")
-    assert started.returncode == 0, started.stderr
+    started = _cli("update", "app", "sdk-files", "--activate", "--wait")
+    assert started.exit_code == 0, started.output
     _wait_for(lambda: httpx.get(endpoint, timeout=60).status_code == 200, 60, "the reactivated app did not answer")
 
-    deleted = _cli(server, "delete", "app", "sdk-files")
-    assert deleted.returncode == 0, deleted.stderr
+    deleted = _cli("delete", "app", "sdk-files")
+    assert deleted.exit_code == 0, deleted.output
     with pytest.raises(NotFoundError):
         flyte.remote.App.get("sdk-files")
 
-    missing = _cli(server, "get", "app", "sdk-files")
-    assert missing.returncode == 3
+    missing = _cli("get", "app", "sdk-files")
+    assert missing.exit_code == 3
     assert missing.stderr.strip().count("\n") == 0 and "sdk-files" in missing.stderr

@@ -50,13 +50,16 @@ def _pick(path: Path, env_name: str | None, root_dir: Path | None, verbose: int)
     return chosen
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM ends ``flyte serve --local`` like Ctrl-C does: the app process is stopped first."""
+def _stop_on_sigterm() -> Any:
+    """SIGTERM ends ``flyte serve --local`` like Ctrl-C does: the app process is stopped first.
+
+    Returns the previous handler (restored when serving ends).
+    """
 
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handler)
+    return signal.signal(signal.SIGTERM, handler)
 
 
 @click.command("serve")
@@ -145,9 +148,14 @@ def serve(
             fail(str(error))
     code_root = code_root_for(path, root_dir)
     if local:
-        flyte.init(root_dir=code_root, project=project, domain=domain)
+        # With a configured endpoint the app's RunOutput/AppEndpoint parameters resolve against it.
+        settings = cli.init_kwargs(project=project, domain=domain)
+        if settings.get("endpoint"):
+            init_remote(cli, project=project, domain=domain, need_scope=False, root_dir=code_root)
+        else:
+            flyte.init(root_dir=code_root, project=project, domain=domain)
         context = _Serve(mode="local", env_vars=variables or None, port=port)
-        _stop_on_sigterm()
+        previous = _stop_on_sigterm()
         handle = None
         try:
             with remote_errors(cli):
@@ -162,6 +170,7 @@ def serve(
         finally:
             if handle is not None:
                 handle.deactivate()
+            signal.signal(signal.SIGTERM, previous)
         return
     if image_refs:
         image_refs = {**(cli.init_kwargs(project=project, domain=domain).get("images") or {}), **image_refs}
