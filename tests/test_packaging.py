@@ -31,8 +31,6 @@ DECLARED_NOT_IMPORTED = {
     "async-lru": "PyPI flyte brings it and user programs import it (README, Versioning and dependencies)",
     "s3fs": "fsspec's s3:// filesystem, found by protocol name",
     "uv": "run as a program (the uv binary it installs) to build image virtualenvs, not imported",
-    # Wave 3 in progress: each entry goes when src/ imports the package (issues 12, 14, 17).
-    "fastapi": "wave 3 in progress (issue 17)",
 }
 
 
