@@ -13,12 +13,11 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import httpx
-
 from flyte_server.apps.supervisor import AppNotRunning, AppSupervisor
+from flyte_server.apps.upstream import UpstreamError, UpstreamPool
 
 __all__ = ["APPS_PREFIX", "AppProxy"]
 
@@ -43,6 +42,7 @@ _HOP_BY_HOP = frozenset(
         b"transfer-encoding",
         b"upgrade",
         b"host",
+        b"expect",
     }
 )
 _RESPONSE_SKIP = _HOP_BY_HOP | {b"date", b"server"}
@@ -71,13 +71,10 @@ class AppProxy:
     def __init__(self, supervisor: AppSupervisor) -> None:
         self.supervisor = supervisor
         self.authenticate: Callable[[str], Awaitable[Any]] | None = None
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(None, connect=10.0), limits=limits, trust_env=False, follow_redirects=False
-        )
+        self._upstream = UpstreamPool()
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._upstream.close()
 
     def _split(self, path: str) -> tuple[str, str]:
         rest = path[len(APPS_PREFIX) :]
@@ -142,36 +139,43 @@ class AppProxy:
         strip_auth = self.authenticate is not None and not self._public(name)
         headers = _forward_headers(scope, name, strip_auth=strip_auth)
         first = await receive()
-        body: bytes | AsyncIterator[bytes]
+        body: bytes | Callable[[], Awaitable[tuple[bytes, bool]]]
         if not first.get("more_body", False):
             body = first.get("body", b"")
         else:
-            body = _body(first, receive)
+            body = _streamed_body(first, receive)
         query = scope.get("query_string", b"")
+        target = _quote_path(scope, tail) + ("?" + query.decode("latin-1") if query else "")
+        state = {"done": False, "disconnected": False, "started": False}
+        watcher: asyncio.Task[None] | None = None
         try:
             async with self.supervisor.acquire(name) as replica:
-                url = f"http://127.0.0.1:{replica.port}{_quote_path(scope, tail)}"
-                request = self._client.build_request(scope["method"], url, headers=headers, content=body, params=None)
-                if query:
-                    request.url = request.url.copy_with(query=query)
                 try:
-                    response = await self._client.send(request, stream=True)
-                except httpx.HTTPError as error:
-                    await _plain(send, 502, f"app {name!r} did not answer: {type(error).__name__}\n")
-                    return
-                try:
-                    out = [(key, value) for key, value in response.headers.raw if key.lower() not in _RESPONSE_SKIP]
-                    await send({"type": "http.response.start", "status": response.status_code, "headers": out})
-                    async for piece in response.aiter_raw():
-                        if piece:
-                            await send({"type": "http.response.body", "body": piece, "more_body": True})
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
-                except httpx.HTTPError:
-                    logger.warning("an app's response broke off", extra={"app": name})
-                finally:
-                    await response.aclose()
+                    async with self._upstream.request(replica.port, scope["method"], target, headers, body) as response:
+                        if isinstance(body, bytes):
+                            watcher = _watch_disconnect(receive, state)
+                        out = [(key, value) for key, value in response.headers if key not in _RESPONSE_SKIP]
+                        await send({"type": "http.response.start", "status": response.status, "headers": out})
+                        state["started"] = True
+                        async for piece in response.body():
+                            if piece:
+                                await send({"type": "http.response.body", "body": piece, "more_body": True})
+                        state["done"] = True
+                        await send({"type": "http.response.body", "body": b"", "more_body": False})
+                except UpstreamError as error:
+                    if not state["started"]:
+                        await _plain(send, 502, f"app {name!r} did not answer: {error}\n")
+                    else:
+                        logger.warning("an app's response broke off", extra={"app": name, "error": str(error)})
         except AppNotRunning as error:
             await _plain(send, 503, f"{error}\n")
+        except asyncio.CancelledError:
+            if not state["disconnected"]:
+                raise
+        finally:
+            state["done"] = True
+            if watcher is not None:
+                watcher.cancel()
 
     def _public(self, name: str) -> bool:
         runtime = self.supervisor.by_name(name)
@@ -291,15 +295,36 @@ def _forward_headers(scope: Scope, name: str, *, strip_auth: bool) -> list[tuple
     return headers
 
 
-async def _body(first: MutableMapping[str, Any], receive: Receive) -> AsyncIterator[bytes]:
-    yield first.get("body", b"")
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        yield message.get("body", b"")
-        if not message.get("more_body", False):
-            return
+def _streamed_body(first: MutableMapping[str, Any], receive: Receive) -> Callable[[], Awaitable[tuple[bytes, bool]]]:
+    """The request body piece by piece: ``(piece, more)``."""
+    pending: list[MutableMapping[str, Any] | None] = [first]
+
+    async def next_piece() -> tuple[bytes, bool]:
+        message = pending.pop() if pending else await receive()
+        if message is None or message["type"] == "http.disconnect":
+            return b"", False
+        return message.get("body", b""), bool(message.get("more_body", False))
+
+    return next_piece
+
+
+def _watch_disconnect(receive: Receive, state: dict[str, bool]) -> asyncio.Task[None]:
+    """Cancel the current request's task when its client goes away before the response is done.
+
+    Without it, an endless response (server-sent events) would keep its replica busy forever.
+    """
+    task = asyncio.current_task()
+
+    async def watch() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                if not state["done"] and task is not None:
+                    state["disconnected"] = True
+                    task.cancel()
+                return
+
+    return asyncio.create_task(watch())
 
 
 async def _plain(send: Send, status: int, text: str) -> None:

@@ -465,6 +465,8 @@ class AppSupervisor:
                 "FLYTE_APP_PORT": str(port),
                 "PORT": str(port),
                 "FLYTE_APP_NAME": name,
+                # Where other apps answer (AppEndpoint parameters, AppEnvironment.endpoint in the app).
+                "INTERNAL_APP_ENDPOINT_PATTERN": f"http://{self.launcher.endpoint}/apps/{{app_fqdn}}/",
                 "FLYTE_APP_REPLICA": replica,
                 "FLYTE_INTERNAL_EXECUTION_PROJECT": project,
                 "FLYTE_INTERNAL_EXECUTION_DOMAIN": domain,
