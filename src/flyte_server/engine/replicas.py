@@ -35,13 +35,13 @@ import socket
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from flyteidl2.task import run_pb2, task_definition_pb2
 from flyteidl2.workflow import run_definition_pb2
-from sqlalchemy import text, update
+from sqlalchemy import Table, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -488,7 +488,7 @@ class Replicas:
     async def request_abort(self, key: ActionKey, owner: str, reason: str) -> None:
         """Record an abort of an action another replica drives; that replica carries it out."""
         async with self.database.session() as session:
-            table = ActionRow.__table__
+            table = cast(Table, ActionRow.__table__)
             await session.execute(
                 update(table)
                 .where(
