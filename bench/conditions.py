@@ -33,17 +33,22 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _workers_under(root: Path) -> int:
+def _workers_under(root: Path) -> tuple[int, float]:
+    """The worker processes working under ``root``, and their memory (PSS, MB: shared pages split)."""
     prefix = str(root.resolve()) + os.sep
     count = 0
+    pss_kb = 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 if os.readlink(f"/proc/{entry}/cwd").startswith(prefix):
                     count += 1
+                    for line in Path(f"/proc/{entry}/smaps_rollup").read_text().splitlines():
+                        if line.startswith("Pss:"):
+                            pss_kb += int(line.split()[1])
             except OSError:
                 pass
-    return count
+    return count, pss_kb / 1024
 
 
 def main() -> None:
@@ -72,7 +77,8 @@ def main() -> None:
                     waiting.add(run)
             time.sleep(0.5)
         print(f"runs waiting on a condition: {len(waiting)}/{len(runs)}")
-        print(f"worker processes while they wait: {_workers_under(root / 'data')}")
+        workers, workers_mb = _workers_under(root / "data")
+        print(f"worker processes while they wait: {workers} ({workers_mb:.0f} MB PSS together)")
         print(
             f"server RSS: {baseline:.0f} MB before, {_rss_mb(server.pid):.0f} MB while they wait "
             f"(+{_rss_mb(server.pid) - baseline:.0f} MB)"
