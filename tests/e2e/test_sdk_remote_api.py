@@ -63,7 +63,7 @@ def test_time_filters_on_run_and_action_listings(wf: ModuleType) -> None:
     assert run.name in [item.name for item in flyte.remote.Run.listall(created_at=recent)]
     assert run.name not in [item.name for item in flyte.remote.Run.listall(created_at=old, limit=1000)]
     assert run.name in [item.name for item in flyte.remote.Run.listall(updated_at=recent)]
-    assert flyte.remote.Run.listall(paused_actions_only=True) == []
+    assert run.name not in [item.name for item in flyte.remote.Run.listall(paused_actions_only=True)]
     with pytest.raises(ValueError, match="earlier than"):
         flyte.remote.TimeFilter(after=datetime.now(timezone.utc), before=before)
     assert json.loads(recent.to_json())["after"] == before.isoformat()

@@ -103,7 +103,7 @@ async def test_deploy_list_versions_and_run_by_task_id_and_trigger(tmp_path: Pat
             ),
             CTX,
         )
-        assert list(paused.runs) == [], "no action pauses on this server (condition actions are refused)"
+        assert list(paused.runs) == [], "no run waits on a condition here"
 
         with pytest.raises(ConnectError) as error:
             await runs.create_run(

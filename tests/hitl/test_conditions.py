@@ -48,6 +48,13 @@ def _cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _paused_runs() -> list[str]:
+    """Runs with a waiting condition (``ListRuns(paused_actions_only=True)``, our SDK)."""
+    import flyte.remote
+
+    return [item.name for item in flyte.remote.Run.listall(paused_actions_only=True, limit=1000)]
+
+
 @pytest.mark.parametrize("which", ["ours", "ref"])
 def test_approval_from_the_cli(which: str, request: pytest.FixtureRequest, drive: Drive, reference_python: str) -> None:
     server: ServerProcess = request.getfixturevalue(f"{which}_server")
@@ -56,6 +63,7 @@ def test_approval_from_the_cli(which: str, request: pytest.FixtureRequest, drive
     action = condition_of(server, run).action_name
     listed = _cli(server, "get", "condition", run)
     assert listed.returncode == 0 and action in listed.stdout, listed.stderr
+    assert run in _paused_runs(), "a run waiting on a condition is listed as paused"
     wrong = _cli(server, "signal", "condition", run, action, "maybe")
     assert wrong.returncode == 2, wrong.stderr
     signalled = _cli(server, "signal", "condition", run, action, "true")
@@ -63,6 +71,7 @@ def test_approval_from_the_cli(which: str, request: pytest.FixtureRequest, drive
     again = _cli(server, "signal", "condition", run, action, "false")
     assert again.returncode != 0 and "no longer waiting" in again.stderr + again.stdout
     assert outputs_of(server, run) == ["approved"]
+    assert run not in _paused_runs()
 
 
 def test_pypi_sdk_resolves_our_runtime_and_ours_resolves_pypi(

@@ -218,8 +218,7 @@ class Run(RunExtras, BaseRun, ToDict):
             created_by_subject: only runs started by this subject (servers that record it).
             created_at: only runs created in this window (``TimeFilter(after=..., before=...)``).
             updated_at: only runs last updated in this window.
-            paused_actions_only: only runs with an action waiting on a condition; this control
-                plane has no conditions, so none.
+            paused_actions_only: only runs with an action waiting on a condition.
             created_after: only runs created at or after this time.
             created_before: only runs created before this time.
             updated_after: only runs last updated at or after this time.
@@ -238,8 +237,6 @@ class Run(RunExtras, BaseRun, ToDict):
         from flyte.remote._common import org
 
         project, domain = scope(project, domain)
-        if paused_actions_only:
-            return []  # the server runs no condition actions, so no run can be paused on one
         sort_by = sort_by or ("created_at", "desc")
         equal, value_in = list_pb2.Filter.EQUAL, list_pb2.Filter.VALUE_IN
         filters = []
@@ -280,6 +277,7 @@ class Run(RunExtras, BaseRun, ToDict):
         while len(runs) < limit:
             request = run_service_pb2.ListRunsRequest(
                 project_id=identifier_pb2.ProjectIdentifier(name=project, domain=domain, organization=org()),
+                paused_actions_only=paused_actions_only,
                 request=list_pb2.ListRequest(
                     limit=min(100, limit - len(runs)),
                     token=token,

@@ -67,9 +67,7 @@ class RunService(run_service_connect.RunService):  # type: ignore[misc]  # the g
         self, request: pb.SignalEventRequest, ctx: RequestContext[Any, Any]
     ) -> pb.SignalEventResponse:
         """Resolve a waiting condition action with the payload (engine/conditions.py)."""
-        await self.engine.conditions.signal(
-            action_key(request.action_id), request.payload, request.parent_action_name
-        )
+        await self.engine.conditions.signal(action_key(request.action_id), request.payload, request.parent_action_name)
         return pb.SignalEventResponse()
 
     async def get_run_details(
@@ -109,9 +107,6 @@ class RunService(run_service_connect.RunService):  # type: ignore[misc]  # the g
         return pb.GetActionDataURIsResponse(inputs_uri=inputs_uri, outputs_uri=outputs_uri)
 
     async def list_runs(self, request: pb.ListRunsRequest, ctx: RequestContext[Any, Any]) -> pb.ListRunsResponse:
-        if request.paused_actions_only:
-            # Only condition actions pause, and this server runs none (EnqueueAction refuses them).
-            return pb.ListRunsResponse()
         scope = request.WhichOneof("scope_by")
         project: str | None = None
         domain: str | None = None
@@ -134,7 +129,12 @@ class RunService(run_service_connect.RunService):  # type: ignore[misc]  # the g
                 request.trigger_name.name,
             )
         runs, token = await self.queries.list_runs(
-            request.request, project=project, domain=domain, task=task, trigger_name=trigger
+            request.request,
+            project=project,
+            domain=domain,
+            task=task,
+            trigger_name=trigger,
+            paused_only=request.paused_actions_only,
         )
         return pb.ListRunsResponse(runs=runs, token=token)
 

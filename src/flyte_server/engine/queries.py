@@ -88,11 +88,18 @@ class Queries:
         domain: str | None,
         task: tuple[str, str, str, str] | None = None,
         trigger_name: str | None = None,
+        paused_only: bool = False,
     ) -> tuple[list[run_definition_pb2.Run], str]:
         try:
             async with self.engine.database.session() as session:
                 rows, token = await store.list_runs(
-                    session, request, project=project, domain=domain, task=task, trigger_name=trigger_name
+                    session,
+                    request,
+                    project=project,
+                    domain=domain,
+                    task=task,
+                    trigger_name=trigger_name,
+                    paused_only=paused_only,
                 )
                 labels: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
                 for row in rows:

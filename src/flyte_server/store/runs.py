@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from flyteidl2.common import list_pb2, phase_pb2
+from flyteidl2.workflow import run_definition_pb2
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -27,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from flyte_server.store.listing import Field, ListQueryError, Page, apply_list_request
 from flyte_server.store.models.replicas import RunOwnerRow
@@ -397,9 +399,23 @@ async def list_runs(
     domain: str | None,
     task: tuple[str, str, str, str] | None = None,
     trigger_name: str | None = None,
+    paused_only: bool = False,
 ) -> tuple[list[ActionRow], str]:
-    """Root actions, filtered and paged; ``task`` is (project, domain, name, version or "")."""
+    """Root actions, filtered and paged; ``task`` is (project, domain, name, version or "").
+
+    ``paused_only``: only runs with a condition action waiting (PAUSED; found through the phase index).
+    """
     statement = select(ActionRow).where(ActionRow.name == ROOT_ACTION)
+    if paused_only:
+        paused = aliased(ActionRow)
+        statement = statement.where(
+            tuple_(ActionRow.project, ActionRow.domain, ActionRow.run_name).in_(
+                select(paused.project, paused.domain, paused.run_name).where(
+                    paused.phase == phase_pb2.ACTION_PHASE_PAUSED,
+                    paused.action_type == run_definition_pb2.ACTION_TYPE_CONDITION,
+                )
+            )
+        )
     if project:
         statement = statement.where(ActionRow.project == project)
     if domain:
