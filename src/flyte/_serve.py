@@ -1,8 +1,10 @@
 """``flyte.serve``: start an app on this machine (``mode="local"``) or deploy it to the control plane.
 
-Locally the app runs in a child process (``python -m flyte.app._runtime``, what ``fserve`` is),
-with its parameters resolved here, and answers on ``http://localhost:<port>``; the process is
-stopped by :meth:`AppHandle.deactivate` or when this interpreter exits.
+Locally an app that serves itself (a FastAPI app, a ``@server`` function) runs on a thread of this
+interpreter, as in Flyte 2 (what the program set up before serving is there); a command-line app
+runs in a child process (``python -m flyte.app._runtime -- ARGS``, what ``fserve`` is). Either
+way its parameters are resolved here, it answers on ``http://localhost:<port>``, and it stops
+with :meth:`AppHandle.deactivate` or when this interpreter exits.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import functools
+import inspect
 import os
 import subprocess
 import sys
@@ -107,19 +110,126 @@ def _probe(url: str, timeout: float = 2.0) -> bool:
     return True
 
 
+class _ProcessRunner:
+    """A command-line app: a child process (``python -m flyte.app._runtime ... -- ARGS``)."""
+
+    def __init__(self, argv: list[str], environ: dict[str, str], cwd: str) -> None:
+        self.argv, self.environ, self.cwd = argv, environ, cwd
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, env=self.environ, cwd=self.cwd, start_new_session=True)
+
+    def exit_code(self) -> int | None:
+        """``None`` while it runs (or before it started: see :meth:`started`)."""
+        return self.process.poll() if self.process is not None else None
+
+    def started(self) -> bool:
+        return self.process is not None
+
+    def stop(self, timeout: float) -> None:
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def wait(self) -> int:
+        return self.process.wait() if self.process is not None else 0
+
+
+class _ThreadRunner:
+    """An app that serves itself (a FastAPI app, a ``@server`` function), on a thread of this process.
+
+    As in Flyte 2, the app shares this interpreter: state set before serving (``app.state``)
+    is there, and ``flyte.app.ctx().mode`` is ``"local"``.
+    """
+
+    def __init__(self, env: AppEnvironment, host: str, port: int) -> None:
+        self.env, self.host, self.port = env, host, port
+        self.thread: threading.Thread | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.uvicorn: Any = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self.error = None
+        self.thread = threading.Thread(target=self._run, name=f"flyte-app-{self.env.name}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        try:
+            self.loop.run_until_complete(self._main())
+        except (Exception, SystemExit, asyncio.CancelledError) as e:  # uvicorn exits when it cannot bind
+            self.error = e
+        finally:
+            self.loop.close()
+
+    async def _main(self) -> None:
+        from flyte.app._runtime import _call
+
+        self.task = asyncio.current_task()  # type: ignore[assignment]
+        env = self.env
+        if env._on_startup is not None:
+            await _call(env._on_startup)
+        try:
+            app = getattr(env, "app", None)
+            if app is not None:
+                import uvicorn
+
+                settings = getattr(env, "uvicorn_config", None)
+                level = getattr(settings, "log_level", "info") if settings is not None else "info"
+                self.uvicorn = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level=level))
+                await self.uvicorn.serve()
+            elif env._server is not None:
+                accepted = inspect.signature(env._server).parameters
+                kwargs = {k: v for k, v in (("host", self.host), ("port", self.port)) if k in accepted}
+                await _call(lambda: env._server(**kwargs))  # type: ignore[misc]
+        finally:
+            if env._on_shutdown is not None:
+                await _call(env._on_shutdown)
+
+    def exit_code(self) -> int | None:
+        if self.thread is None or self.thread.is_alive():
+            return None
+        if isinstance(self.error, SystemExit):
+            return int(self.error.code or 1) if not isinstance(self.error.code, str) else 1
+        return 1 if self.error is not None else 0
+
+    def started(self) -> bool:
+        return self.thread is not None
+
+    def stop(self, timeout: float) -> None:
+        if self.thread is None or not self.thread.is_alive():
+            return
+        if self.uvicorn is not None:
+            self.uvicorn.should_exit = True
+        elif self.loop is not None and self.task is not None:
+            self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(timeout)  # a blocking sync server cannot be stopped: it ends with the interpreter
+
+    def wait(self) -> int:
+        while self.thread is not None and self.thread.is_alive():
+            self.thread.join(0.5)  # in steps: Ctrl-C reaches the main thread
+        return self.exit_code() or 0
+
+
 @dataclass(eq=False)
 class _LocalApp:
-    """An app served on this machine by a child process."""
+    """An app served on this machine: a child process, or a thread for apps that serve themselves."""
 
     app_name: str
     port: int
-    argv: list[str]
-    environ: dict[str, str]
-    cwd: str
+    runner: _ProcessRunner | _ThreadRunner
     health_check_path: str = "/"
     health_check_timeout: float = _HEALTH_TIMEOUT_S
     deactivate_timeout: float = _STOP_TIMEOUT_S
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    before_start: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -140,33 +250,38 @@ class _LocalApp:
         path = self.health_check_path if self.health_check_path.startswith("/") else f"/{self.health_check_path}"
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def _running(self) -> bool:
+        return self.runner.started() and self.runner.exit_code() is None
+
     def is_active(self) -> bool:
-        """Whether the process runs and answers HTTP."""
-        return self.process is not None and self.process.poll() is None and _probe(self._health_url())
+        """Whether the app runs and answers HTTP (any status)."""
+        return self._running() and _probe(self._health_url())
 
     def is_deactivated(self) -> bool:
-        """Whether the process is gone."""
-        return self.process is None or self.process.poll() is not None
+        """Whether the app is stopped."""
+        return not self._running()
 
     def activate(self, wait: bool = False) -> _LocalApp:
-        """Start the process (again) and wait until it answers (always; ``wait`` is accepted for Flyte 2).
+        """Start the app (again) and wait until it answers (always; ``wait`` is accepted for Flyte 2).
 
         Raises:
             flyte.errors.DeploymentError: it exited, or did not answer in time.
         """
         from flyte.errors import DeploymentError
 
-        if self.process is not None and self.process.poll() is None:
+        if self._running():
             return self
         if _probe(self._health_url(), timeout=0.5):
             raise DeploymentError(f"port {self.port} is already in use; app {self.app_name!r} cannot listen on it")
-        self.process = subprocess.Popen(self.argv, env=self.environ, cwd=self.cwd, start_new_session=True)
+        if self.before_start is not None:
+            self.before_start()
+        self.runner.start()
         with _LOCK:
             if self not in _LOCAL_APPS:
                 _LOCAL_APPS.append(self)
         deadline = time.monotonic() + self.health_check_timeout
         while not _probe(self._health_url(), timeout=1.0):
-            code = self.process.poll()
+            code = self.runner.exit_code()
             if code is not None:
                 raise DeploymentError(f"app {self.app_name!r} exited with code {code} before answering on {self.url}")
             if time.monotonic() > deadline:
@@ -178,23 +293,16 @@ class _LocalApp:
         return self
 
     def deactivate(self, wait: bool = False) -> _LocalApp:
-        """Stop the process (SIGTERM, then SIGKILL after the deactivate timeout)."""
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=self.deactivate_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        """Stop the app (a process: SIGTERM, then SIGKILL after the deactivate timeout)."""
+        self.runner.stop(self.deactivate_timeout)
         with _LOCK:
             if self in _LOCAL_APPS:
                 _LOCAL_APPS.remove(self)
         return self
 
     def wait(self) -> int:
-        """Block until the process exits; its exit code."""
-        return self.process.wait() if self.process is not None else 0
+        """Block until the app stops; its exit code."""
+        return self.runner.wait()
 
     @asynccontextmanager
     async def ephemeral_ctx(self) -> AsyncGenerator[None, None]:
@@ -270,14 +378,48 @@ class _Serve:
 
     def _serve_local(self, app_env: AppEnvironment) -> _LocalApp:
         from flyte._initialize import get_init_config
-        from flyte.app._context import MODE_ENV
         from flyte.app._parameters import encode_parameters, materialize
-        from flyte.app._serde import _reference_or_none, _serves_itself
-        from flyte.errors import DeploymentError
+        from flyte.app._serde import _serves_itself
 
         parameters: list[Parameter] = asyncio.run(materialize(app_env.parameters, self._overrides(app_env)))
         port = self.port or app_env.get_port().port
         root = (get_init_config().root_dir or Path.cwd()).resolve()
+        encoded = encode_parameters(parameters) if parameters else None
+        runner: _ProcessRunner | _ThreadRunner
+        before_start = None
+        if _serves_itself(app_env) and app_env.command is None:
+            runner = _ThreadRunner(app_env, "127.0.0.1", port)
+            before_start = functools.partial(self._prepare_this_process, app_env, encoded)
+        else:
+            runner = self._process_runner(app_env, encoded, port, root)
+        app = _LocalApp(
+            app_name=app_env.name,
+            port=port,
+            runner=runner,
+            health_check_path=self.health_check_path or "/",
+            health_check_timeout=self.health_check_timeout or self.activate_timeout or _HEALTH_TIMEOUT_S,
+            deactivate_timeout=self.deactivate_timeout or _STOP_TIMEOUT_S,
+            before_start=before_start,
+        )
+        if not self.dry_run:
+            app.activate()
+            app_env._local_endpoint = app.endpoint
+        return app
+
+    def _prepare_this_process(self, app_env: AppEnvironment, encoded: str | None) -> None:
+        """What ``fserve`` does for an app in its process, done in this one: mode, variables, parameters."""
+        from flyte.app._context import MODE_ENV
+        from flyte.app._runtime import _apply_parameters
+
+        os.environ[MODE_ENV] = "local"
+        os.environ.update(app_env.env_vars or {})
+        os.environ.update(self.env_vars or {})
+        _apply_parameters(encoded)
+
+    def _process_runner(self, app_env: AppEnvironment, encoded: str | None, port: int, root: Path) -> _ProcessRunner:
+        from flyte._initialize import get_init_config
+        from flyte.app._context import MODE_ENV
+
         environ = {**os.environ, **(app_env.env_vars or {}), **(self.env_vars or {})}
         environ[MODE_ENV] = "local"
         environ["FLYTE_APP_PORT"] = str(port)
@@ -287,32 +429,12 @@ class _Serve:
         argv = [sys.executable, "-m", "flyte.app._runtime", "--dest", str(root)]
         project, domain = get_init_config().project or "", get_init_config().domain or ""
         argv += ["--project", self.project or project, "--domain", self.domain or domain]
-        if parameters:
-            argv += ["--parameters", encode_parameters(parameters)]
+        if encoded:
+            argv += ["--parameters", encoded]
         if self.raw_data_path:
             argv += ["--raw-data-path", self.raw_data_path]
-        try:
-            reference = _reference_or_none(app_env, root)
-        except DeploymentError as e:
-            raise DeploymentError(f"{e}; serving it locally needs it importable from {root}") from e
-        if reference is not None:
-            argv += ["--resolver-args", reference]
-        argv.append("--")
-        if app_env.command is not None or not _serves_itself(app_env):
-            argv += app_env._local_command()
-        app = _LocalApp(
-            app_name=app_env.name,
-            port=port,
-            argv=argv,
-            environ=environ,
-            cwd=str(root),
-            health_check_path=self.health_check_path or "/",
-            health_check_timeout=self.health_check_timeout or self.activate_timeout or _HEALTH_TIMEOUT_S,
-            deactivate_timeout=self.deactivate_timeout or _STOP_TIMEOUT_S,
-        )
-        if not self.dry_run:
-            app.activate()
-        return app
+        argv += ["--", *app_env._local_command()]
+        return _ProcessRunner(argv, environ, str(root))
 
     # -- remote -----------------------------------------------------------------------------------
 

@@ -131,18 +131,23 @@ def test_local_serve_resolves_a_run_output_from_the_server(
     server: ServerProcess, project: Any, greeting_run: str
 ) -> None:
     port = project.web.get_port().port
+    project.api.state.marker = "set here"
     handle = flyte.with_servecontext(
         mode="local",
         parameter_values={"sdk-web": {"greeting": flyte.app.RunOutput(run_name=greeting_run, type="string")}},
     ).serve(project.web)
     try:
-        assert handle.url == f"http://localhost:{port}"
+        assert handle.url == f"http://localhost:{port}" == project.web.endpoint
         answer = httpx.get(f"{handle.url}/params", timeout=30).json()
         assert answer == {"greeting": "hello apps", "env": "hello apps", "label": "plain"}
-        assert httpx.get(handle.url, timeout=30).json()["mode"] == "local"
+        # Served on a thread of this process: what the program set up before serving is there.
+        root = httpx.get(handle.url, timeout=30).json()
+        assert root["mode"] == "local" and root["pid"] == os.getpid() and root["marker"] == "set here"
     finally:
         handle.deactivate()
     assert handle.is_deactivated()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(handle.url, timeout=5)
 
 
 def test_cli_stops_starts_and_deletes_an_app(server: ServerProcess, project: Any) -> None:

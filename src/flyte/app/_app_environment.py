@@ -52,6 +52,8 @@ class AppEnvironment(Environment):
     _on_startup: Callable[..., Any] | None = field(default=None, init=False, repr=False)
     _on_shutdown: Callable[..., Any] | None = field(default=None, init=False, repr=False)
     _declaring_file: str | None = field(default=None, init=False, repr=False)
+    _local_endpoint: str | None = field(default=None, init=False, repr=False)
+    """``http://localhost:<port>`` once served locally (what :attr:`endpoint` says then)."""
     _origin: AppEnvironment | None = field(default=None, init=False, repr=False)
     """The module-level environment this one was copied from (what ``--resolver-args`` names)."""
 
@@ -96,7 +98,19 @@ class AppEnvironment(Environment):
 
     @property
     def endpoint(self) -> str:
-        """The path the control plane serves this app under."""
+        """Where the app answers: ``http://localhost:<port>`` once served locally, else its URL on
+        the configured control plane (``<endpoint>/apps/<name>/``), else that path alone."""
+        if self._local_endpoint is not None:
+            return self._local_endpoint
+        from flyte._initialize import get_init_config
+
+        configured = get_init_config().endpoint
+        if configured:
+            from flyte.remote._client._endpoint import normalize_endpoint
+
+            return (
+                f"{normalize_endpoint(configured, insecure=get_init_config().insecure).rstrip('/')}/apps/{self.name}/"
+            )
         return f"/apps/{self.name}/"
 
     def server(self, func: Callable[..., Any]) -> Callable[..., Any]:

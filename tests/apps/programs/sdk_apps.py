@@ -21,7 +21,12 @@ api = FastAPI()
 
 @api.get("/")
 def root() -> dict:
-    return {"app": "ours", "pid": os.getpid(), "mode": flyte.app.ctx().mode}
+    return {
+        "app": "ours",
+        "pid": os.getpid(),
+        "mode": flyte.app.ctx().mode,
+        "marker": getattr(api.state, "marker", None),
+    }
 
 
 @api.get("/params")
