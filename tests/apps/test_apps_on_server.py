@@ -100,7 +100,9 @@ def _wait_for(check: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"{what} within {timeout}s (last: {last!r})")
 
 
-def test_served_app_answers_through_the_proxy_with_its_parameters(server: ServerProcess, project: Any) -> None:
+def test_served_app_answers_through_the_proxy_with_its_parameters(
+    server: ServerProcess, project: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     app = flyte.serve(project.web)
     assert isinstance(app, flyte.remote.App) and isinstance(app, flyte.AppHandle)
     assert app.is_active()
@@ -115,6 +117,9 @@ def test_served_app_answers_through_the_proxy_with_its_parameters(server: Server
     assert "sdk-web" in {a.name for a in flyte.remote.App.listall()}
     # Serving it again unchanged leaves it as it is (same revision).
     assert flyte.serve(project.web).revision == deployed.revision
+    capsys.readouterr()
+    deployed.show_logs(max_lines=100)
+    assert "GET /params" in capsys.readouterr().out
 
 
 def test_deployed_app_serves_the_latest_runs_output(server: ServerProcess, project: Any, greeting_run: str) -> None:

@@ -81,7 +81,7 @@ def _stop_on_sigterm() -> Any:
 )
 @click.option("--service-account", help="Service account the app runs as.")
 @click.option("--name", help="Deploy the app under this name instead of its environment's.")
-@click.option("-f", "--follow", is_flag=True, help="Accepted for Flyte 2; read the logs in the console.")
+@click.option("-f", "--follow", is_flag=True, help="After deploying, print the app's logs as they come (Ctrl-C stops).")
 @click.option(
     "--image",
     "images",
@@ -190,3 +190,21 @@ def serve(
         click.echo(json.dumps(app.to_dict()))
         return
     click.echo(f"App {app.name} is {app.deployment_status} at {app.url}")
+    if follow:
+        _follow(app, cli)
+
+
+def _follow(app: Any, cli: Any) -> None:
+    """Print the app's log lines as they come, until Ctrl-C (the app keeps running)."""
+    from flyte._internal.syncify import run_sync
+
+    async def stream() -> None:
+        async for line in app._log_lines():
+            click.echo(line.rstrip("\n"))
+
+    click.echo("Following its logs; Ctrl-C stops following (the app keeps running).", err=True)
+    try:
+        with remote_errors(cli):
+            run_sync(stream())
+    except KeyboardInterrupt:
+        pass

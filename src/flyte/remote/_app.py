@@ -7,8 +7,9 @@ these handles find, (de)activate, update and delete them afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncGenerator, Generator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,6 +41,8 @@ _STATUS_NAMES = (
 """``flyte get app --status`` choices: ``DEPLOYMENT_STATUS_<NAME>`` in lower case."""
 
 _WATCH_INTERVAL_S = 0.5
+_LOGS_IDLE_S = 1.5
+"""``show_logs`` prints what has come once the stream has been quiet this long."""
 
 
 def _identifier(name: str, project: str, domain: str) -> Any:
@@ -351,6 +354,68 @@ class App(ToDict):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"app {self.name!r} is still {app.deployment_status} after {timeout:.0f} s")
             await asyncio.sleep(_WATCH_INTERVAL_S)
+
+    async def _log_lines(self, replica_name: str | None = None, idle_s: float | None = None) -> AsyncIterator[str]:
+        """The app's log lines as the control plane tails them; ends after ``idle_s`` without one
+        (``None``: follows until the stream ends)."""
+        from flyteidl2.app import app_logs_payload_pb2
+
+        request = app_logs_payload_pb2.TailLogsRequest(app_id=self.pb2.metadata.id)
+        stream = get_clients().app_logs_service.tail_logs(request).__aiter__()
+        try:
+            while True:
+                try:
+                    if idle_s is None:
+                        response = await stream.__anext__()
+                    else:
+                        response = await asyncio.wait_for(stream.__anext__(), idle_s)
+                except (StopAsyncIteration, asyncio.TimeoutError):
+                    return
+                kind = response.WhichOneof("resp")
+                if kind == "batches":
+                    groups = list(response.batches.logs)
+                elif kind == "log_lines":
+                    groups = [response.log_lines]
+                else:
+                    continue
+                for group in groups:
+                    if replica_name and group.replica_id.name and group.replica_id.name != replica_name:
+                        continue
+                    for line in group.lines:
+                        yield str(line)
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+
+    @syncify_method
+    async def show_logs(
+        self,
+        max_lines: int = 30,
+        show_ts: bool = False,
+        raw: bool = False,
+        filter_system: bool = False,
+        replica_name: str | None = None,
+    ) -> None:
+        """Print the app's latest ``max_lines`` log lines (those the control plane has now).
+
+        Raises:
+            flyte.errors.NotFoundError: there is no such app.
+        """
+        from connectrpc.errors import ConnectError
+
+        del show_ts, raw, filter_system  # the lines come as the app wrote them
+        identifier = self.pb2.metadata.id
+        lines: list[str] = []
+        try:
+            async for line in self._log_lines(replica_name, idle_s=_LOGS_IDLE_S):
+                lines.append(line)
+        except ConnectError as error:
+            what = f"logs of app {self.name!r} in {identifier.project}/{identifier.domain}"
+            raise control_plane_error(error, what) from error
+        for line in lines[-max_lines:] if max_lines > 0 else lines:
+            print(line.rstrip("\n"))
 
     @syncify_classmethod
     @classmethod

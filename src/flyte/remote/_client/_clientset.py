@@ -26,6 +26,7 @@ from flyte.remote._client._endpoint import is_insecure_host, normalize_endpoint
 if TYPE_CHECKING:
     from connectrpc.request import RequestContext
     from flyteidl2.actions.actions_service_connect import ActionsServiceClient
+    from flyteidl2.app.app_logs_service_connect import AppLogsServiceClient
     from flyteidl2.app.app_service_connect import AppServiceClient
     from flyteidl2.auth.identity_connect import IdentityServiceClient
     from flyteidl2.cluster.service_connect import ClusterServiceClient
@@ -449,6 +450,13 @@ class ClientSet:
         from flyteidl2.app.app_service_connect import AppServiceClient
 
         return self._client(AppServiceClient)
+
+    @property
+    def app_logs_service(self) -> AppLogsServiceClient:
+        """``flyteidl2.app.AppLogsService`` (an app's log lines, server stream)."""
+        from flyteidl2.app.app_logs_service_connect import AppLogsServiceClient
+
+        return self._client(AppLogsServiceClient)
 
     def _loopback_http(self) -> Any:
         """This set's own connection pool for a server on this machine.
