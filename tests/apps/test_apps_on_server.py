@@ -155,9 +155,13 @@ def test_local_serve_resolves_a_run_output_from_the_server(
         httpx.get(handle.url, timeout=5)
 
 
-def test_cli_stops_starts_and_deletes_an_app(server: ServerProcess, project: Any) -> None:
-    flyte.serve(project.files)
+def test_cli_deploys_stops_starts_and_deletes_an_app(server: ServerProcess, project: Any, greeting_run: str) -> None:
+    # flyte deploy FILE: the task environment and the three apps (two of them unchanged: left alone).
+    deployed = _cli("deploy", "--root-dir", str(project.ROOT), str(project.ROOT / "sdk_apps.py"))
+    assert deployed.exit_code == 0, deployed.output
     endpoint = f"{server.base_url}/apps/sdk-files/"
+    assert f"App sdk-files: {endpoint}" in deployed.stdout
+    flyte.remote.App.get("sdk-files").watch(wait_for="activated", timeout=120)
     assert httpx.get(endpoint, timeout=60).status_code == 200
 
     listed = _cli("get", "app")
