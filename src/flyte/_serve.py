@@ -378,10 +378,11 @@ class _Serve:
 
     def _serve_local(self, app_env: AppEnvironment) -> _LocalApp:
         from flyte._initialize import get_init_config
+        from flyte._internal.syncify import run_sync
         from flyte.app._parameters import encode_parameters, materialize
         from flyte.app._serde import _serves_itself
 
-        parameters: list[Parameter] = asyncio.run(materialize(app_env.parameters, self._overrides(app_env)))
+        parameters: list[Parameter] = run_sync(materialize(app_env.parameters, self._overrides(app_env)))
         port = self.port or app_env.get_port().port
         root = (get_init_config().root_dir or Path.cwd()).resolve()
         encoded = encode_parameters(parameters) if parameters else None

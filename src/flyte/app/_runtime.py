@@ -81,7 +81,9 @@ def _download(uri: str, directory: bool, dest: str | None) -> str:
         return uri
     target = dest or str(Path(tempfile.mkdtemp(prefix="flyte-app-")) / (Path(uri.rstrip("/")).name or "data"))
     try:
-        return str(asyncio.run(storage.get(uri, target, recursive=directory)))
+        from flyte._internal.syncify import run_sync
+
+        return str(run_sync(storage.get(uri, target, recursive=directory)))
     except Exception as e:
         raise ValueError(f"cannot download the parameter value {uri}: {e}") from e
 
