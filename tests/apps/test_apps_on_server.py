@@ -132,19 +132,25 @@ def test_deployed_app_serves_the_latest_runs_output(server: ServerProcess, proje
     assert answer.json() == {"greeting": "hello apps", "env": "hello apps", "label": "from a run"}
 
 
-def test_local_serve_resolves_a_run_output_from_the_server(
+def test_local_serve_resolves_a_run_output_and_an_app_endpoint_from_the_server(
     server: ServerProcess, project: Any, greeting_run: str
 ) -> None:
     port = project.web.get_port().port
     project.api.state.marker = "set here"
     handle = flyte.with_servecontext(
         mode="local",
-        parameter_values={"sdk-web": {"greeting": flyte.app.RunOutput(run_name=greeting_run, type="string")}},
+        parameter_values={
+            "sdk-web": {
+                "greeting": flyte.app.RunOutput(run_name=greeting_run, type="string"),
+                "label": flyte.app.AppEndpoint(app_name="sdk-web"),  # the deployed one's URL
+            }
+        },
     ).serve(project.web)
     try:
         assert handle.url == f"http://localhost:{port}" == project.web.endpoint
         answer = httpx.get(f"{handle.url}/params", timeout=30).json()
-        assert answer == {"greeting": "hello apps", "env": "hello apps", "label": "plain"}
+        label = f"{server.base_url}/apps/sdk-web/"
+        assert answer == {"greeting": "hello apps", "env": "hello apps", "label": label}
         # Served on a thread of this process: what the program set up before serving is there.
         root = httpx.get(handle.url, timeout=30).json()
         assert root["mode"] == "local" and root["pid"] == os.getpid() and root["marker"] == "set here"
