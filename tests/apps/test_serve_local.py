@@ -41,36 +41,57 @@ def _answered(url: str) -> bool:
     return True
 
 
-def test_flyte_serve_local_prints_the_url_the_app_answers_on(tmp_path: Path) -> None:
-    port = free_port()
+def _serve_local(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """``flyte serve --local ARGS`` in the programs folder; the process and the URL it printed."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
     env["HOME"] = str(tmp_path)
     process = subprocess.Popen(
-        [sys.executable, "-m", "flyte", "serve", "--local", "--port", str(port), "sdk_apps.py", "web"],
+        [sys.executable, "-m", "flyte", "serve", "--local", *args],
         cwd=PROGRAMS,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    assert process.stdout is not None
+    # Printed once the app answers (the app's own output, which shares stdout, may come first).
+    line = next((line for line in iter(process.stdout.readline, "") if line.startswith("App ")), "")
+    return process, line.strip()
+
+
+def _stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)  # like Ctrl-C: the app is stopped too
+    code = process.wait(timeout=60)
+    assert process.stdout is not None
+    process.stdout.close()
+    return code
+
+
+def test_flyte_serve_local_prints_the_url_the_app_answers_on(tmp_path: Path) -> None:
+    port = free_port()
+    process, line = _serve_local(tmp_path, "--port", str(port), "sdk_apps.py", "web")
     try:
-        assert process.stdout is not None
-        # Printed once the app answers (the app's own output, which shares stdout, may come first).
-        lines = iter(process.stdout.readline, "")
-        line = next((line for line in lines if line.startswith("App ")), "")
-        assert line.strip() == f"App sdk-web is served at http://localhost:{port}", line
-        url = line.split(" at ", 1)[1].strip()
+        assert line == f"App sdk-web is served at http://localhost:{port}", line
+        url = line.split(" at ", 1)[1]
         answer = httpx.get(url, timeout=30).json()
         # A FastAPI app is served by the flyte process itself (as in Flyte 2).
         assert answer["app"] == "ours" and answer["mode"] == "local" and answer["pid"] == process.pid
         assert httpx.get(f"{url}/params", timeout=30).json() == {"greeting": "hi", "env": "hi", "label": "plain"}
     finally:
-        process.send_signal(signal.SIGTERM)  # like Ctrl-C: the app process is stopped too
-        code = process.wait(timeout=60)
-        assert process.stdout is not None
-        process.stdout.close()
+        code = _stop(process)
     assert code == 0
     assert not _answered(f"http://127.0.0.1:{port}/")
+
+
+def test_flyte_serve_hello_serves_the_example_app(tmp_path: Path) -> None:
+    port = free_port()
+    process, line = _serve_local(tmp_path, "--port", str(port), "hello")
+    try:
+        assert line == f"App hello is served at http://localhost:{port}", line
+        answer = httpx.get(f"http://localhost:{port}/", timeout=30).json()
+        assert answer == {"message": "Hello from a Flyte app!", "mode": "local"}
+    finally:
+        assert _stop(process) == 0
 
 
 def test_local_serve_of_a_command_app_with_overridden_parameters(tmp_path: Path) -> None:
@@ -126,6 +147,7 @@ BROKEN = {
             2,
             "Error: Invalid value for --env-var: 'NOEQUALS' is not KEY=VALUE",
         ),
+        (["nofile.py"], 2, "Error: Invalid value for 'FILE': File 'nofile.py' does not exist."),
     ],
 )
 def test_flyte_serve_bad_input_is_one_line(tmp_path: Path, args: list[str], code: int, message: str) -> None:

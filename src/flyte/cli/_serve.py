@@ -50,6 +50,16 @@ def _pick(path: Path, env_name: str | None, root_dir: Path | None, verbose: int)
     return chosen
 
 
+def _hello_example() -> Path:
+    """The example app ``flyte serve hello`` serves; its path is printed so it can be copied."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("flyte.app._examples.hello")
+    assert spec is not None and spec.origin is not None
+    click.echo(f"Serving the example app of {spec.origin} (copy it to start your own)", err=True)
+    return Path(spec.origin)
+
+
 def _stop_on_sigterm() -> Any:
     """SIGTERM ends ``flyte serve --local`` like Ctrl-C does: the app process is stopped first.
 
@@ -63,7 +73,7 @@ def _stop_on_sigterm() -> Any:
 
 
 @click.command("serve")
-@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", metavar="FILE|hello", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("env_name", metavar="[ENV]", required=False)
 @click.option("-p", "--project", help="Project to deploy to; overrides the config file.")
 @click.option("-d", "--domain", help="Domain to deploy to; overrides the config file.")
@@ -116,12 +126,14 @@ def serve(
     local: bool,
     port: int | None,
 ) -> None:
-    """Serve the app ENV of FILE (ENV: its variable or its name; optional when FILE has one app).
+    """Serve the app ENV of FILE (ENV: its variable or its name; optional when FILE has one app),
+    or with "hello" the SDK's example app (its path is printed: copy it to start your own).
 
     Without --local the app is deployed to the configured control plane and its URL printed;
     with --local it runs on this machine until Ctrl-C, and its URL is printed once it answers.
 
     \b
+        flyte serve --local hello
         flyte serve --local app.py env
         flyte serve --env-var LOG_LEVEL=DEBUG app.py env
     """
@@ -131,6 +143,11 @@ def serve(
     from flyte.cli._run_remote import code_root_for
 
     cli = get_cli_config(ctx)
+    if not path.exists():
+        if str(path) != "hello":
+            raise click.BadParameter(f"File {str(path)!r} does not exist.", ctx=ctx, param_hint="'FILE'")
+        path = _hello_example()
+        env_name = env_name or "env"
     variables = _env_vars(ctx, env_vars)
     image_refs = _image_refs(ctx, images)
     if port is not None and not local:

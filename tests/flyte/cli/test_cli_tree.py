@@ -18,7 +18,7 @@ from flyte.cli.main import flyte_group
 # Commands of PyPI flyte that other issues build, with the issue that owns each.
 OWNED_ELSEWHERE = {
     "flyte build": "issue 13 (images)",
-    "flyte serve hello": "issue 17 (apps): ours serves FILE [ENV]; no built-in example yet",
+    "flyte serve hello": "issue 17 (apps): not a subcommand here; `flyte serve hello` is FILE=hello, the example",
     "flyte proxy": "issue 17 (apps): apps answer at /apps/<name>/ on the server's port, no tunnel needed",
     "flyte proxy app": "issue 17 (apps): apps answer at /apps/<name>/ on the server's port, no tunnel needed",
     "flyte start devbox": "issue 13 (images: a local cluster)",

@@ -1,0 +1,1 @@
+"""Example apps shipped with the SDK (``flyte serve hello``)."""
