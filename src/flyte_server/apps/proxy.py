@@ -152,7 +152,8 @@ class AppProxy:
             async with self.supervisor.acquire(name) as replica:
                 try:
                     async with self._upstream.request(replica.port, scope["method"], target, headers, body) as response:
-                        if isinstance(body, bytes):
+                        if isinstance(body, bytes) and not response.complete:
+                            # A response still coming (a stream): end it if the client goes away.
                             watcher = _watch_disconnect(receive, state)
                         out = [(key, value) for key, value in response.headers if key not in _RESPONSE_SKIP]
                         await send({"type": "http.response.start", "status": response.status, "headers": out})

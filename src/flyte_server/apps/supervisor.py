@@ -137,7 +137,7 @@ class AppRuntime:
         return [r for r in self.replicas if r.alive and not r.stopping]
 
     def healthy(self) -> list[Replica]:
-        return [r for r in self.live() if r.healthy]
+        return [r for r in self.replicas if r.healthy and not r.stopping and r.process.returncode is None]
 
 
 Launch = Callable[[AppRuntime, str, int], Any]
@@ -251,19 +251,10 @@ class AppSupervisor:
             healthy = runtime.healthy()
             if not healthy or runtime.inflight > len(healthy) * runtime.target():
                 runtime.wake.set()
-            deadline = time.monotonic() + timeout
-            async with runtime.changed:
-                while not (healthy := runtime.healthy()):
-                    if self._apps.get(runtime.key) is not runtime:
-                        raise AppNotRunning(f"app {name!r} was deleted")
-                    if runtime.failed:
-                        raise AppNotRunning(f"app {name!r} keeps failing: {runtime.message}")
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise AppNotRunning(f"app {name!r} did not become healthy within {timeout:.0f}s")
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(runtime.changed.wait(), timeout=min(left, 1.0))
-            replica = min(healthy, key=lambda r: r.inflight)
+            if not healthy:
+                await self._wait_healthy(runtime, name, timeout)
+                healthy = runtime.healthy()
+            replica = min(healthy, key=lambda r: r.inflight) if len(healthy) > 1 else healthy[0]
             replica.inflight += 1
             yield replica
         finally:
@@ -271,6 +262,25 @@ class AppSupervisor:
             runtime.last_request = time.monotonic()
             if replica is not None:
                 replica.inflight -= 1
+
+    async def _wait_healthy(self, runtime: AppRuntime, name: str, timeout: float) -> None:
+        """Hold a request until a replica of ``runtime`` is healthy (a cold start).
+
+        Raises:
+            AppNotRunning: the app was deleted, keeps failing, or took longer than ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        async with runtime.changed:
+            while not runtime.healthy():
+                if self._apps.get(runtime.key) is not runtime:
+                    raise AppNotRunning(f"app {name!r} was deleted")
+                if runtime.failed:
+                    raise AppNotRunning(f"app {name!r} keeps failing: {runtime.message}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AppNotRunning(f"app {name!r} did not become healthy within {timeout:.0f}s")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(runtime.changed.wait(), timeout=min(left, 1.0))
 
     # -- status -------------------------------------------------------------------------------
 

@@ -54,6 +54,11 @@ class UpstreamResponse:
     headers: list[tuple[bytes, bytes]]
     _exchange: _Exchange
 
+    @property
+    def complete(self) -> bool:
+        """Whether the whole response has arrived already."""
+        return self._exchange.complete
+
     def body(self) -> AsyncIterator[bytes]:
         return self._exchange.body()
 
@@ -67,6 +72,7 @@ class _Exchange:
     head_done: bool = False
     complete: bool = False
     received: bool = False
+    keep_alive: bool = False
     parser: Any = None
 
     # httptools callbacks
@@ -75,6 +81,7 @@ class _Exchange:
 
     def on_headers_complete(self) -> None:
         self.head_done = True
+        self.keep_alive = bool(self.parser.should_keep_alive())  # llhttp forgets it once the message ends
         if self.head_only:
             self.complete = True
 
@@ -199,7 +206,7 @@ class UpstreamPool:
         reusable = False
         try:
             yield UpstreamResponse(status=status, headers=exchange.headers, _exchange=exchange)
-            reusable = exchange.complete and exchange.parser.should_keep_alive() and not exchange.pieces
+            reusable = exchange.complete and exchange.keep_alive and not exchange.pieces
         except ConnectionError as error:
             raise UpstreamError(f"the app broke off its response: {error}") from error
         finally:
