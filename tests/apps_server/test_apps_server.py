@@ -101,6 +101,9 @@ def test_pypi_app_answers_through_the_proxy(server: ServerProcess, deployed: dic
         assert http.post(f"{endpoint}echo", json={"a": [1, 2]}).json() == {"a": [1, 2]}
         with http.stream("GET", f"{endpoint}stream", params={"n": 4}) as streamed:
             assert b"".join(streamed.iter_raw()).decode().splitlines() == [f"chunk {i}" for i in range(4)]
+        uploaded = http.post(f"{endpoint}upload", content=(b"x" * 65536 for _ in range(16)))  # chunked
+        assert uploaded.json() == {"size": 16 * 65536}
+        assert http.head(endpoint).status_code in (200, 405)
         redirect = http.get(endpoint.rstrip("/"))
         assert redirect.status_code == 307 and redirect.headers["location"] == "/apps/hello-ref/"
 

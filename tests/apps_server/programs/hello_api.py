@@ -2,7 +2,7 @@
 
 import os
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import StreamingResponse
 
 api = FastAPI()
@@ -27,6 +27,14 @@ def stream(n: int = 3) -> StreamingResponse:
 @api.post("/echo")
 async def echo(body: dict) -> dict:
     return body
+
+
+@api.post("/upload")
+async def upload(request: Request) -> dict:
+    size = 0
+    async for piece in request.stream():
+        size += len(piece)
+    return {"size": size}
 
 
 @api.websocket("/ws")
