@@ -167,6 +167,8 @@ def test_logs_list_and_bad_input(server: ServerProcess, deployed: dict[str, Any]
         assert missing.status_code == 404 and "no app named 'no-such-app'" in missing.text
         bad = http.get(f"{server.base_url}/apps/Bad_Name/")
         assert bad.status_code == 400 and "invalid app name" in bad.text
+        console = http.get(f"{server.base_url}/v2/domain/{DOMAIN}/project/{PROJECT}/apps/hello-ref")
+        assert console.status_code == 200 and "/v2/static/apps.js" in console.text  # the SDK's console link
 
     async def rpcs() -> None:
         async with AppServiceClient(server.base_url) as client:

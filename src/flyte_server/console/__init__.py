@@ -39,7 +39,7 @@ _CONTENT_TYPES = {
     ".svg": b"image/svg+xml",
 }
 _ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
-_PAGE_PATHS = re.compile(r"/?\Z|/domain/[^/]+/project/[^/]+/runs(/[^/]+)?/?\Z")
+_PAGE_PATHS = re.compile(r"/?\Z|/domain/[^/]+/project/[^/]+/(runs|apps)(/[^/]+)?/?\Z")
 # The page loads only its own script and stylesheet and talks only to this server.
 _PAGE_POLICY = (
     b"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "

@@ -24,6 +24,8 @@
   const TERMINAL_PHASES = new Set(["SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT", "RECOVERED"]);
   // The SDK's run links: /v2/domain/<domain>/project/<project>/runs/<run>
   const RUN_LINK = /^\/v2\/domain\/([^/]+)\/project\/([^/]+)\/runs(?:\/([^/]+))?\/?$/;
+  // and app links: /v2/domain/<domain>/project/<project>/apps/<app> (the Apps page of that scope)
+  const APP_LINK = /^\/v2\/domain\/([^/]+)\/project\/([^/]+)\/apps(?:\/[^/]+)?\/?$/;
 
   // ---------------------------------------------------------------------------------------------
   // Connect over JSON
@@ -589,6 +591,11 @@
       const [, domain, project, run] = link.map((part) => (part === undefined ? part : decodeURIComponent(part)));
       setScope(project, domain);
       history.replaceState(null, "", run ? `/v2#/runs/${encodeURIComponent(run)}` : "/v2#/runs");
+    }
+    const appLink = APP_LINK.exec(location.pathname);
+    if (appLink) {
+      setScope(decodeURIComponent(appLink[2]), decodeURIComponent(appLink[1]));
+      history.replaceState(null, "", "/v2#/apps");
     }
     try {
       applyTheme(localStorage.getItem(THEME_STORAGE_KEY));
