@@ -219,3 +219,15 @@ def test_deleted_app_stops_and_is_gone(server: ServerProcess, deployed: dict[str
     replica_dirs = server.data_dir / "apps" / PROJECT / DOMAIN / "greeter-ref"
     _wait_for(lambda: not server.worker_pids(under=f"apps/{PROJECT}/{DOMAIN}/greeter-ref"), 30, "the app kept running")
     assert replica_dirs.exists()
+
+
+def test_apps_run_again_after_the_server_was_killed(server: ServerProcess, deployed: dict[str, Any]) -> None:
+    with httpx.Client(timeout=60) as http:
+        before = http.get(deployed["hello"]).json()["pid"]
+    server.kill9()  # its app processes outlive it
+    assert Path(f"/proc/{before}").exists()
+    server.start()
+    with httpx.Client(timeout=120) as http:
+        after = http.get(deployed["hello"]).json()["pid"]
+    assert after != before
+    _wait_for(lambda: not Path(f"/proc/{before}").exists(), 30, "the old app process was left running")

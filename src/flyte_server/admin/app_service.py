@@ -115,7 +115,8 @@ class AppsHub:
             self._watchers.discard(queue)
 
     async def start(self) -> None:
-        """Run every stored app (the server starts)."""
+        """Run every stored app (the server starts), after stopping any a killed server left behind."""
+        await self.supervisor.reap_orphans()
         async with self.database.session() as session:
             rows = await store.all_apps(session)
         for row in rows:

@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 from flyteidl2.app import app_definition_pb2 as definition
 
-from flyte_server.executors.procs import kill_group
+from flyte_server.executors.procs import kill_group, process_start_ticks, scan_working_dirs
 from flyte_server.isolation import WorkerIdentity, make_owned_dirs, open_for_append, user_options
 
 __all__ = ["AppKey", "AppNotRunning", "AppSupervisor", "Replica"]
@@ -209,6 +209,20 @@ class AppSupervisor:
         self._apps[key] = runtime
         self._by_name[ident.name] = key
         runtime.task = asyncio.create_task(self._run(runtime), name=f"app-{ident.name}")
+
+    async def reap_orphans(self) -> int:
+        """Stop replicas a previous server process left running (it was killed); how many."""
+        found = await asyncio.to_thread(scan_working_dirs, self.work_root)
+        count = len(found)
+        for pid in found.values():
+            kill_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + _STOP_GRACE
+        while found and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            found = {cwd: pid for cwd, pid in found.items() if process_start_ticks(pid) is not None}
+        for pid in found.values():
+            kill_group(pid, signal.SIGKILL)
+        return count
 
     async def remove(self, key: AppKey) -> None:
         """Stop the app's replicas and forget it."""
