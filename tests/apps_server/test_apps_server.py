@@ -205,6 +205,22 @@ def test_logs_list_and_bad_input(server: ServerProcess, deployed: dict[str, Any]
     asyncio.run(asyncio.wait_for(rpcs(), timeout=60))
 
 
+def test_request_timeout_is_a_504(server: ServerProcess, deployed: dict[str, Any]) -> None:
+    async def create() -> None:
+        async with AppServiceClient(server.base_url) as client:
+            spec = (await client.get(pb.GetRequest(app_id=_app_id("hello-ref")))).app.spec
+            spec.timeouts.request_timeout.FromSeconds(1)
+            app = definition.App(metadata=definition.Meta(id=_app_id("slow-ref")), spec=spec)
+            created = (await client.create(pb.CreateRequest(app=app))).app
+            assert created.status.ingress.public_url == f"{server.base_url}/apps/slow-ref/"
+
+    asyncio.run(create())
+    with httpx.Client(timeout=120) as http:
+        assert http.get(f"{server.base_url}/apps/slow-ref/slow", params={"seconds": 0}).status_code == 200
+        late = http.get(f"{server.base_url}/apps/slow-ref/slow", params={"seconds": 10})
+    assert late.status_code == 504 and "request timeout" in late.text
+
+
 def test_deleted_app_stops_and_is_gone(server: ServerProcess, deployed: dict[str, Any]) -> None:
     async def delete() -> None:
         async with AppServiceClient(server.base_url) as client:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from flyte_server.apps.supervisor import AppNotRunning, AppSupervisor
-from flyte_server.apps.upstream import UpstreamError, UpstreamPool
+from flyte_server.apps.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
 
 __all__ = ["APPS_PREFIX", "AppProxy"]
 
@@ -151,7 +151,10 @@ class AppProxy:
         try:
             async with self.supervisor.acquire(name) as replica:
                 try:
-                    async with self._upstream.request(replica.port, scope["method"], target, headers, body) as response:
+                    timeout = _request_timeout(self.supervisor, name)
+                    async with self._upstream.request(
+                        replica.port, scope["method"], target, headers, body, timeout=timeout
+                    ) as response:
                         if isinstance(body, bytes) and not response.complete:
                             # A response still coming (a stream): end it if the client goes away.
                             watcher = _watch_disconnect(receive, state)
@@ -163,6 +166,8 @@ class AppProxy:
                                 await send({"type": "http.response.body", "body": piece, "more_body": True})
                         state["done"] = True
                         await send({"type": "http.response.body", "body": b"", "more_body": False})
+                except UpstreamTimeout as error:
+                    await _plain(send, 504, f"app {name!r}: {error}\n")
                 except UpstreamError as error:
                     if not state["started"]:
                         await _plain(send, 502, f"app {name!r} did not answer: {error}\n")
@@ -260,6 +265,16 @@ async def _pump(receive: Receive, send: Send, upstream: Any, closed: type[Except
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+def _request_timeout(supervisor: AppSupervisor, name: str) -> float | None:
+    """The app's ``Timeouts(request=...)`` in seconds, or ``None``."""
+    runtime = supervisor.by_name(name)
+    if runtime is None or not runtime.spec.timeouts.HasField("request_timeout"):
+        return None
+    duration = runtime.spec.timeouts.request_timeout
+    seconds = duration.seconds + duration.nanos / 1e9
+    return seconds if seconds > 0 else None
 
 
 def _quote_path(scope: Scope, tail: str) -> str:

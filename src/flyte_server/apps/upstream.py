@@ -19,7 +19,7 @@ from typing import Any
 
 import httptools
 
-__all__ = ["UpstreamError", "UpstreamPool", "UpstreamResponse"]
+__all__ = ["UpstreamError", "UpstreamPool", "UpstreamResponse", "UpstreamTimeout"]
 
 IDLE_SECONDS = 4.0
 """Idle connections older than this are closed instead of reused (uvicorn closes them after 5 s)."""
@@ -29,6 +29,10 @@ _READ = 256 * 1024
 
 class UpstreamError(Exception):
     """The replica did not answer, or broke off its response."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """The replica did not start its response within the app's request timeout."""
 
 
 class _Closed(UpstreamError):
@@ -168,11 +172,14 @@ class UpstreamPool:
         target: str,
         headers: list[tuple[bytes, bytes]],
         body: bytes | Callable[[], Awaitable[tuple[bytes, bool]]],
+        *,
+        timeout: float | None = None,
     ) -> AsyncIterator[UpstreamResponse]:
         """Send a request to the replica on ``port`` and yield its response once the head is in.
 
         ``body`` is the whole body, or a function returning ``(piece, more)`` for a streamed one.
-        The connection goes back to the pool when the response was read to its end.
+        The connection goes back to the pool when the response was read to its end. ``timeout``
+        bounds the wait for the response's head (the app's request timeout).
 
         Raises:
             UpstreamError: the replica refused the connection, closed it, or sent garbage.
@@ -190,8 +197,14 @@ class UpstreamPool:
             exchange = _Exchange(connection=connection, head_only=method == "HEAD")
             exchange.parser = httptools.HttpResponseParser(exchange)
             try:
-                await _send_request(connection.writer, method, target, headers, body)
-                await exchange.head()
+                if timeout is None:
+                    await _send_request(connection.writer, method, target, headers, body)
+                    await exchange.head()
+                else:
+                    await asyncio.wait_for(_exchange_head(connection, exchange, method, target, headers, body), timeout)
+            except asyncio.TimeoutError as error:
+                connection.close()
+                raise UpstreamTimeout(f"no response within the app's request timeout ({timeout:g}s)") from error
             except (_Closed, ConnectionError) as error:
                 connection.close()
                 if reused and not streamed:
@@ -214,6 +227,18 @@ class UpstreamPool:
                 self._give_back(port, connection)
             else:
                 connection.close()
+
+
+async def _exchange_head(
+    connection: _Connection,
+    exchange: _Exchange,
+    method: str,
+    target: str,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes | Callable[[], Awaitable[tuple[bytes, bool]]],
+) -> None:
+    await _send_request(connection.writer, method, target, headers, body)
+    await exchange.head()
 
 
 async def _send_request(

@@ -19,6 +19,14 @@ def greeting() -> dict:
     return {"greeting": os.environ.get("GREETING", "")}
 
 
+@api.get("/slow")
+async def slow(seconds: float = 5.0) -> dict:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+    return {"slept": seconds}
+
+
 @api.get("/stream")
 def stream(n: int = 3) -> StreamingResponse:
     return StreamingResponse((f"chunk {i}\n" for i in range(n)), media_type="text/plain")
