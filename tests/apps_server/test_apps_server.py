@@ -221,6 +221,34 @@ def test_request_timeout_is_a_504(server: ServerProcess, deployed: dict[str, Any
     assert late.status_code == 504 and "request timeout" in late.text
 
 
+def test_requests_in_flight_scale_the_app_up_to_its_maximum(server: ServerProcess, deployed: dict[str, Any]) -> None:
+    async def scenario() -> int:
+        async with AppServiceClient(server.base_url) as client:
+            spec = (await client.get(pb.GetRequest(app_id=_app_id("hello-ref")))).app.spec
+            spec.autoscaling.replicas.min, spec.autoscaling.replicas.max = 1, 2
+            app = definition.App(metadata=definition.Meta(id=_app_id("wide-ref")), spec=spec)
+            await client.create(pb.CreateRequest(app=app))
+            url = f"{server.base_url}/apps/wide-ref/slow"
+            async with httpx.AsyncClient(timeout=120) as http:
+                assert (await http.get(url, params={"seconds": 0})).status_code == 200
+                slow = [asyncio.create_task(http.get(url, params={"seconds": 60})) for _ in range(2)]
+                try:
+                    deadline = time.monotonic() + 60
+                    while time.monotonic() < deadline:
+                        replicas = (await client.get(pb.GetRequest(app_id=_app_id("wide-ref")))).app.status
+                        if replicas.current_replicas == 2:
+                            return 2
+                        await asyncio.sleep(0.3)
+                    return int(replicas.current_replicas)
+                finally:
+                    for task in slow:
+                        task.cancel()
+                    await asyncio.gather(*slow, return_exceptions=True)
+                    await client.delete(pb.DeleteRequest(app_id=_app_id("wide-ref")))
+
+    assert asyncio.run(scenario()) == 2, "two requests in flight did not start a second replica"
+
+
 def test_deleted_app_stops_and_is_gone(server: ServerProcess, deployed: dict[str, Any]) -> None:
     async def delete() -> None:
         async with AppServiceClient(server.base_url) as client:
