@@ -190,6 +190,11 @@ def test_logs_list_and_bad_input(server: ServerProcess, deployed: dict[str, Any]
                     pb.CreateRequest(app=definition.App(metadata=definition.Meta(id=_app_id("empty")), spec={}))
                 )
             assert no_command.value.code == Code.INVALID_ARGUMENT
+            async for event in client.watch(pb.WatchRequest(app_id=_app_id("hello-ref"))):
+                watched = event.update_event.updated_app
+                assert watched.metadata.id.name == "hello-ref"
+                assert watched.status.conditions[-1].deployment_status == definition.Status.DEPLOYMENT_STATUS_ACTIVE
+                break
             stale = definition.App(metadata=definition.Meta(id=_app_id("hello-ref"), revision=99), spec=spec)
             with pytest.raises(ConnectError) as conflict:
                 await client.update(pb.UpdateRequest(app=stale))
