@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from flyte_server.apps.supervisor import AppNotRunning, AppSupervisor
-from flyte_server.apps.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
+from flyte_server.apps.upstream import UpstreamError, UpstreamPool, UpstreamRefused, UpstreamTimeout
 
 __all__ = ["APPS_PREFIX", "AppProxy"]
 
@@ -149,30 +149,39 @@ class AppProxy:
         state = {"done": False, "disconnected": False, "started": False}
         watcher: asyncio.Task[None] | None = None
         try:
-            async with self.supervisor.acquire(name) as replica:
-                try:
-                    timeout = _request_timeout(self.supervisor, name)
-                    async with self._upstream.request(
-                        replica.port, scope["method"], target, headers, body, timeout=timeout
-                    ) as response:
-                        if isinstance(body, bytes) and not response.complete:
-                            # A response still coming (a stream): end it if the client goes away.
-                            watcher = _watch_disconnect(receive, state)
-                        out = [(key, value) for key, value in response.headers if key not in _RESPONSE_SKIP]
-                        await send({"type": "http.response.start", "status": response.status, "headers": out})
-                        state["started"] = True
-                        async for piece in response.body():
-                            if piece:
-                                await send({"type": "http.response.body", "body": piece, "more_body": True})
-                        state["done"] = True
-                        await send({"type": "http.response.body", "body": b"", "more_body": False})
-                except UpstreamTimeout as error:
-                    await _plain(send, 504, f"app {name!r}: {error}\n")
-                except UpstreamError as error:
-                    if not state["started"]:
+            for attempt in (1, 2):
+                async with self.supervisor.acquire(name) as replica:
+                    try:
+                        timeout = _request_timeout(self.supervisor, name)
+                        async with self._upstream.request(
+                            replica.port, scope["method"], target, headers, body, timeout=timeout
+                        ) as response:
+                            if isinstance(body, bytes) and not response.complete:
+                                # A response still coming (a stream): end it if the client goes away.
+                                watcher = _watch_disconnect(receive, state)
+                            out = [(key, value) for key, value in response.headers if key not in _RESPONSE_SKIP]
+                            await send({"type": "http.response.start", "status": response.status, "headers": out})
+                            state["started"] = True
+                            async for piece in response.body():
+                                if piece:
+                                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+                            state["done"] = True
+                            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    except UpstreamRefused as error:
+                        # The replica died since it was last seen healthy: once more, on a healthy one
+                        # (held until the supervisor has started another when it was the only one).
+                        self.supervisor.replica_failed(name, replica)
+                        if attempt == 1 and isinstance(body, bytes):
+                            continue
                         await _plain(send, 502, f"app {name!r} did not answer: {error}\n")
-                    else:
-                        logger.warning("an app's response broke off", extra={"app": name, "error": str(error)})
+                    except UpstreamTimeout as error:
+                        await _plain(send, 504, f"app {name!r}: {error}\n")
+                    except UpstreamError as error:
+                        if not state["started"]:
+                            await _plain(send, 502, f"app {name!r} did not answer: {error}\n")
+                        else:
+                            logger.warning("an app's response broke off", extra={"app": name, "error": str(error)})
+                    break
         except AppNotRunning as error:
             await _plain(send, 503, f"{error}\n")
         except asyncio.CancelledError:

@@ -296,6 +296,14 @@ class AppSupervisor:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(runtime.changed.wait(), timeout=min(left, 1.0))
 
+    def replica_failed(self, name: str, replica: Replica) -> None:
+        """The proxy could not connect to ``replica``: take it out of rotation until it answers again."""
+        runtime = self.by_name(name)
+        if runtime is None:
+            return
+        replica.healthy = False  # probed on the next tick: it answers again, or is restarted
+        runtime.wake.set()
+
     # -- status -------------------------------------------------------------------------------
 
     def status(self, key: AppKey) -> tuple[int, int, int, str]:
@@ -391,7 +399,7 @@ class AppSupervisor:
 
     def _crashed(self, runtime: AppRuntime, replica: Replica, now: float) -> None:
         code = replica.process.returncode
-        stable = replica.healthy and now - replica.healthy_since > MAX_BACKOFF
+        stable = bool(replica.healthy_since) and now - replica.healthy_since > MAX_BACKOFF
         runtime.backoff = 0.5 if stable or runtime.backoff == 0 else min(MAX_BACKOFF, runtime.backoff * 2)
         runtime.restarts += 1
         runtime.next_start = now + runtime.backoff
@@ -419,7 +427,7 @@ class AppSupervisor:
                 runtime.message = ""
                 return True
             return False
-        if not replica.healthy:
+        if not replica.healthy and not replica.healthy_since:
             return False  # still starting
         replica.health_failures += 1
         if replica.health_failures >= _HEALTH_FAILURES:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httptools
 
-__all__ = ["UpstreamError", "UpstreamPool", "UpstreamResponse", "UpstreamTimeout"]
+__all__ = ["UpstreamError", "UpstreamPool", "UpstreamRefused", "UpstreamResponse", "UpstreamTimeout"]
 
 IDLE_SECONDS = 4.0
 """Idle connections older than this are closed instead of reused (uvicorn closes them after 5 s)."""
@@ -29,6 +29,10 @@ _READ = 256 * 1024
 
 class UpstreamError(Exception):
     """The replica did not answer, or broke off its response."""
+
+
+class UpstreamRefused(UpstreamError):
+    """Nothing listens on the replica's port (it died)."""
 
 
 class UpstreamTimeout(UpstreamError):
@@ -192,7 +196,7 @@ class UpstreamPool:
                 try:
                     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=_READ)
                 except OSError as error:
-                    raise UpstreamError(f"cannot connect: {error.strerror or error}") from error
+                    raise UpstreamRefused(f"cannot connect: {error.strerror or error}") from error
                 connection = _Connection(reader, writer)
             exchange = _Exchange(connection=connection, head_only=method == "HEAD")
             exchange.parser = httptools.HttpResponseParser(exchange)
