@@ -754,7 +754,8 @@ def _build_secrets(request: SecretRequest | None) -> tuple[Secret, ...]:
     :class:`Secret` as its ``repr``; the mark keeps our tags equal to its tags.
     """
     secrets = normalize_secrets(request)
-    named = [request] if isinstance(request, str) else [s for s in (request or ()) if isinstance(s, str)]
+    listed = request if isinstance(request, (list, tuple)) else ()
+    named = [request] if isinstance(request, str) else [s for s in listed if isinstance(s, str)]
     for secret in secrets:
         if secret.key in named and secret.group is None and secret.mount is None:
             object.__setattr__(secret, "_given_as", secret.key)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
+import re
+import select
 import shutil
 import signal
 import socket
@@ -329,3 +332,30 @@ def load_program_against(
     monkeypatch.setenv("HOME", str(home))
     flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
     return load_module(project_dir / file_name)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def run_in_pty(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """Run ``argv`` on a pseudo-terminal (stdin, stdout, stderr); its exit code and its screen without ANSI codes."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the process ended
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    proc.wait(timeout=30)
+    os.close(leader)
+    return proc.returncode, ANSI.sub("", b"".join(chunks).decode(errors="replace"))

@@ -5,44 +5,17 @@ time advances while the run is quiet, and the end prints one duration, the run's
 from __future__ import annotations
 
 import os
-import pty
 import re
-import select
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from .helpers import DOMAIN, PROJECT, ServerProcess
+from .helpers import DOMAIN, PROJECT, ServerProcess, run_in_pty
 
 PROGRAMS = Path(__file__).parent / "remote_programs"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def _run_in_pty(argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=follower, stdout=follower, stderr=follower)
-    os.close(follower)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.2)
-        if ready:
-            try:
-                data = os.read(leader, 65536)
-            except OSError:  # the terminal closed: the process ended
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
-            break
-    proc.wait(timeout=30)
-    os.close(leader)
-    return proc.returncode, ANSI.sub("", b"".join(chunks).decode(errors="replace"))
 
 
 def test_wait_line_elapsed_time_advances_and_one_duration_is_printed(server: ServerProcess, tmp_path: Path) -> None:
@@ -68,7 +41,7 @@ def test_wait_line_elapsed_time_advances_and_one_duration_is_printed(server: Ser
         "--seconds",
         "4",
     ]
-    code, screen = _run_in_pty(argv, project, env, timeout=120)
+    code, screen = run_in_pty(argv, project, env, timeout=120)
     assert code == 0, screen
     # The live line redraws with the elapsed time: several distinct values while the task sleeps.
     seen = sorted(set(re.findall(r"0:00:0(\d)", screen)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -134,3 +135,31 @@ def test_cli_reports_a_failed_build_on_one_line_of_error(builder_env: dict[str, 
     assert done.returncode == 1
     assert "The image of environment 'bad' did not build" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_flyte_build_on_a_terminal_shows_the_build_steps_with_elapsed_time(
+    builder_env: dict[str, str], tmp_path: Path
+) -> None:
+    from e2e.helpers import run_in_pty
+
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {builder_env['FLYTE_DEBIAN_BASE']}\n"
+        "RUN sleep 2 && echo flyte-test-progress > /progress\nENV H3_PROGRESS=1\n"
+    )
+    (tmp_path / "app.py").write_text(
+        "from pathlib import Path\nimport flyte\n"
+        "env = flyte.TaskEnvironment('steps', image=flyte.Image.from_dockerfile("
+        f"Path(__file__).parent / 'Dockerfile', registry='{builder_env['REGISTRY']}', name='{NAME}'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update({"COLUMNS": "160", "TERM": "xterm"})
+    env.pop("NO_COLOR", None)
+    code, screen = run_in_pty(
+        [sys.executable, "-m", "flyte", "build", "--force", "app.py", "steps"], tmp_path, env, timeout=600
+    )
+    assert code == 0, screen
+    # A bar per image with the step that runs (podman's "STEP n/3") and the elapsed time.
+    assert f"Building {builder_env['REGISTRY']}/{NAME}" in screen, screen
+    assert "step 2/3: RUN sleep 2" in screen, screen
+    assert re.search(r"0:00:0\d", screen), screen
+    assert "built" in screen  # the summary table after the bar is gone

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from flyte.cli._common import emit_rows, fail, get_cli_config
+from flyte.cli._common import activity, emit_rows, fail, get_cli_config, stderr_console
 
 __all__ = ["build"]
 
@@ -86,6 +86,8 @@ def build(
         chosen = [envs[env_name]]
     else:
         chosen = list(envs.values())
+    console = stderr_console()
+    interactive = cli.progress and console.is_terminal and not cli.wants_json
     rows = []
     for env in chosen:
         image = env.image if isinstance(env.image, Image) else Image.from_debian_base()
@@ -93,7 +95,8 @@ def build(
             rows.append({"environment": env.name, "image": env.image, "status": "given"})
             continue
         try:
-            result = flyte.build(image, dry_run=dry_run, force=force)
+            with activity(console, f"Image of {env.name}", enabled=interactive and not dry_run):
+                result = flyte.build(image, dry_run=dry_run, force=force)
         except (ImageBuildError, FileNotFoundError) as error:
             fail(f"The image of environment {env.name!r} did not build:\n{error}", error=error, verbose=cli.verbose)
         if dry_run and result.dockerfile:
@@ -101,5 +104,5 @@ def build(
         for note in result.notes:
             click.echo(f"{env.name}: {note}", err=True)
         status = "would build" if dry_run else ("exists" if result.existed else "built")
-        rows.append({"environment": env.name, "image": result.uri, "status": status})
+        rows.append({"environment": env.name, "image": result.uri or "", "status": status})
     emit_rows(cli, "Images", [("environment", "Environment"), ("image", "Image"), ("status", "Status")], rows)

@@ -149,41 +149,54 @@ def stdout_console() -> Console:
 
 @contextlib.contextmanager
 def activity(console: Console, description: str, *, enabled: bool) -> Iterator[None]:
-    """A spinner with ``description`` while the block runs, and a bar for each upload it makes.
+    """A spinner with ``description`` while the block runs, a bar for each upload it makes and one
+    for each image it builds locally (its build steps), each with its elapsed time.
 
-    Uploads (code bundles, files) report through ``flyte._internal.retrying.UPLOAD_PROGRESS``.
-    Nothing is shown when ``enabled`` is false (not a terminal, JSON output, ``--no-progress``).
+    Uploads (code bundles, files) report through ``flyte._internal.retrying.UPLOAD_PROGRESS``, image
+    builds through ``flyte._internal.imagebuild.engine.BUILD_PROGRESS``. Nothing is shown when
+    ``enabled`` is false (not a terminal, JSON output, ``--no-progress``).
     """
     if not enabled:
         yield
         return
-    from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.filesize import decimal
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from flyte._internal.imagebuild.engine import BUILD_PROGRESS
     from flyte._internal.retrying import UPLOAD_PROGRESS
 
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        TextColumn("{task.fields[amount]}"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     )
     bars: dict[str, Any] = {}
 
-    def report(what: str, done: int, total: int) -> None:
+    def uploaded(what: str, done: int, total: int) -> None:
         if what not in bars:
-            bars[what] = progress.add_task(f"Uploading {what}", total=total)
-        progress.update(bars[what], completed=done, total=total)
+            bars[what] = progress.add_task(f"Uploading {what}", total=total, amount="")
+        progress.update(bars[what], completed=done, total=total, amount=f"{decimal(done)}/{decimal(total)}")
 
-    token = UPLOAD_PROGRESS.set(report)
+    def built(image: str, step: int, steps: int, line: str) -> None:
+        key = f"image {image}"
+        if key not in bars:
+            bars[key] = progress.add_task(f"Building {image}", total=steps, amount="")
+        # A step is done when the next one starts; the line says what runs now.
+        progress.update(bars[key], completed=step - 1, total=steps, amount=f"step {step}/{steps}: {line[:40]}")
+
+    upload_token = UPLOAD_PROGRESS.set(uploaded)
+    build_token = BUILD_PROGRESS.set(built)
     try:
         with progress:
-            progress.add_task(description, total=None)
+            progress.add_task(description, total=None, amount="")
             yield
     finally:
-        UPLOAD_PROGRESS.reset(token)
+        BUILD_PROGRESS.reset(build_token)
+        UPLOAD_PROGRESS.reset(upload_token)
 
 
 class CommandFailure(click.ClickException):

@@ -44,11 +44,11 @@ from flyte_server.engine.submit import SubmitService
 from flyte_server.engine.watch import WatchHub
 from flyte_server.engine.writer import StoreWriter
 from flyte_server.executors import Executor
-from flyte_server.notify import Notifier
 from flyte_server.executors.local import LocalExecutor
 from flyte_server.executors.zygote import ZYGOTE_SCRIPT
 from flyte_server.handlers import TaskHandlers
 from flyte_server.isolation import WorkerIdentity, prepare_worker_areas, resolve_worker_identity, user_options
+from flyte_server.notify import Notifier
 from flyte_server.store.db import Database
 
 __all__ = ["MAX_REQUEST_BYTES", "Engine", "EnginePolicy"]

@@ -51,6 +51,7 @@ from typing import Any
 
 from flyte._internal.runtime.worker import PER_ATTEMPT_ENV
 from flyte_server.executors import (
+    AttemptHandle,
     AttemptKey,
     FinishedAttempt,
     LaunchError,
@@ -846,11 +847,11 @@ class RayExecutor:
             return None
         return self.log_root / key.project / key.domain / key.run / key.action / f"{key.attempt}.log"
 
-    async def find_attempts(self) -> dict[AttemptKey, RayAttempt]:
+    async def find_attempts(self) -> dict[AttemptKey, AttemptHandle]:
         import ray
         import ray.exceptions
 
-        found: dict[AttemptKey, RayAttempt] = {}
+        found: dict[AttemptKey, AttemptHandle] = {}
         try:
             names = [
                 entry["name"]

@@ -184,8 +184,8 @@ class Notifier:
         if kind == "email":
             return ", ".join(recipient.address for recipient in template.email.to)
         if kind == "webhook":
-            return template.webhook.url
-        return rule.delivery_config_name
+            return str(template.webhook.url)
+        return str(rule.delivery_config_name)
 
     # ------------------------------------------------------------------ the log
 
@@ -208,7 +208,7 @@ class Notifier:
         async with self.engine.database.session() as session:
             dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
             result = await session.execute(dialect.insert(NotificationRow).values(**values).on_conflict_do_nothing())
-            return bool(result.rowcount)
+            return bool(getattr(result, "rowcount", 0))
 
     async def _record(self, key: ActionKey, rule: int, status: str, attempts: int, detail: str) -> None:
         async with self.engine.database.session() as session:

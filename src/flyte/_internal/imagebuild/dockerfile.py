@@ -316,7 +316,10 @@ def script_dependencies(script: Path) -> list[str]:
         header = script_header(script.read_text(encoding="utf-8"))
     except ValueError as error:
         raise ImageBuildError(f"{script}: {error}") from error
-    return [str(d) for d in header.get("dependencies", [])]
+    dependencies = header.get("dependencies") or []
+    if not isinstance(dependencies, list):
+        raise ImageBuildError(f"{script}: the script header's dependencies must be a list")
+    return [str(d) for d in dependencies]
 
 
 def _uv_binary() -> str:

@@ -13,16 +13,19 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ipaddress
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from flyte._image_layers import Architecture
 from flyte._internal.imagebuild.dockerfile import render, write_context
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from flyte._image import Image
 
 __all__ = [
+    "BUILD_PROGRESS",
     "ContainerTool",
     "ImageBuildEngine",
     "ImageBuilder",
@@ -45,6 +49,37 @@ __all__ = [
 ]
 
 _OUTPUT_LIMIT = 6000
+
+BUILD_PROGRESS: contextvars.ContextVar[Callable[[str, int, int, str], None] | None] = contextvars.ContextVar(
+    "flyte_build_progress", default=None
+)
+"""A callback ``(image, step, steps, the step's line)`` for local builds (the CLI's progress bars).
+
+While one is set, the builder's output is read line by line as it comes instead of at the end.
+"""
+
+# "STEP 3/7: RUN ..." (podman, buildah) and "#7 [3/7] RUN ..." or "#7 [stage 3/7] ..." (docker BuildKit).
+_STEP_LINE = re.compile(r"^(?:STEP (\d+)/(\d+): |#\d+ \[(?:[\w.-]+ )?(\d+)/(\d+)\] )(.*)$")
+
+
+def parse_step(line: str) -> tuple[int, int, str] | None:
+    """``(step, steps, what)`` of a builder's output line that starts a build step, else ``None``.
+
+    Example:
+        >>> parse_step("STEP 2/5: RUN pip install humanize")
+        (2, 5, 'RUN pip install humanize')
+        >>> parse_step("#6 [2/4] RUN true")
+        (2, 4, 'RUN true')
+        >>> parse_step("Collecting humanize") is None
+        True
+    """
+    match = _STEP_LINE.match(line.strip())
+    if match is None:
+        return None
+    step, steps = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+    return int(step), int(steps), match.group(5)
+
+
 _OPENER = urllib.request.build_opener()
 
 
@@ -170,6 +205,23 @@ class ContainerTool:
             [self.path, *args], capture_output=True, text=True, env=self.env(), timeout=timeout, check=False
         )
 
+    def stream(self, args: list[str], on_line: Callable[[str], None]) -> subprocess.CompletedProcess[str]:
+        """Like :meth:`run`, with each line of output (stdout and stderr together) passed to ``on_line`` as it comes."""
+        lines: list[str] = []
+        with subprocess.Popen(
+            [self.path, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            env=self.env(),
+        ) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                on_line(line.rstrip("\n"))
+        return subprocess.CompletedProcess(process.args, process.returncode, "".join(lines), "")
+
     def image_exists(self, ref: str) -> bool:
         if self.name == "docker":
             return self.run(["image", "inspect", ref]).returncode == 0
@@ -231,7 +283,7 @@ def _one_block(title: str, output: str) -> str:
 class LocalImageBuilder:
     """Builds with podman, docker or buildah on this machine, then pushes to the image's registry."""
 
-    preferred: ClassVar[str | None] = None
+    preferred: str | None = None
 
     @staticmethod
     def tool_names() -> tuple[str, ...]:
@@ -268,7 +320,19 @@ class LocalImageBuilder:
             args = tool.build_args(
                 dockerfile, context, uri, image.platform if image.dockerfile else ("linux/amd64",), secrets
             )
-            built = await asyncio.to_thread(tool.run, args)
+            report = BUILD_PROGRESS.get()
+            if report is None:
+                built = await asyncio.to_thread(tool.run, args)
+            else:
+
+                def on_line(line: str, report: Callable[[str, int, int, str], None] = report) -> None:
+                    step = parse_step(line)
+                    if step is not None:
+                        report(uri, *step)
+
+                if tool.name == "docker":
+                    args = ["build", "--progress", "plain", *args[1:]]
+                built = await asyncio.to_thread(tool.stream, args, on_line)
             if built.returncode != 0:
                 raise ImageBuildError(
                     _one_block(
@@ -285,7 +349,7 @@ class LocalImageBuilder:
         return ImageBuild(uri=uri, remote_run=None, dockerfile=plan.dockerfile, notes=tuple(plan.notes))
 
 
-def _secret_files(secrets: dict, directory: Path) -> dict[str, Path]:
+def _secret_files(secrets: dict[str, Any], directory: Path) -> dict[str, Path]:
     """The build secrets' values (from this machine's environment) in files for ``--secret``."""
     files: dict[str, Path] = {}
     for ident, secret in secrets.items():
@@ -333,7 +397,7 @@ class ImageBuildEngine:
         repository, _, tag = image.uri.rpartition(":")
         for checker in checkers or [RegistryChecker, LocalStoreChecker]:
             try:
-                found = await checker.image_exists(repository, tag, tuple(image.platform))
+                found = await checker.image_exists(repository, tag, image.platform)  # type: ignore[arg-type]
             except Exception:
                 continue
             return found

@@ -143,7 +143,8 @@ def load_task_image(argv: Sequence[str]) -> Any:
         sys.meta_path.remove(finder)
     image = getattr(task, "image", None)
     if image is None or isinstance(image, str):
-        env = task.parent_env() if getattr(task, "parent_env", None) is not None else None
+        parent_env = getattr(task, "parent_env", None)
+        env = parent_env() if callable(parent_env) else None
         image = getattr(env, "image", None)
     return image
 
