@@ -168,8 +168,9 @@ class AppProxy:
                             state["done"] = True
                             await send({"type": "http.response.body", "body": b"", "more_body": False})
                     except UpstreamRefused as error:
-                        # The replica died since it was last seen healthy: once more, on a healthy one
-                        # (held until the supervisor has started another when it was the only one).
+                        # The replica died since it was last seen healthy (refused, or reset before any
+                        # answer to an idempotent request): once more, on a healthy one (held until the
+                        # supervisor has started another when it was the only one).
                         self.supervisor.replica_failed(name, replica)
                         if attempt == 1 and isinstance(body, bytes):
                             continue

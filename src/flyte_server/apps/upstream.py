@@ -25,6 +25,7 @@ IDLE_SECONDS = 4.0
 """Idle connections older than this are closed instead of reused (uvicorn closes them after 5 s)."""
 MAX_IDLE_PER_PORT = 64
 _READ = 256 * 1024
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
 class UpstreamError(Exception):
@@ -213,6 +214,10 @@ class UpstreamPool:
                 connection.close()
                 if reused and not streamed:
                     continue  # a kept connection the app had closed: once more on a fresh one
+                if not exchange.received and not streamed and method in _IDEMPOTENT:
+                    # Accepted, then reset without an answer: the replica is dying (a connection made
+                    # while its listening socket was still open). Safe to send again elsewhere.
+                    raise UpstreamRefused(f"the app closed the connection: {error}") from error
                 raise UpstreamError(f"the app closed the connection: {error}") from error
             except BaseException:
                 connection.close()
