@@ -326,6 +326,7 @@ def test_answer_and_reject_conditions_by_clicking(browser: Browser, console: Con
     rejected = _launch(browser, console, "approval", {"item": "v3"})
     approve = browser.wait(lambda: _condition_row(browser, "approve"), "the next approve condition", timeout=90)
     browser.click(f"[data-action='{approve}']")
+    browser.wait(lambda: browser.text("#condition-prompt") == "Ship v3?", "the prompt of the second run")
     browser.type("#condition-reason", "not this week")
     browser.click("#condition-reject")
     assert browser.find("#condition-reject").text == "Confirm reject"
