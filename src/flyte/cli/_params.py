@@ -382,8 +382,6 @@ def default_text(default: Any, tp: Any) -> str:
         return repr(default)
 
 
-
-
 def parse_docstring_args(doc: str | None) -> dict[str, str]:
     """The ``Args:`` section of a Google-style docstring: name → one-line description.
 
