@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from flyte.cli._common import activity, emit_rows, fail, get_cli_config, stderr_console
+from flyte.cli._common import (
+    activity,
+    copy_style_option,
+    emit_rows,
+    fail,
+    get_cli_config,
+    root_dir_option,
+    stderr_console,
+)
 
 __all__ = ["build"]
 
@@ -14,18 +22,11 @@ __all__ = ["build"]
 @click.command("build")
 @click.argument("path", metavar="FILE|DIR", type=click.Path(exists=True, path_type=Path))
 @click.argument("env_name", metavar="[ENV]", required=False)
-@click.option(
-    "--copy-style",
-    type=click.Choice(["loaded_modules", "all", "none", "custom"]),
-    default="loaded_modules",
-    show_default=True,
-    help="Copy style of the eventual deploy (image tags do not depend on it here).",
+@copy_style_option(
+    "Copy style of the eventual deploy (image tags do not depend on it here).",
+    ("loaded_modules", "all", "none", "custom"),
 )
-@click.option(
-    "--root-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Source root of your code (decides module names); helpful in monorepos.",
-)
+@root_dir_option()
 @click.option("-r", "--recursive", is_flag=True, help="DIR: every environment of every Python file under it.")
 @click.option("--all", "build_all", is_flag=True, help="Every environment of FILE, or of the Python files in DIR.")
 @click.option("-i", "--ignore-load-errors", is_flag=True, help="With a DIR: skip the files that fail to load.")

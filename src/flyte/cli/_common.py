@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -26,15 +26,19 @@ __all__ = [
     "CLIConfig",
     "CommandFailure",
     "NotFoundFailure",
+    "copy_style_option",
     "emit_one",
     "emit_rows",
     "fail",
     "get_cli_config",
     "init_remote",
     "remote_errors",
+    "root_dir_option",
     "stderr_console",
     "stdout_console",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_FAILED = 1
 """A run failed or was aborted, the control plane failed or is unreachable, or the setup is unusable."""
@@ -125,6 +129,25 @@ class CLIConfig:
 
         apply_api_key_env(kwargs, explicit_endpoint=self.endpoint)
         return kwargs
+
+
+def root_dir_option() -> Callable[[F], F]:
+    """``--root-dir DIR``: the source root of the user's code (module names are relative to it)."""
+    return click.option(
+        "--root-dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Source root of your code (decides module names); helpful in monorepos.",
+    )
+
+
+def copy_style_option(
+    help: str = "Which files to ship: the imported modules, every file under the root, or none (code in the image).",
+    choices: tuple[str, ...] = ("loaded_modules", "all", "none"),
+) -> Callable[[F], F]:
+    """``--copy-style``: which files a code bundle holds (default: the modules the program imported)."""
+    return click.option(
+        "--copy-style", type=click.Choice(choices), default="loaded_modules", show_default=True, help=help
+    )
 
 
 def get_cli_config(ctx: click.Context) -> CLIConfig:

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from flyte.cli._common import emit_rows, fail, get_cli_config, init_remote, remote_errors
+from flyte.cli._common import (
+    copy_style_option,
+    emit_rows,
+    fail,
+    get_cli_config,
+    init_remote,
+    remote_errors,
+    root_dir_option,
+)
 
 __all__ = ["deploy"]
 
@@ -46,18 +54,8 @@ def _image_refs(ctx: click.Context, values: tuple[str, ...]) -> dict[str, str]:
 @click.option("-d", "--domain", help="Domain to deploy to; overrides the config file.")
 @click.option("--version", help="Version to register; default: computed from the code, images and task names.")
 @click.option("--dry-run", "--dryrun", "dry_run", is_flag=True, help="Show what would be deployed; send nothing.")
-@click.option(
-    "--copy-style",
-    type=click.Choice(["loaded_modules", "all", "none"]),
-    default="loaded_modules",
-    show_default=True,
-    help="Which files to ship: the imported modules, every file under the root, or none (code in the image).",
-)
-@click.option(
-    "--root-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Source root of your code (decides module names); helpful in monorepos.",
-)
+@copy_style_option()
+@root_dir_option()
 @click.option(
     "-r", "--recursive", is_flag=True, help="DIR: deploy every environment of every Python file under it, at any depth."
 )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flyte.cli._common import CLIConfig, fail, get_cli_config, stderr_console
+from flyte.cli._common import CLIConfig, copy_style_option, fail, get_cli_config, root_dir_option, stderr_console
 
 if TYPE_CHECKING:
     from flyte._run import Mode, Runner
@@ -505,11 +505,7 @@ def _print_user_traceback(error: BaseException, verbose: int) -> None:
 @click.option("-p", "--project", help="Project of the run; overrides the config file.")
 @click.option("-d", "--domain", help="Domain of the run; overrides the config file.")
 @click.option("--version", "run_version", help="Code version to report for the run.")
-@click.option(
-    "--root-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Source root of your code (decides module names); helpful in monorepos.",
-)
+@root_dir_option()
 @click.option("--raw-data-path", help="Where offloaded data (files, dataframes) is written.")
 @click.option("--queue", help="Queue to schedule every action of the run on.")
 @click.option(
@@ -518,13 +514,7 @@ def _print_user_traceback(error: BaseException, verbose: int) -> None:
     help="How many actions of the run may run at once.",
 )
 @click.option("--image", "images", multiple=True, metavar="[NAME=]URI", help="Image for the run; repeatable.")
-@click.option(
-    "--copy-style",
-    type=click.Choice(["loaded_modules", "all", "none"]),
-    default="loaded_modules",
-    show_default=True,
-    help="Which files a remote run ships: the imported modules, every file under the root, or none.",
-)
+@copy_style_option("Which files a remote run ships: the imported modules, every file under the root, or none.")
 @click.option("--pkl", is_flag=True, help="Ship the task as a pickle instead of a code bundle (remote runs).")
 @click.option("--service-account", help="Kubernetes service account of a remote run.")
 @click.option(

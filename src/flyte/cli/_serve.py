@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flyte.cli._common import fail, get_cli_config, init_remote, remote_errors
+from flyte.cli._common import copy_style_option, fail, get_cli_config, init_remote, remote_errors, root_dir_option
 
 if TYPE_CHECKING:
     from flyte.app._app_environment import AppEnvironment
@@ -77,18 +77,8 @@ def _stop_on_sigterm() -> Any:
 @click.argument("env_name", metavar="[ENV]", required=False)
 @click.option("-p", "--project", help="Project to deploy to; overrides the config file.")
 @click.option("-d", "--domain", help="Domain to deploy to; overrides the config file.")
-@click.option(
-    "--copy-style",
-    type=click.Choice(["loaded_modules", "all", "none"]),
-    default="loaded_modules",
-    show_default=True,
-    help="Which files to ship: the imported modules, every file under the root, or none (code in the image).",
-)
-@click.option(
-    "--root-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Source root of your code (decides module names); helpful in monorepos.",
-)
+@copy_style_option()
+@root_dir_option()
 @click.option("--service-account", help="Service account the app runs as.")
 @click.option("--name", help="Deploy the app under this name instead of its environment's.")
 @click.option("-f", "--follow", is_flag=True, help="After deploying, print the app's logs as they come (Ctrl-C stops).")
