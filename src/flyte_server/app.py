@@ -21,7 +21,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_UPLOAD_BYTES = 5 * 1024**3
 """The largest object a signed URL accepts."""
 
-__all__ = ["MAX_UPLOAD_BYTES", "Router"]
+__all__ = ["MAX_UPLOAD_BYTES", "Router", "redirect", "respond"]
 
 
 @dataclass
@@ -56,13 +56,13 @@ class Router:
         path: str = scope["path"]
         if path == "/healthz":
             status = 200 if self.ready else 503
-            await _respond(send, status, b"ok\n" if self.ready else b"starting\n")
+            await respond(send, status, b"ok\n" if self.ready else b"starting\n")
             return
         if path.startswith(SIGNED_PREFIX):
             await self._signed_blob(scope, receive, send)
             return
         if path == "/" and self.root_redirect is not None:
-            await _redirect(send, self.root_redirect)
+            await redirect(send, self.root_redirect)
             return
         service_path = path.rsplit("/", 1)[0]
         app = self._by_path.get(service_path)
@@ -73,7 +73,7 @@ class Router:
             if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
                 await route(scope, receive, send)
                 return
-        await _respond(send, 404, b"not found\n")
+        await respond(send, 404, b"not found\n")
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -86,7 +86,7 @@ class Router:
     async def _signed_blob(self, scope: Scope, receive: Receive, send: Send) -> None:
         store = self.blobs
         if not isinstance(store, LocalBlobStore):
-            await _respond(send, 404, b"signed URLs are served by the object store\n")
+            await respond(send, 404, b"signed URLs are served by the object store\n")
             return
         key = urllib.parse.unquote(scope["path"][len(SIGNED_PREFIX) :])
         method = scope["method"]
@@ -96,18 +96,18 @@ class Router:
             if method == "PUT":
                 declared_md5 = headers.get("content-md5")
                 if not store.verify("PUT", key, query, content_md5=declared_md5):
-                    await _respond(send, 403, b"invalid or expired signature\n")
+                    await respond(send, 403, b"invalid or expired signature\n")
                     return
                 await _stream_upload(store, key, declared_md5, headers, receive, send)
             elif method == "GET":
                 if not store.verify("GET", key, query, content_md5=None):
-                    await _respond(send, 403, b"invalid or expired signature\n")
+                    await respond(send, 403, b"invalid or expired signature\n")
                     return
                 await _stream_download(store, key, send)
             else:
-                await _respond(send, 405, b"method not allowed\n")
+                await respond(send, 405, b"method not allowed\n")
         except BlobPathError as error:
-            await _respond(send, 400, f"{error}\n".encode())
+            await respond(send, 400, f"{error}\n".encode())
 
 
 _PIECE = 1024 * 1024
@@ -119,7 +119,7 @@ async def _stream_upload(
 ) -> None:
     declared_size = headers.get("content-length", "")
     if declared_size.isdigit() and int(declared_size) > MAX_UPLOAD_BYTES:
-        await _respond(send, 413, b"object too large\n", close=True)
+        await respond(send, 413, b"object too large\n", close=True)
         return
     upload = await asyncio.to_thread(store.begin_upload, key)
     try:
@@ -131,7 +131,7 @@ async def _stream_upload(
             pending += message.get("body", b"")
             more = bool(message.get("more_body", False))
             if upload.size + len(pending) > MAX_UPLOAD_BYTES:
-                await _respond(send, 413, b"object too large\n", close=True)
+                await respond(send, 413, b"object too large\n", close=True)
                 return
             if len(pending) >= _PIECE or not more:
                 await asyncio.to_thread(upload.write, bytes(pending))
@@ -139,20 +139,20 @@ async def _stream_upload(
             if not more:
                 break
         if declared_md5 and base64.b64encode(upload.md5).decode() != declared_md5:
-            await _respond(send, 400, b"Content-MD5 does not match the body\n")
+            await respond(send, 400, b"Content-MD5 does not match the body\n")
             return
         if not await asyncio.to_thread(upload.commit):
-            await _respond(send, 409, b"the object exists with other content\n")
+            await respond(send, 409, b"the object exists with other content\n")
             return
     finally:
         await asyncio.to_thread(upload.discard)
-    await _respond(send, 200, b"")
+    await respond(send, 200, b"")
 
 
 async def _stream_download(store: LocalBlobStore, key: str, send: Send) -> None:
     handle = await asyncio.to_thread(store.open_object, key)
     if handle is None:
-        await _respond(send, 404, b"no such object\n")
+        await respond(send, 404, b"no such object\n")
         return
     try:
         size = os.fstat(handle.fileno()).st_size
@@ -176,9 +176,10 @@ async def _stream_download(store: LocalBlobStore, key: str, send: Send) -> None:
         handle.close()
 
 
-async def _respond(
+async def respond(
     send: Send, status: int, body: bytes, *, content_type: bytes = b"text/plain", close: bool = False
 ) -> None:
+    """A whole response of ``body`` (``close``: ask the client not to reuse the connection)."""
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     if close:  # the request body was not read to its end: do not read the rest as a next request
         headers.append((b"connection", b"close"))
@@ -186,11 +187,12 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-async def _redirect(send: Send, location: str) -> None:
+async def redirect(send: Send, location: str, status: int = 302) -> None:
+    """An empty redirect response to ``location``."""
     await send(
         {
             "type": "http.response.start",
-            "status": 302,
+            "status": status,
             "headers": [(b"location", location.encode()), (b"content-length", b"0")],
         }
     )

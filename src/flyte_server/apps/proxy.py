@@ -16,6 +16,7 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from flyte_server.app import redirect, respond
 from flyte_server.apps.supervisor import AppNotRunning, AppSupervisor
 from flyte_server.apps.upstream import UpstreamError, UpstreamPool, UpstreamRefused, UpstreamTimeout
 
@@ -128,7 +129,7 @@ class AppProxy:
                 tail = "/"
             else:
                 query = scope.get("query_string", b"").decode("latin-1")
-                await _redirect(send, f"{APPS_PREFIX}{name}/" + (f"?{query}" if query else ""))
+                await redirect(send, f"{APPS_PREFIX}{name}/" + (f"?{query}" if query else ""), status=307)
                 return
         if websocket:
             await self._websocket(scope, receive, send, name, tail)
@@ -354,23 +355,4 @@ def _watch_disconnect(receive: Receive, state: dict[str, bool]) -> asyncio.Task[
 
 
 async def _plain(send: Send, status: int, text: str) -> None:
-    body = text.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _redirect(send: Send, location: str) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 307,
-            "headers": [(b"location", location.encode()), (b"content-length", b"0")],
-        }
-    )
-    await send({"type": "http.response.body", "body": b""})
+    await respond(send, status, text.encode(), content_type=b"text/plain; charset=utf-8")
