@@ -51,7 +51,8 @@ spec comparison (tests/apps) serializes FastAPI apps."""
 
 
 def _has_reference(python: str) -> bool:
-    probe = f"import flyte, pandas, sys; sys.exit(0 if flyte.__version__ == {REFERENCE_VERSION!r} else 1)"
+    modules = ", ".join(("flyte", *REFERENCE_EXTRAS))
+    probe = f"import {modules}, sys; sys.exit(0 if flyte.__version__ == {REFERENCE_VERSION!r} else 1)"
     return subprocess.run([python, "-c", probe], capture_output=True, env=reference_env()).returncode == 0
 
 
