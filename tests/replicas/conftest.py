@@ -29,8 +29,13 @@ LEASE_SECONDS = 3.0
 
 
 def _psql(sql: str) -> None:
+    psql_in("postgres", sql)
+
+
+def psql_in(database: str, sql: str) -> None:
+    """Run ``sql`` in ``database`` as the superuser (fails the caller on an SQL error)."""
     subprocess.run(
-        ["psql", "-h", POSTGRES, "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql],
+        ["psql", "-h", POSTGRES, "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qc", sql],
         check=True,
         capture_output=True,
         timeout=60,

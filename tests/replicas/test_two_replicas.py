@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LEASE_SECONDS, Cluster
+from .conftest import LEASE_SECONDS, Cluster, psql_in
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]
 
@@ -54,11 +54,6 @@ def test_an_abort_sent_to_the_other_replica_stops_the_run(cluster: Cluster, tmp_
     assert _counts(markers) == {"root": 1, "0": 1, "1": 1, "2": 1}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known race (issue 14, open): in about 1 run of 3 the surviving replica reruns children the killed "
-    "one had already finished; it passed in two CI runs and failed in the third",
-)
 def test_a_killed_replica_s_run_is_finished_by_the_other_with_every_child_once(
     cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -76,6 +71,41 @@ def test_a_killed_replica_s_run_is_finished_by_the_other_with_every_child_once(
     assert counts.pop("root") >= 1
     assert counts == {str(i): 1 for i in range(n)}, "every child ran exactly once"
     assert "adopt" in cluster.b.log_tail(400)
+
+
+def test_a_child_launched_just_before_its_replica_died_runs_once(cluster: Cluster, pg_url: str, tmp_path: Path) -> None:
+    """The window between launching an attempt and committing it as RUNNING, held open.
+
+    A trigger in the database stalls replica a's commits of its children's attempt rows, so a's
+    children are launched while the store still says QUEUED; a dies in that window. b adopts the
+    run and sees QUEUED children: they must not have run in a's workers already.
+    """
+    database = pg_url.rsplit("/", 1)[1]
+    psql_in(
+        database,
+        "CREATE OR REPLACE FUNCTION stall_child_attempts() RETURNS trigger AS $$ BEGIN "
+        "IF NEW.action_name <> 'a0' THEN PERFORM pg_sleep(8); END IF; RETURN NEW; END $$ LANGUAGE plpgsql; "
+        "CREATE TRIGGER stall_child_attempts BEFORE INSERT ON attempts FOR EACH ROW "
+        "EXECUTE FUNCTION stall_child_attempts()",
+    )
+    markers = tmp_path / "markers"
+    n = 4
+    try:
+        run = _fan_out(cluster, cluster.a, markers, n, 0.5)
+        _wait_for_marks(markers, 1)  # the parent runs; its children are being launched
+        time.sleep(3.0)
+        started_on_a = sorted(_counts(markers))
+        cluster.a.kill9()
+    finally:
+        psql_in(database, "DROP TRIGGER IF EXISTS stall_child_attempts ON attempts")
+    try:
+        result = cluster.call(cluster.b, {"op": "wait", "run": run}, timeout=240)
+    finally:
+        cluster.a.start()
+    assert (result["phase"], result["values"]) == ("SUCCEEDED", [sum(range(n))]), (result, cluster.b.log_tail())
+    counts = _counts(markers)
+    assert counts.pop("root") >= 1
+    assert counts == {str(i): 1 for i in range(n)}, f"every child ran exactly once (started on a: {started_on_a})"
 
 
 def test_a_restarted_replica_leaves_the_other_replica_s_live_runs_alone(cluster: Cluster, tmp_path: Path) -> None:

@@ -201,6 +201,9 @@ class Engine:
             adopted = await self.replicas.start()
             if self.replicas.postgres:
                 self.writer.announce = self.replicas.payloads
+                record_before_start = getattr(self.executor, "record_before_start", None)
+                if record_before_start is not None:
+                    record_before_start()
         await recover(self, owner=self.replicas.id if self.replicas is not None else None)
         if self.replicas is not None:
             self.replicas.begin(adopted)

@@ -187,12 +187,17 @@ class Scheduler:
                 await self._handle(a, Outcome(succeeded=False, error=failure, retry="system"))
                 return
             a.process = process
-            machine.mark_running(
+            recorded = machine.mark_running(
                 a,
                 handle=process.id,
                 log_path=str(spec.log_path),
                 work_dir=str(spec.cwd),
             )
+            if getattr(process, "waits_to_begin", False):
+                # Replicas share the store: the attempt may start only once it is RUNNING there, or a
+                # replica adopting this run after a crash would find it QUEUED and run it again.
+                await recorded
+                process.begin()  # type: ignore[attr-defined]
             exit_code = await self.handlers.wait((a.key, a.attempt), process, machine.policy.kill_grace)
         else:
             a.process = process

@@ -141,6 +141,7 @@ class ContainerExecutor:
     ) -> None:
         self.name = runtime
         self.binary = shutil.which(runtime) or runtime
+        self._record_before_start = False
         self.worker_python = worker_python
         self.state_dir = state_dir
         self.work_root = work_root
@@ -210,6 +211,10 @@ class ContainerExecutor:
         return stdout.decode(errors="replace")
 
     # ------------------------------------------------------------------ lifecycle
+
+    def record_before_start(self, enabled: bool = True) -> None:
+        """Attempts in the warm containers' reused workers start only once recorded (see ``WorkerPool``)."""
+        self._record_before_start = enabled
 
     async def start(self) -> None:
         await self._cli("version", "--format", "{{.Client.Version}}", timeout=30)
@@ -450,6 +455,7 @@ class ContainerExecutor:
             zygote_client_env=self._client_env(self.base_env),
             spawn_fallback=False,
         )
+        pool.record_before_start(self._record_before_start)
         await pool.start()
         if not pool.warm:
             await pool.stop()

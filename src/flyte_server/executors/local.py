@@ -93,6 +93,10 @@ class LocalExecutor:
         self._zygote_failures = 0
         self._restart: asyncio.Task[None] | None = None
 
+    def record_before_start(self, enabled: bool = True) -> None:
+        """Attempts in reused workers start only after the server recorded them (see ``WorkerPool``)."""
+        self._pool.hold_until_recorded = enabled
+
     @property
     def warm(self) -> bool:
         """Whether attempts are forked from a warm worker now."""

@@ -74,6 +74,22 @@ class InProcessAttempt(ExitTracking):
         self.request_id = request_id
         self.outputs: bytes | None = None
         """A success's outputs, when the worker sent them instead of writing ``outputs.pb``."""
+        self.held: dict[str, Any] | None = None
+        """The run request, while the attempt waits for :meth:`begin` (see :attr:`WorkerPool.hold_until_recorded`)."""
+
+    @property
+    def waits_to_begin(self) -> bool:
+        """Whether the worker has not been sent this attempt yet: the caller records it, then calls :meth:`begin`."""
+        return self.held is not None
+
+    def begin(self) -> None:
+        """Send the held attempt to its worker (it starts now)."""
+        message, self.held = self.held, None
+        if message is None or self.done():
+            return
+        if not self.worker.send(message):
+            self.worker.attempts.pop(self.request_id, None)
+            self._set_exit(None)  # the worker went away meanwhile: a system failure, retried
 
     def acknowledge(self) -> None:
         """The outcome is committed: the worker may forget the outputs it sent."""
@@ -81,6 +97,10 @@ class InProcessAttempt(ExitTracking):
 
     async def terminate(self, grace: float) -> None:
         if self.done():
+            return
+        if self.held is not None:  # never sent: nothing runs
+            self.held = None
+            self.worker.finished(self.request_id, -signal.SIGTERM)
             return
         self.worker.send({"op": "cancel", "id": self.request_id})
         with contextlib.suppress(asyncio.TimeoutError):
@@ -117,30 +137,31 @@ class ReusedWorker:
     def load(self) -> int:
         return len(self.attempts) + self.reserved
 
-    def send(self, message: dict[str, Any]) -> None:
-        if self.writer is not None and not self.writer.is_closing():
-            self.writer.write(json.dumps(message).encode() + b"\n")
+    def send(self, message: dict[str, Any]) -> bool:
+        """Write ``message`` to the worker; whether it is still connected."""
+        if self.writer is None or self.writer.is_closing():
+            return False
+        self.writer.write(json.dumps(message).encode() + b"\n")
+        return True
 
-    async def run(self, spec: LaunchSpec, request_id: int) -> InProcessAttempt:
+    async def run(self, spec: LaunchSpec, request_id: int, *, hold: bool = False) -> InProcessAttempt:
+        """Give the worker an attempt; with ``hold``, only once the caller calls ``begin()``."""
         attempt = InProcessAttempt(self, request_id)
         self.attempts[request_id] = attempt
         # The worker's own environment is the rest (``reuse_key`` grouped the attempts by it).
         env = {key: spec.env[key] for key in PER_ATTEMPT_ENV if key in spec.env}
-        self.send(
-            {
-                "op": "run",
-                "id": request_id,
-                "argv": spec.argv,
-                "env": env,
-                "log": str(spec.log_path),
-                "inline_outputs": self.pool.inline_outputs,
-                "ack": True,
-                "journal": str(spec.cwd),
-            }
-        )
-        if self.writer is None or self.writer.is_closing():
-            attempt._set_exit(None)
-            self.attempts.pop(request_id, None)
+        attempt.held = {
+            "op": "run",
+            "id": request_id,
+            "argv": spec.argv,
+            "env": env,
+            "log": str(spec.log_path),
+            "inline_outputs": self.pool.inline_outputs,
+            "ack": True,
+            "journal": str(spec.cwd),
+        }
+        if not hold:
+            attempt.begin()
         return attempt
 
     def finished(self, request_id: int, code: int | None, outputs: bytes | None = None) -> None:
@@ -194,6 +215,12 @@ class WorkerPool:
         self.idle_seconds = idle_seconds
         self.inline_outputs = inline_outputs
         """Outputs up to this many bytes come back with the attempt's result (0: always ``outputs.pb``)."""
+        self.hold_until_recorded = False
+        """Attempts wait for ``begin()`` (after the server committed them as RUNNING) before they start.
+
+        Set when replicas share the database: a replica that adopts the runs of a dead one trusts
+        the store, and an attempt that began before its RUNNING row was committed would look
+        QUEUED there and run again."""
         self.zygote: Zygote | None = None
         self._socket = f"@flyte-server-{os.getpid()}-{secrets.token_hex(6)}"
         self._server: asyncio.AbstractServer | None = None
@@ -288,7 +315,7 @@ class WorkerPool:
         if worker.gone:
             return None
         self._next_request += 1
-        return await worker.run(spec, self._next_request)
+        return await worker.run(spec, self._next_request, hold=self.hold_until_recorded)
 
     def _make_room(self) -> bool:
         """Whether one more worker fits under ``max_workers``, retiring the longest-idle one if needed."""
