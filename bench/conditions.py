@@ -1,12 +1,14 @@
 """Runs waiting on conditions: worker processes and server memory they hold, and how fast a signal
 resumes the waiting task.
 
-    python bench/conditions.py [--runs 1000]
+    python bench/conditions.py [--runs 1000] [--park-after SECONDS|off]
 
 Starts a server (workers: our runtime), starts RUNS runs that each wait on a condition, then prints
 the live worker processes under the server's data directory and the server's RSS before and while
-they wait; then signals conditions one at a time and prints the time from ``SignalEvent`` to the
-run's SUCCEEDED (the waiting task got the value, returned, and its outputs were committed).
+they wait (as soon as every condition exists, and again once the waits have parked: see
+``FLYTE_SERVER_PARK_AFTER``, default 2 s; ``off`` keeps every wait in its process); then signals
+conditions one at a time and prints the time from ``SignalEvent`` to the run's SUCCEEDED (the
+waiting task got the value, returned, and its outputs were committed).
 Targets (issue 16): no worker processes, <= 50 MB extra server memory, <= 100 ms to resume.
 """
 
@@ -55,9 +57,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--resumes", type=int, default=20)
+    parser.add_argument("--park-after", default="2", help="FLYTE_SERVER_PARK_AFTER of the server (seconds, or off)")
     options = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-conditions-"))
-    server, port = start_server(root, sys.executable, workers=8)
+    server, port = start_server(root, sys.executable, workers=8, env={"FLYTE_SERVER_PARK_AFTER": options.park_after})
+    print(f"server: --workers 8, FLYTE_SERVER_PARK_AFTER={options.park_after}")
     try:
         import hitl_wf
 
@@ -78,7 +82,12 @@ def main() -> None:
             time.sleep(0.5)
         print(f"runs waiting on a condition: {len(waiting)}/{len(runs)}")
         workers, workers_mb = _workers_under(root / "data")
-        print(f"worker processes while they wait: {workers} ({workers_mb:.0f} MB PSS together)")
+        print(f"worker processes as the last condition appears: {workers} ({workers_mb:.0f} MB PSS together)")
+        settle = time.monotonic() + 60
+        while workers and time.monotonic() < settle:
+            time.sleep(1)
+            workers, workers_mb = _workers_under(root / "data")
+        print(f"worker processes while they wait, after up to 60 s: {workers} ({workers_mb:.0f} MB PSS together)")
         print(
             f"server RSS: {baseline:.0f} MB before, {_rss_mb(server.pid):.0f} MB while they wait "
             f"(+{_rss_mb(server.pid) - baseline:.0f} MB)"

@@ -28,7 +28,9 @@ def test_kill_9_while_100_runs_wait(hitl_root: Path, monkeypatch: pytest.MonkeyP
         data_dir=hitl_root / "restart",
         worker_python=sys.executable,
         workers=4,
-        extra_env={"FLYTE_SERVER_WEBHOOK_SECRET": WEBHOOK_SECRET},
+        # Waits stay in their processes here (the workers outlive the server); test_parking.py
+        # covers parked waits across a kill -9.
+        extra_env={"FLYTE_SERVER_WEBHOOK_SECRET": WEBHOOK_SECRET, "FLYTE_SERVER_PARK_AFTER": "off"},
     )
     server.start()
     try:

@@ -63,6 +63,7 @@ _SERVER_GROUPS: list[dict[str, Any]] = [
         "options": [
             "--executor",
             "--workers",
+            "--park-after",
             "--worker-python",
             "--worker-user",
             "--worker-s3-access-key-id",

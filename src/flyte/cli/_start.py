@@ -154,6 +154,15 @@ def start() -> None:
     help="Local executor: fail tasks whose image has layers a virtualenv cannot hold (apt packages, commands, "
     "Dockerfile bases) instead of running them in a venv of the image's Python packages.",
 )
+@click.option(
+    "--park-after",
+    metavar="SECONDS|off",
+    expose_value=False,
+    callback=lambda _ctx, _param, value: _park_after(value),
+    help="A task waiting on a condition or a durable sleep longer than this ends its attempt and is relaunched "
+    "(replayed) when it may go on, holding no process meanwhile; 'off' keeps waits in their processes.  "
+    "[default: 2, or FLYTE_SERVER_PARK_AFTER]",
+)
 @click.pass_context
 def server(
     ctx: click.Context,
@@ -257,6 +266,23 @@ def _strict_images(value: bool) -> None:
         import os
 
         os.environ["FLYTE_STRICT_IMAGES"] = "1"
+
+
+def _park_after(value: str | None) -> None:
+    """--park-after: the server's launcher reads FLYTE_SERVER_PARK_AFTER (flyte_server.engine.launch)."""
+    if value is None:
+        return
+    cleaned = value.strip().lower()
+    if cleaned not in ("off", "never"):
+        try:
+            float(cleaned)
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r} is neither a number of seconds nor 'off'", param_hint="--park-after"
+            ) from None
+    import os
+
+    os.environ["FLYTE_SERVER_PARK_AFTER"] = cleaned
 
 
 def _is_loopback(host: str) -> bool:

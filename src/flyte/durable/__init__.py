@@ -99,14 +99,33 @@ class _Durable(Generic[T]):
         return f"<flyte.durable.{self.__name__}>"
 
 
+def _park_if_long(wake_at: float) -> None:
+    """On a server that parks waits: end the attempt now when the sleep outlasts the grace period.
+
+    The start of the sleep is a recorded trace, so the relaunched attempt sleeps only what is left.
+    """
+    from flyte._internal import parking
+
+    grace = parking.park_after()
+    state = current_state()
+    if grace is None or state is None or state.in_trace:
+        return
+    if wake_at - _clock.time() > grace:
+        raise parking.Parked(wake_at=wake_at)
+
+
 async def _sleep_async(seconds: float) -> None:
-    remaining = await sleep_started() + float(seconds) - _clock.time()
+    wake_at = await sleep_started() + float(seconds)
+    _park_if_long(wake_at)
+    remaining = wake_at - _clock.time()
     if remaining > 0:
         await asyncio.sleep(remaining)
 
 
 def _sleep_blocking(seconds: float) -> None:
-    remaining = sleep_started_blocking() + float(seconds) - _clock.time()
+    wake_at = sleep_started_blocking() + float(seconds)
+    _park_if_long(wake_at)
+    remaining = wake_at - _clock.time()
     if remaining > 0:
         _clock.sleep(remaining)
 

@@ -169,6 +169,7 @@ class Engine:
                 executor=config.executor,
             ),
         )
+        self.machine.on_wake = self.scheduler.discard_parked
         self.submit = SubmitService(self)
         self.conditions = Conditions(self)
         self.notifier = Notifier(self)

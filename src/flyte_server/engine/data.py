@@ -103,6 +103,12 @@ class DataAccess:
             raise ValueError(f"{uri!r} is not a location of this server's store")
         await self.blobs.put(key, data)
 
+    async def delete(self, uri: str) -> None:
+        """Remove the object at ``uri`` if it is one of the store's (nothing there is fine)."""
+        key = self.blobs.key_of(uri)
+        if key is not None:
+            await self.blobs.delete(key)
+
     async def attempt_files(self, output_dir: str) -> tuple[bytes | None, bytes | None, bool]:
         """``error.pb`` and ``outputs.pb`` of an attempt, and whether it left a ``report.html``."""
         path = _local_path(output_dir)

@@ -9,6 +9,7 @@ environment is the worker base (storage settings, this server's address), then t
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import re
 import sys
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 from flyteidl2.core import security_pb2
 
+from flyte._internal.parking import PARK_AFTER_ENV
 from flyte._internal.runtime.storage import INLINE_LIMIT_ENV
 from flyte_server.engine.data import INLINE_DATA_MAX
 from flyte_server.engine.model import ActionState
@@ -27,7 +29,9 @@ from flyte_server.executors.resources import resources_of
 from flyte_server.isolation import inherited_environment
 from flyte_server.secrets import secret_env_vars
 
-__all__ = ["Launcher", "PrepareError", "SecretResolver", "rfc3339", "substitute"]
+__all__ = ["Launcher", "PrepareError", "SecretResolver", "park_after_seconds", "rfc3339", "substitute"]
+
+logger = logging.getLogger(__name__)
 
 SecretResolver = Callable[[str, str, Sequence[security_pb2.Secret]], Awaitable[dict[str, str]]]
 
@@ -35,6 +39,27 @@ RAW_CONTAINER = "raw-container"
 """The template type of ``flyte.extras.ContainerTask`` (a command in an image, inputs and outputs as files)."""
 
 _TEMPLATE = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+
+
+_DEFAULT_PARK_AFTER = 2.0
+
+
+def park_after_seconds() -> float | None:
+    """``FLYTE_SERVER_PARK_AFTER``: seconds a wait stays in its process before the attempt parks.
+
+    Default 2; ``off`` (or a negative number) keeps every wait in its process.
+    """
+    value = os.environ.get("FLYTE_SERVER_PARK_AFTER", "").strip().lower()
+    if not value:
+        return _DEFAULT_PARK_AFTER
+    if value in ("off", "never", "no", "false"):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        logger.warning("FLYTE_SERVER_PARK_AFTER=%r is not a number of seconds: using %g", value, _DEFAULT_PARK_AFTER)
+        return _DEFAULT_PARK_AFTER
+    return seconds if seconds >= 0 else None
 
 
 class PrepareError(RuntimeError):
@@ -133,6 +158,9 @@ class Launcher:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        park_after = park_after_seconds()
+        if park_after is not None:
+            env[PARK_AFTER_ENV] = f"{park_after:g}"
         return env
 
     def work_dir(self, a: ActionState, attempt: int | None = None) -> Path:

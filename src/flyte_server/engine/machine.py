@@ -13,6 +13,13 @@ ends, its non-terminal descendants are aborted and their processes stopped.
 
 Slots: an action holds a worker slot while its process runs, except while it waits on children
 of its own (otherwise a chain of nested calls deeper than the slot count would deadlock).
+
+Parking: an attempt that only waits (for a condition, or a long ``flyte.durable.sleep``) may end
+with ``parked.json`` instead (:mod:`flyte._internal.parking`). Its row closes PAUSED, the action
+stays RUNNING with no process and no slot, and it goes back to QUEUED (same attempt number, no
+failure counted: ``attempt_number`` in the task stays what it was) once a condition it named ends
+or its wake time passes; the relaunch replays the task to where the parked run of it stopped.
+Abort, deadline and runtime timeout apply while parked as while the process waited.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +39,7 @@ from flyte_server.engine.model import (
     ABORTED,
     FAILED,
     INITIALIZING,
+    PAUSED,
     QUEUED,
     RUNNING,
     SUCCEEDED,
@@ -110,6 +118,8 @@ class ActionMachine:
         self._on_slots_freed = on_slots_freed
         self._kills: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.on_wake: Callable[[ActionState], Awaitable[None]] | None = None
+        """Called before a parked action is queued again (the scheduler removes its ``parked.json``)."""
 
     # ------------------------------------------------------------------ slots
 
@@ -162,6 +172,8 @@ class ActionMachine:
         if parent is not None:
             parent.children.discard(a.key.name)
             self.recount(parent)
+            if parent.parked_on is not None and a.key.name in parent.parked_on:
+                self.spawn(self.wake(parent), name=f"wake-{parent.key}")
         if a.run.active <= 0:
             self.runs.pop(a.run.key, None)
 
@@ -458,6 +470,54 @@ class ActionMachine:
         op.add(*store.action_update(a.key, values))
 
         logger.info("retrying %s as attempt %d: %s", a.key, a.attempt, error.message.splitlines()[:1])
+        await self.writer.write(op, [_event(a)])
+        if self.actions.get(a.key) is a and a.phase == QUEUED:
+            self._on_ready(a)
+
+    async def park(self, a: ActionState, *, conditions: tuple[str, ...], wake_us: int) -> None:
+        """The attempt parked: close its row PAUSED; relaunch once a condition ends or at ``wake_us``."""
+        stamp = now_us()
+        close = self._close_attempt_op(a, PAUSED, stamp, None, "")
+        a.process = None
+        a.parked_on = frozenset(conditions)
+        if close is not None:
+            op = Statements()
+            op.add(*close)
+            await self.writer.write(op, [])
+        if not self.is_current(a) or a.parked_on is None:
+            return
+        run_key = a.run.key
+        ended = [name for name in conditions if ActionKey(*run_key, name) not in self.actions]
+        if ended or (not conditions and wake_us <= stamp):
+            await self.wake(a)
+        elif wake_us:
+            self._later(a, "wake", (wake_us - now_us()) / 1e6, lambda: self.spawn(self.wake(a), name=f"wake-{a.key}"))
+        logger.info("%s parked (attempt %d) until %s", a.key, a.attempt, ", ".join(conditions) or f"{wake_us} µs")
+
+    async def wake(self, a: ActionState) -> None:
+        """Relaunch a parked action: the same attempt again (a replay, not a retry: its number stays)."""
+        if a.parked_on is None or not self.is_current(a):
+            return
+        a.parked_on = None
+        timer = a.timers.pop("wake", None)
+        if timer is not None:
+            timer.cancel()
+        if self.on_wake is not None:
+            await self.on_wake(a)  # the parked.json goes before the action is queued again
+        if not self.is_current(a):
+            return
+        stamp = now_us()
+        a.phase = QUEUED
+        a.queued_us = stamp
+        a.waiting_since_us = 0
+        a.waiting_marked = False
+        a.attempt_started_us = 0
+        a.process = None
+        a.transitions = []
+        a.not_before_us = 0
+        values = {"phase": QUEUED, "queued_us": stamp, "not_before_us": 0, "updated_us": stamp}
+        op = Statements()
+        op.add(*store.action_update(a.key, values))
         await self.writer.write(op, [_event(a)])
         if self.actions.get(a.key) is a and a.phase == QUEUED:
             self._on_ready(a)

@@ -48,6 +48,7 @@ SUCCEEDED = phase_pb2.ACTION_PHASE_SUCCEEDED
 FAILED = phase_pb2.ACTION_PHASE_FAILED
 ABORTED = phase_pb2.ACTION_PHASE_ABORTED
 TIMED_OUT = phase_pb2.ACTION_PHASE_TIMED_OUT
+PAUSED = phase_pb2.ACTION_PHASE_PAUSED
 
 TASK = run_definition_pb2.ACTION_TYPE_TASK
 TRACE = run_definition_pb2.ACTION_TYPE_TRACE
@@ -172,6 +173,8 @@ class ActionState:
     """The current attempt's phase history: [phase, start µs, end µs (0: ongoing)]."""
     reattach: Any = None
     """An attempt handle found at start-up, to wait on instead of launching."""
+    parked_on: frozenset[str] | None = None
+    """While parked (no attempt runs, see :mod:`flyte._internal.parking`): the conditions whose end relaunches it."""
 
     @property
     def is_root(self) -> bool:

@@ -8,6 +8,7 @@ a crash, a signal, a non-zero exit, or a worker that vanished.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from flyteidl2.core import execution_pb2
 from flyteidl2.workflow import run_definition_pb2
 from google.protobuf.message import DecodeError
 
+from flyte._internal.parking import PARKED_FILE
 from flyte_server.engine.data import DataAccess
 from flyte_server.engine.model import ActionState, error_info
 from flyte_server.isolation import open_worker_file
@@ -37,6 +39,29 @@ class Outcome:
     error: run_definition_pb2.ErrorInfo | None = None
     retry: str | None = None
     """``"user"`` or ``"system"`` when the failure may be retried (budget permitting)."""
+    parked: Parking | None = None
+    """The attempt parked: it waits for these conditions or this time, holding no process."""
+
+
+@dataclass
+class Parking:
+    """What a parked attempt waits for (its ``parked.json``)."""
+
+    conditions: tuple[str, ...] = ()
+    wake_us: int = 0
+
+    @classmethod
+    def parse(cls, data: bytes) -> Parking | None:
+        """The document the runtime wrote, or ``None`` when it is not one."""
+        try:
+            document = json.loads(data)
+            conditions = tuple(str(name) for name in document.get("conditions") or ())
+            wake_at = float(document.get("wake_at") or 0)
+        except (ValueError, TypeError, AttributeError):
+            return None
+        if not conditions and wake_at <= 0:
+            return None
+        return cls(conditions=conditions, wake_us=int(wake_at * 1e6))
 
 
 def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
@@ -93,6 +118,10 @@ async def classify(data: DataAccess, a: ActionState, *, exit_code: int | None, l
     report_uri = f"{output_dir}/report.html" if has_report else ""
     if outputs is not None:
         return Outcome(succeeded=True, output_uri=output_dir, outputs=outputs, report_uri=report_uri)
+    parked_bytes = await data.read(f"{output_dir}/{PARKED_FILE}")
+    parked = Parking.parse(parked_bytes) if parked_bytes is not None else None
+    if parked is not None:
+        return Outcome(succeeded=False, parked=parked)
     template = a.template
     declares_outputs = template is not None and len(template.interface.outputs.variables) > 0
     if exit_code == 0 and not declares_outputs and a.spec is not None and template is not None:

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from flyte_server.engine.conditions import CONDITION
 from flyte_server.engine.model import (
     INITIALIZING,
+    PAUSED,
     QUEUED,
     ROOT_ACTION,
     RUNNING,
@@ -175,8 +176,9 @@ async def recover(
             a.attempt_started_us = attempt.started_us
             a.attempt_row = True
             a.transitions = json.loads(attempt.transitions or "[]")
-            process = await engine.executor.reattach(attempt.handle) if attempt.handle else None
-        if process is None:
+            if attempt.phase != PAUSED:  # a parked attempt is over: its parked.json decides
+                process = await engine.executor.reattach(attempt.handle) if attempt.handle else None
+        if process is None and (attempt is None or attempt.phase != PAUSED):
             process = live.get(identity)
         if process is not None:
             claimed.add(identity)

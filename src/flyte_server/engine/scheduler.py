@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 
+from flyte._internal.parking import PARKED_FILE
 from flyte_server.engine.cache import CacheManager
 from flyte_server.engine.data import DataAccess, inline_uri
 from flyte_server.engine.launch import Launcher, PrepareError
@@ -223,6 +224,8 @@ class Scheduler:
             return
         if getattr(process, "uses_work_dir", True):
             self._clean_work_dir(a)
+        if outcome.parked is not None:  # nothing of this run may need its reused worker for a while
+            getattr(process, "retire_worker_if_idle", _no_op)()
         await self._handle(a, outcome)
 
     async def _wait_reattached(self, a: ActionState, process: AttemptHandle) -> int | None:
@@ -268,6 +271,9 @@ class Scheduler:
 
     async def _handle(self, a: ActionState, outcome: Outcome) -> None:
         machine = self.machine
+        if outcome.parked is not None:
+            await machine.park(a, conditions=outcome.parked.conditions, wake_us=outcome.parked.wake_us)
+            return
         if outcome.succeeded:
             if a.cacheable and outcome.outputs is not None:
                 stored = await self.cache.put(a, outputs=outcome.outputs, output_uri=outcome.output_uri)
@@ -286,6 +292,13 @@ class Scheduler:
             outcome.error.message += f" (after {a.attempt} attempts)"
         await machine.fail(a, outcome.error)
         await self.cache.release(a)
+
+    async def discard_parked(self, a: ActionState) -> None:
+        """Remove a parked attempt's ``parked.json`` before it is relaunched (its outcome is decided anew)."""
+        try:
+            await self.data.delete(f"{a.output_dir()}/{PARKED_FILE}")
+        except OSError as error:  # left behind, it would park the next run of the attempt again
+            logger.warning("cannot remove the parked.json of %s: %s", a.key, error)
 
     def _clean_work_dir(self, a: ActionState) -> None:
         import shutil

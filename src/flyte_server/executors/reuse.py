@@ -91,6 +91,13 @@ class InProcessAttempt(ExitTracking):
             self.worker.attempts.pop(self.request_id, None)
             self._set_exit(None)  # the worker went away meanwhile: a system failure, retried
 
+    def retire_worker_if_idle(self) -> None:
+        """Let the worker exit now if it runs nothing else (its attempt parked: it would only idle)."""
+        worker = self.worker
+        if not worker.attempts and not worker.reserved and not worker.retiring:
+            worker.retiring = True
+            worker.send({"op": "exit"})
+
     def acknowledge(self) -> None:
         """The outcome is committed: the worker may forget the outputs it sent."""
         self.worker.send({"op": "ack", "id": self.request_id})

@@ -91,3 +91,15 @@ async def echo(x: int) -> int:
 @env.task
 async def boom() -> int:
     raise ValueError("boom on purpose")
+
+
+@env.task
+async def doze(seconds: float) -> float:
+    """Sleeps durably; returns how long the sleep took from its recorded start (a replay sleeps only the rest)."""
+    import time
+
+    import flyte.durable
+
+    started = await flyte.durable.time.aio()
+    await flyte.durable.sleep.aio(seconds)
+    return time.time() - started

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flyte._internal import parking
 from flyte._internal.runtime import storage
 
 if TYPE_CHECKING:
@@ -338,6 +339,12 @@ async def run_action(options: ActionOptions, service: ActionService | None = Non
             )
             task = await _load_task(options)
             await _execute(options, task, controller, report)
+        except parking.Parked as parked:
+            logger.info("Action %s parks: %s", options.action_name, parked)
+            await storage.write_bytes(
+                storage.join(options.outputs_path, parking.PARKED_FILE), parking.parked_document(parked)
+            )
+            return False
         except Exception as error:
             _log_failure(options.action_name, error)
             await write_error(options, error)

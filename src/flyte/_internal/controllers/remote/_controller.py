@@ -29,6 +29,7 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 
 from flyte._context import ExecutionState, current_state
+from flyte._internal import parking
 from flyte._internal.controllers import TraceCall, TraceRecord
 from flyte._internal.controllers.remote._informer import Informer
 from flyte._internal.runtime import storage
@@ -389,7 +390,14 @@ class RemoteController:
         if condition._action_name is None:
             raise RuntimeError(f"Condition '{condition.name}' was not registered: create it with flyte.new_condition")
         informer = await self._informer(state.task_context.action)
-        update = await informer.wait(condition._action_name)
+        grace = None if state.in_trace else parking.park_after()
+        if grace is None:
+            update = await informer.wait(condition._action_name)
+        else:
+            try:
+                update = await asyncio.wait_for(informer.wait(condition._action_name), timeout=grace)
+            except asyncio.TimeoutError:
+                raise parking.Parked(conditions=(condition._action_name,)) from None
         message = update.error.message if update.HasField("error") else ""
         if update.phase == _ABORTED:
             raise ActionAbortedError(f"Condition '{condition.name}' was aborted" + (f": {message}" if message else ""))
