@@ -110,12 +110,16 @@ import json
 import sys
 
 import flyte
+import flyte.models
+import flyte.notify
 
 import console_e2e
 
 flyte.init_from_api_key(project=sys.argv[1], domain=sys.argv[2])
 flyte.deploy(console_e2e.env)
-failed = flyte.run(console_e2e.boom, x=7)
+# Port 9 (discard) refuses: the delivery log shows the webhook's failed attempts.
+hook = flyte.notify.Webhook(on_phase=flyte.models.ActionPhase.FAILED, url="http://127.0.0.1:9/hook")
+failed = flyte.with_runcontext(notifications=hook).run(console_e2e.boom, x=7)
 failed.wait()
 print(json.dumps({"failed": failed.name}))
 """

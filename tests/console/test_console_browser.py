@@ -339,6 +339,17 @@ def test_answer_and_reject_conditions_by_clicking(browser: Browser, console: Con
     assert run != rejected
 
 
+def test_the_run_page_shows_the_notification_delivery_log(browser: Browser, console: ConsoleSession) -> None:
+    """The failed run has a flyte.notify webhook rule to a port that refuses: its delivery shows, with its status."""
+    browser.open(f"{console.url}/v2#/runs/{console.failed_run}")
+    line = browser.wait(
+        lambda: [text for text in browser.texts("#run-notifications li") if "webhook" in text],
+        "the delivery log in the run's summary",
+    )[0]
+    assert line.startswith("FAILED webhook http://127.0.0.1:9/hook: "), line
+    assert line.split(": ", 1)[1].split()[0] in ("pending", "failed"), line
+
+
 def test_a_viewer_sees_no_buttons_that_change_things(browser: Browser, console: ConsoleSession) -> None:
     created = console.call("flyte.auth.ApiKeyService", "CreateApiKey", {"name": "console-viewer", "role": "viewer"})
     assert created.status_code == 200, created.text

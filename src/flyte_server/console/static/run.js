@@ -340,11 +340,22 @@
         ...entry("Started", C.formatTime(details.status?.startTime)),
         ...entry("Duration", C.formatDuration(C.elapsedMs({ ...details.status }))),
         ...entry("Actions", String(actions.length || "…")),
+        ...notificationsEntry(entry),
       );
       const message = C.errorText(details.errorInfo) || details.abortInfo?.reason || "";
       runError.textContent = message;
       runError.hidden = !message;
       renderRunActions(details);
+    }
+
+    // flyte.notify's delivery log: the server sends it as run annotations "flyte.notify/<rule>".
+    function notificationsEntry(entry) {
+      const values = runDetails?.runSpec?.annotations?.values || {};
+      const lines = Object.keys(values)
+        .filter((key) => key.startsWith("flyte.notify/"))
+        .sort((a, b) => Number(a.slice(13)) - Number(b.slice(13)))
+        .map((key) => h("li", {}, values[key]));
+      return lines.length ? entry("Notifications", h("ul", { id: "run-notifications" }, ...lines)) : [];
     }
 
     let runActionsState = "";
