@@ -5,16 +5,21 @@ long ``flyte.durable.sleep``, ends its attempt after half a second (PAUSED, ``pa
 the server relaunches it as the next attempt when the condition ends or the sleep is over. The
 relaunched attempt replays the task: the condition and the durable readings are found again, so
 it goes on with the value (or the rest of the sleep). kill -9 of the server while runs are parked
-loses nothing.
+loses nothing, nor does it lose a condition's webhook delivery: it is sent again after the restart.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from e2e.helpers import DOMAIN, PROJECT, ServerProcess
@@ -109,3 +114,59 @@ def test_a_long_durable_sleep_parks_and_wakes_after_its_time(
     assert 4.0 <= slept < 30, slept
     assert time.monotonic() - began >= 4.0
     assert flyte.remote.Action.get(run.name, "a0").attempts == 1
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """Answers 503 until ``healthy`` is set, then resolves the condition through its callback."""
+
+    deliveries: list[str] = []
+    healthy = threading.Event()
+
+    def do_POST(self) -> None:
+        document = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _Flaky.deliveries.append(self.headers["X-Flyte-Delivery"])
+        if not _Flaky.healthy.is_set():
+            self.send_response(503)
+            self.end_headers()
+            return
+        self.send_response(204)
+        self.end_headers()
+        threading.Thread(
+            target=lambda: httpx.post(document["callback"], json={"value": "yes"}, timeout=30), daemon=True
+        ).start()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_webhook_cut_off_by_kill_9_is_sent_again_after_the_restart(
+    parking_server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flyte
+    import flyte.remote
+    from flyte.cli._loader import load_module
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    server = parking_server
+    try:
+        monkeypatch.chdir(PROGRAMS)
+        flyte.init(endpoint=server.endpoint, insecure=True, project=PROJECT, domain=DOMAIN)
+        module = load_module(PROGRAMS / "hitl_wf.py")
+        run = flyte.run(module.hooked, url=f"http://127.0.0.1:{receiver.server_address[1]}/hook")
+        deadline = time.monotonic() + 90
+        while not _Flaky.deliveries:
+            assert time.monotonic() < deadline, "the webhook was never called"
+            time.sleep(0.1)
+        server.kill9()  # its retries of the delivery die with it
+        before = len(_Flaky.deliveries)
+        _Flaky.healthy.set()
+        server.start()
+        remote = flyte.remote.Run.get(run.name)
+        remote.wait(quiet=True)
+        assert list(remote.outputs()) == ["got yes"]
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+    assert len(_Flaky.deliveries) > before, "no delivery after the restart"
+    assert len(set(_Flaky.deliveries)) == 1, f"one delivery id for one condition: {set(_Flaky.deliveries)}"

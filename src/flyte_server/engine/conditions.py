@@ -20,6 +20,8 @@ When the spec names a webhook, the engine POSTs the payload (``{callback_uri}`` 
 string) with an HMAC-SHA256 signature of ``"<timestamp>.<body>"`` in ``X-Flyte-Signature``
 (``sha256=<hex>``), retrying transport errors, 429 and 5xx with exponential backoff (tenacity).
 The callback URI carries a signed token naming the condition: whoever holds it may resolve it.
+Delivery is at least once: after a restart, every waiting condition's webhook is sent again, with
+the same ``X-Flyte-Delivery`` id (derived from the condition), so a receiver can tell a resend.
 """
 
 from __future__ import annotations
@@ -356,6 +358,9 @@ class Conditions:
         except DecodeError:
             condition = run_definition_pb2.ConditionAction()
         self._arm_timeout(a, condition)
+        if condition.HasField("webhook") and condition.webhook.url:
+            # At least once: the delivery may have been cut off by the restart (same X-Flyte-Delivery).
+            machine.spawn(self._deliver_webhook(key, condition), name=f"condition-webhook-{key}")
 
     def _arm_timeout(self, a: ActionState, condition: run_definition_pb2.ConditionAction) -> None:
         if not condition.HasField("timeout"):
@@ -447,7 +452,8 @@ class Conditions:
                 "callback_uri": callback,
             }
         body = json.dumps(payload, sort_keys=True).encode()
-        delivery = secrets.token_hex(8)
+        # The same id on every delivery of this condition (a resend after a restart too): receivers dedupe on it.
+        delivery = hmac.new(self.secret, ("delivery\0" + "\0".join(key)).encode(), hashlib.sha256).hexdigest()[:16]
 
         async def post(client: httpx.AsyncClient) -> None:
             stamp = str(int(time.time()))
