@@ -444,16 +444,8 @@ class ActionMachine:
             a.user_failures += 1
             delay = self._backoff(a)
         a.attempt += 1
-        a.phase = QUEUED
-        a.queued_us = stamp
-        a.waiting_since_us = 0
-        a.waiting_marked = False
-        a.attempt_started_us = 0
-        a.process = None
         a.attempt_row = False
-        a.transitions = []
-        a.not_before_us = stamp + int(delay * 1e6)
-        self._arm_queued_timeout(a)
+        self._back_to_queue(a, stamp, not_before_us=stamp + int(delay * 1e6))
         values = {
             "phase": QUEUED,
             "attempts": a.attempt,
@@ -507,6 +499,16 @@ class ActionMachine:
         if not self.is_current(a):
             return
         stamp = now_us()
+        self._back_to_queue(a, stamp, not_before_us=0)
+        values = {"phase": QUEUED, "queued_us": stamp, "not_before_us": 0, "updated_us": stamp}
+        op = Statements()
+        op.add(*store.action_update(a.key, values))
+        await self.writer.write(op, [_event(a)])
+        if self.actions.get(a.key) is a and a.phase == QUEUED:
+            self._on_ready(a)
+
+    def _back_to_queue(self, a: ActionState, stamp: int, *, not_before_us: int) -> None:
+        """Make ``a`` QUEUED for its next launch (a retry's next attempt, or a parked attempt again)."""
         a.phase = QUEUED
         a.queued_us = stamp
         a.waiting_since_us = 0
@@ -514,13 +516,8 @@ class ActionMachine:
         a.attempt_started_us = 0
         a.process = None
         a.transitions = []
-        a.not_before_us = 0
-        values = {"phase": QUEUED, "queued_us": stamp, "not_before_us": 0, "updated_us": stamp}
-        op = Statements()
-        op.add(*store.action_update(a.key, values))
-        await self.writer.write(op, [_event(a)])
-        if self.actions.get(a.key) is a and a.phase == QUEUED:
-            self._on_ready(a)
+        a.not_before_us = not_before_us
+        self._arm_queued_timeout(a)
 
     def _backoff(self, a: ActionState) -> float:
         template = a.template
