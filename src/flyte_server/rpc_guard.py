@@ -207,8 +207,31 @@ class RpcGuard:
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, kind: str, headers: dict[str, str]) -> None:
         guarded = _HeldSend(send)
+        gone = False
+        if kind != UNARY:
+            # connectrpc notices a client that left a server stream only when the stream yields its
+            # next message: a watch with nothing new to say (a parked task's, say) would hold its
+            # request task, and a connection slot, until the run ends. Stop it as soon as the
+            # client's disconnect arrives (connectrpc reads it through this receive).
+            request_task = asyncio.current_task()
+            plain_receive = receive
+
+            async def receive() -> Message:
+                nonlocal gone
+                message = await plain_receive()
+                if message["type"] == "http.disconnect" and not gone and request_task is not None:
+                    gone = True
+                    request_task.cancel()
+                return message
+
         try:
             await self.app(scope, receive, guarded)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not gone or current is None:
+                raise
+            current.uncancel()  # the cancellation was ours: the client is gone, there is nobody to answer
+            return
         except ConnectError:
             await guarded.flush()  # connectrpc re-raises a cancelled stream after answering it
             return

@@ -330,3 +330,33 @@ def test_a_large_signed_upload_streams_to_disk(server_subprocess: Callable[..., 
     other = httpx.put(signed["signedUrl"], content=b"x" * 1000, headers=signed.get("headers", {}), timeout=30)
     assert other.status_code == 400
     assert stored.stat().st_size == count * len(block)
+
+
+WATCH_RUNS = "/flyteidl2.workflow.RunService/WatchRuns"
+
+
+def _abandoned_watch(url: str) -> None:
+    """Open a WatchRuns stream, read its first message, and leave without a word (the stream stays idle)."""
+    request = json.dumps({"projectId": {"name": "flytesnacks", "domain": "development"}}).encode()
+    envelope = struct.pack(">BI", 0, len(request)) + request
+    with httpx.Client(timeout=30) as client:
+        with client.stream(
+            "POST", url + WATCH_RUNS, content=envelope, headers={"content-type": "application/connect+json"}
+        ) as response:
+            assert response.status_code == 200
+            next(response.iter_raw())
+
+
+def test_watch_streams_a_client_abandons_give_their_slot_back(
+    server_subprocess: Callable[..., ServerSubprocess],
+) -> None:
+    """A stream with nothing new to send is stopped when its client leaves, not when it next has news.
+
+    Before, each abandoned idle watch held its request task (a slot of ``--max-connections``) until
+    the next change: parked tasks' watches filled the server's slots and it answered 503 to everyone.
+    """
+    server = server_subprocess("--engine", "--max-connections", "10")
+    for _ in range(15):
+        _abandoned_watch(server.url)
+    answered = httpx.post(server.url + LIST_PROJECTS, content=b"", headers={"content-type": "application/proto"})
+    assert answered.status_code == 200, (answered.status_code, answered.text[:200])
