@@ -32,14 +32,15 @@ def _psql(sql: str) -> None:
     psql_in("postgres", sql)
 
 
-def psql_in(database: str, sql: str) -> None:
-    """Run ``sql`` in ``database`` as the superuser (fails the caller on an SQL error)."""
-    subprocess.run(
-        ["psql", "-h", POSTGRES, "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qc", sql],
+def psql_in(database: str, sql: str) -> str:
+    """Run ``sql`` in ``database`` as the superuser (fails the caller on an SQL error); its rows, unaligned."""
+    return subprocess.run(
+        ["psql", "-h", POSTGRES, "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-Atqc", sql],
         check=True,
         capture_output=True,
+        text=True,
         timeout=60,
-    )
+    ).stdout
 
 
 @pytest.fixture(scope="module")

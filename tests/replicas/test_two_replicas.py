@@ -5,6 +5,8 @@ Every child leaves one mark per execution (``<i>.count``), so "ran exactly once"
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -106,6 +108,41 @@ def test_a_child_launched_just_before_its_replica_died_runs_once(cluster: Cluste
     counts = _counts(markers)
     assert counts.pop("root") >= 1
     assert counts == {str(i): 1 for i in range(n)}, f"every child ran exactly once (started on a: {started_on_a})"
+
+
+def test_a_replica_that_stalls_past_its_lease_is_fenced_and_lets_go(
+    cluster: Cluster, pg_url: str, tmp_path: Path
+) -> None:
+    """SIGSTOP of replica a mid fan-out, past its lease: b adopts the run; a, woken, may not write.
+
+    Its children finish in a's reused workers while a is stopped (their outcomes wait in the
+    workers for a's acknowledgement). Woken, a's first write is refused (fenced), a lets go of the
+    run and of those workers, which then leave the outcomes where b looks: every child once.
+    """
+    markers = tmp_path / "markers"
+    n = 6
+    run = _fan_out(cluster, cluster.a, markers, n, 2.0)
+    _wait_for_marks(markers, n + 1)
+    assert cluster.a.process is not None
+    pid = cluster.a.process.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(3 * LEASE_SECONDS + 2)  # b adopts the run; the children finish meanwhile
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    result = cluster.call(cluster.b, {"op": "wait", "run": run}, timeout=240)
+    assert (result["phase"], result["values"]) == ("SUCCEEDED", [sum(range(n))]), (result, cluster.b.log_tail())
+    counts = _counts(markers)
+    assert counts.pop("root") >= 1
+    assert counts == {str(i): 1 for i in range(n)}, "every child ran exactly once"
+    # One story in the store: a's late writes did not land beside b's (children ended SUCCEEDED, once).
+    phases = psql_in(pg_url.rsplit("/", 1)[1], f"SELECT name, phase FROM actions WHERE run_name = '{run}'")
+    rows = dict(line.split("|") for line in phases.split())
+    assert len(rows) == n + 1 and set(rows.values()) == {"5"}, rows
+    deadline = time.monotonic() + 30
+    while "lost its lease" not in cluster.a.log_tail(400) and "was refused" not in cluster.a.log_tail(400):
+        assert time.monotonic() < deadline, cluster.a.log_tail(60)
+        time.sleep(0.5)
 
 
 def test_a_restarted_replica_leaves_the_other_replica_s_live_runs_alone(cluster: Cluster, tmp_path: Path) -> None:

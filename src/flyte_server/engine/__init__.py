@@ -202,6 +202,8 @@ class Engine:
             adopted = await self.replicas.start()
             if self.replicas.postgres:
                 self.writer.announce = self.replicas.payloads
+                self.writer.fence = self.replicas.fence
+                self.writer.on_fenced = self.replicas.fenced
                 record_before_start = getattr(self.executor, "record_before_start", None)
                 if record_before_start is not None:
                     record_before_start()

@@ -57,6 +57,7 @@ from flyte_server.engine.model import (
     now_us,
 )
 from flyte_server.engine.watch import ActionEvent
+from flyte_server.engine.writer import Fenced
 from flyte_server.store import replicas as replica_store
 from flyte_server.store import runs as store
 from flyte_server.store.maintenance import Maintenance
@@ -222,6 +223,8 @@ class Replicas:
         """Planner statistics of the hot tables when PostgreSQL's autovacuum is off."""
         self.on_triggers_changed: Any = None
         """Called when another replica announces a trigger change (the server wakes its scheduler)."""
+        self._lost = False
+        """A write was fenced: this replica's runs were adopted; let go of them on the next tick."""
 
     @property
     def ttl_us(self) -> int:
@@ -307,7 +310,7 @@ class Replicas:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), timeout=max(0.0, last_full + interval - loop.time()))
             self._poke.clear()
-            full = loop.time() >= last_full + interval
+            full = loop.time() >= last_full + interval or self._lost
             if full:
                 last_full = loop.time()
             try:
@@ -323,10 +326,12 @@ class Replicas:
             stamp = now_us()
             async with self.database.session() as session:
                 alive = await replica_store.renew(session, self.id, now_us=stamp, ttl_us=self.ttl_us)
+            self._lost = False
             if not alive:
                 # Another replica declared this one dead and adopted its runs: let go of them.
                 logger.error("replica %s lost its lease; its runs were adopted by another replica", self.id)
                 await self._drop_foreign_runs()
+                engine.writer.new_epoch()  # what was queued for those runs never lands, even once registered again
                 async with self.database.session() as session:
                     await replica_store.register(
                         session,
@@ -358,6 +363,30 @@ class Replicas:
                 await self._reconcile(ActionKey(*key))
             if len(keys) < 1000:
                 break
+
+    # ------------------------------------------------------------------ fencing
+
+    async def fence(self, target: Any) -> None:
+        """First in every write transaction on PostgreSQL: hold this replica's row, or refuse the write.
+
+        A replica that adopts this one's runs deletes its row, and the row lock (shared here) orders
+        the two: a write either commits before the adoption (whose recovery then reads it) or finds
+        the row gone and is refused — a replica that was too slow to renew cannot write over the
+        adopter's state once it wakes, even before its own next renewal notices.
+
+        Raises:
+            Fenced: the row is gone.
+        """
+        found = await target.execute(text("SELECT 1 FROM replicas WHERE id = :id FOR SHARE"), {"id": self.id})
+        if found.first() is None:
+            raise Fenced(f"replica {self.id} lost its lease: another replica drives its runs now")
+
+    def fenced(self) -> None:
+        """A write was refused by :meth:`fence`: renew (and let go of the adopted runs) at once."""
+        if not self._lost:
+            logger.error("replica %s: a write was refused, its runs were adopted by another replica", self.id)
+        self._lost = True
+        self._poke.set()
 
     async def scheduler_lease(self) -> bool:
         """Take or renew the trigger scheduler's lease: whether this replica fires triggers now."""
@@ -619,6 +648,9 @@ class Replicas:
                     a.runner.cancel()
                 machine.actions.pop(a.key, None)
             machine.runs.pop(run_key, None)
+            let_go = getattr(engine.executor, "let_go_of_run", None)
+            if let_go is not None:
+                let_go(run_key)  # its reused workers leave what they finished where the adopter looks
         if dropped:
             logger.error("replica %s let go of %d runs another replica adopted", self.id, len(dropped))
 

@@ -30,7 +30,7 @@ from sqlalchemy.sql.base import Executable
 from flyte_server.engine.watch import ActionEvent, WatchHub
 from flyte_server.store.db import Database
 
-__all__ = ["Statements", "StoreWriter", "WriteOp"]
+__all__ = ["Fenced", "Statements", "StoreWriter", "WriteOp"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +105,16 @@ class _Pending:
     events: Sequence[ActionEvent]
     future: asyncio.Future[None]
     after: list[Callable[[], None]] = field(default_factory=list)
+    epoch: int = 0
 
 
 def _observe(future: asyncio.Future[None]) -> None:
     if not future.cancelled() and future.exception() is not None:
         logger.error("a queued store change failed: %s", future.exception())
+
+
+class Fenced(RuntimeError):
+    """This replica's lease was taken over: its writes are refused (see :attr:`StoreWriter.fence`)."""
 
 
 class StoreWriter:
@@ -124,6 +129,12 @@ class StoreWriter:
         self.commits = 0
         self.announce: Callable[[Sequence[ActionEvent]], list[str]] | None = None
         """Turns a transaction's events into notifications for other replicas (sent before the commit)."""
+        self.fence: Callable[[AsyncSession | AsyncConnection], Awaitable[None]] | None = None
+        """Runs first in every transaction; raises :class:`Fenced` when this replica may no longer write."""
+        self.on_fenced: Callable[[], None] | None = None
+        """Called when a batch was refused by :attr:`fence` (its changes are failed, not retried)."""
+        self.epoch = 0
+        """Changes queued under an older epoch are refused (:meth:`new_epoch`)."""
         self.stalled_since: float | None = None
         self._stall_delay = 0.5
         """Since when (loop time) commits wait for storage space; ``None`` while the store takes writes."""
@@ -155,7 +166,7 @@ class StoreWriter:
     def enqueue(self, op: WriteOp, events: Sequence[ActionEvent] = ()) -> asyncio.Future[None]:
         """Queue ``op`` now (ahead of anything queued later); the future resolves after its commit."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(op, events, future))
+        self._pending.append(_Pending(op, events, future, epoch=self.epoch))
         self._wake.set()
         if self._task is None:
             asyncio.get_running_loop().create_task(self._flush())
@@ -169,7 +180,7 @@ class StoreWriter:
             SQLAlchemyError: the change could not be committed (nothing was published).
         """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(op, events, future))
+        self._pending.append(_Pending(op, events, future, epoch=self.epoch))
         self._wake.set()
         if self._task is None:
             # Not started (tests, shutdown): commit inline.
@@ -185,9 +196,22 @@ class StoreWriter:
             except Exception:  # the loop must survive anything; each change got its own error
                 logger.exception("store writer failed")
 
+    def new_epoch(self) -> None:
+        """Refuse every change queued so far (a fenced replica let go of its runs: what it had queued
+        for them must not land once it writes again); changes queued from now on commit as usual."""
+        self.epoch += 1
+
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+            stale = [item for item in batch if item.epoch != self.epoch]
+            if stale:
+                for item in stale:
+                    if not item.future.done():
+                        item.future.set_exception(Fenced("a change queued before this replica lost its runs"))
+                batch = [item for item in batch if item.epoch == self.epoch]
+                if not batch:
+                    continue
             failed: dict[int, BaseException] = {}
             try:
                 if all(isinstance(item.op, Statements) for item in batch):
@@ -197,10 +221,18 @@ class StoreWriter:
                         for statement in item.op.items:  # type: ignore[union-attr]
                             grouped.add(*statement)
                     async with self._database.engine.begin() as connection:
+                        await self._fence(connection)
                         await grouped.execute(connection)
                         await self._announce(connection, batch)
                 else:
                     await self._apply_batch(batch)
+            except Fenced as error:
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(error)
+                if self.on_fenced is not None:
+                    self.on_fenced()
+                continue
             except (SQLAlchemyError, OSError) as error:
                 if storage_full(error):
                     self._pending = batch + self._pending
@@ -212,6 +244,8 @@ class StoreWriter:
                     self._pending = batch + self._pending
                     await self._wait_for_space(full)
                     continue
+                if self.on_fenced is not None and any(isinstance(problem, Fenced) for problem in failed.values()):
+                    self.on_fenced()
             if self.stalled_since is not None:
                 waited = asyncio.get_running_loop().time() - self.stalled_since
                 logger.warning("the store takes writes again after %.0fs; queued changes are committed", waited)
@@ -231,6 +265,7 @@ class StoreWriter:
     async def _apply_batch(self, batch: list[_Pending]) -> None:
         """A batch with function changes: one session, statements grouped between them."""
         async with self._database.session() as session:
+            await self._fence(session)
             grouped = _Grouped()
             for item in batch:
                 if isinstance(item.op, Statements):
@@ -248,8 +283,12 @@ class StoreWriter:
             for attempt in range(_TRANSIENT_RETRIES):
                 try:
                     async with self._database.session() as session:
+                        await self._fence(session)
                         await _apply(item.op, session)
                         await self._announce(session, [item])
+                    break
+                except Fenced as error:
+                    failed[index] = error
                     break
                 except (SQLAlchemyError, OSError) as error:
                     transient = isinstance(error, (DBAPIError, OSError)) and (
@@ -264,6 +303,10 @@ class StoreWriter:
                     failed[index] = error
                     break
         return failed
+
+    async def _fence(self, target: AsyncSession | AsyncConnection) -> None:
+        if self.fence is not None:
+            await self.fence(target)
 
     async def _announce(self, target: AsyncSession | AsyncConnection, batch: list[_Pending]) -> None:
         """Notify the other replicas of the batch's events inside its transaction (PostgreSQL)."""

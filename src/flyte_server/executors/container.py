@@ -212,6 +212,11 @@ class ContainerExecutor:
 
     # ------------------------------------------------------------------ lifecycle
 
+    def let_go_of_run(self, run_key: tuple[str, str, str]) -> None:
+        """Another replica drives this run now: the reused workers in the warm containers let go of it."""
+        for pool in list(self._warm.values()):
+            pool.let_go_of_run(run_key)
+
     def record_before_start(self, enabled: bool = True) -> None:
         """Attempts in the warm containers' reused workers start only once recorded (see ``WorkerPool``)."""
         self._record_before_start = enabled

@@ -93,6 +93,10 @@ class LocalExecutor:
         self._zygote_failures = 0
         self._restart: asyncio.Task[None] | None = None
 
+    def let_go_of_run(self, run_key: tuple[str, str, str]) -> None:
+        """Another replica drives this run now: its reused workers are cut loose (see ``WorkerPool``)."""
+        self._pool.let_go_of_run(*run_key)
+
     def record_before_start(self, enabled: bool = True) -> None:
         """Attempts in reused workers start only after the server recorded them (see ``WorkerPool``)."""
         self._pool.hold_until_recorded = enabled

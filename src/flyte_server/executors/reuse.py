@@ -190,6 +190,12 @@ class ReusedWorker:
         self.attempts.clear()
         self.pool.forget(self)
 
+    def let_go(self) -> None:
+        """Close the control connection (the worker then behaves as after a crash of the server)."""
+        self.retiring = True
+        if self.writer is not None and not self.writer.is_closing():
+            self.writer.close()
+
     async def kill(self) -> None:
         if self.pid:
             kill_group(self.pid, signal.SIGKILL)
@@ -288,6 +294,25 @@ class WorkerPool:
             if ticks is None and worker_dir.name not in self._workers:
                 shutil.rmtree(worker_dir, ignore_errors=True)
         return found
+
+    def let_go_of_run(self, project: str, domain: str, run: str) -> int:
+        """Cut loose the workers of a run this server no longer drives (another replica adopted it).
+
+        Each behaves as after a crash of this server: it writes the outcomes it holds as files
+        (where the adopter looks), finishes what it runs and exits. A worker serves one run, so
+        nothing of this server's goes with it. Returns how many workers were let go.
+        """
+        wanted = {
+            "FLYTE_INTERNAL_EXECUTION_PROJECT": project,
+            "FLYTE_INTERNAL_EXECUTION_DOMAIN": domain,
+            "RUN_NAME": run,
+        }
+        count = 0
+        for worker in list(self._workers.values()):
+            if all(worker.pool_env.get(name) == value for name, value in wanted.items()):
+                worker.let_go()
+                count += 1
+        return count
 
     def forget(self, worker: ReusedWorker) -> None:
         self._workers.pop(worker.id, None)

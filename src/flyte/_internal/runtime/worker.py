@@ -303,6 +303,9 @@ class _Worker:
                     break
             while self.attempts:
                 await asyncio.gather(*list(self.attempts.values()), return_exceptions=True)
+            # Told to exit with outcomes the server has not acknowledged (its commit did not happen):
+            # keep them where a server looks, as when it goes away.
+            await self._write_unacknowledged()
             if not self.server_gone:
                 with contextlib.suppress(ConnectionError):
                     await self.writer.drain()
